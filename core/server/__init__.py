@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from types import TracebackType
 
@@ -56,7 +55,6 @@ def embedding_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
     spec = ServerSpec(
         model=models.embedding_model, served_model_name=EMBEDDING_MODEL_NAME,
         python=models.python, runner="pooling", max_model_len=256, dtype="float32",
-        kv_cache_gib=0.5,
     )
     return replace(spec, **overrides)  # type: ignore[arg-type]
 
@@ -76,24 +74,16 @@ class EmbeddedServers:
         self.embeddings = VLLMServer(embedding_spec(self.models, api_key=api_key)) if embeddings else None
 
     def start(self) -> EmbeddedServers:
-        """Start both servers concurrently; if either fails, stop both and raise."""
+        """Launch both servers at once, then wait for each; if either fails, stop both."""
         servers = [s for s in (self.chat, self.embeddings) if s is not None]
-        errors: list[BaseException] = []
-
-        def run(server: VLLMServer) -> None:
-            try:
-                server.start()
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=run, args=(s,)) for s in servers]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
+        try:
+            for server in servers:
+                server.launch()
+            for server in servers:
+                server.wait_ready()
+        except BaseException:
             self.stop()
-            raise errors[0]
+            raise
         return self
 
     def stop(self) -> None:

@@ -59,7 +59,8 @@ class ServerSpec:
     chat_template: Path | None = None
     tool_call_parser: str | None = None
     quantization: str | None = None
-    kv_cache_gib: float = 1.0
+    kv_cache_gib: int = 1
+    """VLLM_CPU_KVCACHE_SPACE, whole GiB (vLLM rejects fractions)."""
     extra_args: tuple[str, ...] = ()
     python: Path | None = None
     """The interpreter with vLLM; None uses the embedded server environment."""
@@ -149,6 +150,13 @@ class VLLMServer:
             ServerStartError: the port is taken, the model folder is missing, the process died,
                 or it was not healthy within ``start_timeout``; the message quotes the log.
         """
+        if self.running and self.base_url in _REGISTRY:
+            return self
+        self.launch()
+        return self.wait_ready()
+
+    def launch(self) -> VLLMServer:
+        """Start the process without waiting for it (see :meth:`wait_ready`)."""
         if self.running:
             return self
         if not self.spec.model.exists():
@@ -167,14 +175,21 @@ class VLLMServer:
         layout.logs.mkdir(parents=True, exist_ok=True)
         self.log_path = layout.logs / f"{self.spec.served_model_name}-{port}.log"
         self.port = port
+        # PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so it is only
+        # safe from the main thread; servers launched elsewhere rely on stop()/atexit.
+        on_main = threading.current_thread() is threading.main_thread()
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(
                 self.spec.argv(python, port), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env=self.spec.env(), start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with_parent if on_main else None,
             )
         with _LIVE_LOCK:
             _LIVE.add(self)
+        return self
+
+    def wait_ready(self) -> VLLMServer:
+        """Block until the launched server answers ``/health``; stop it and raise if it fails."""
         try:
             self._wait_healthy()
         except BaseException:

@@ -1,0 +1,47 @@
+# The two commands a user needs: `make demo` and `make test`. Both do all the set-up on a fresh
+# machine: the client virtual environment (.venv), the server's own environment and the default
+# models (under $VLLM_ACCEL_HOME, default ~/.cache/vllm-accel), prepared once and reused.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+EXTRAS := langchain,llamaindex,cli,dev
+
+.PHONY: demo test check lint typecheck setup venv prepare record bench clean
+
+$(VENV)/.ready: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[$(EXTRAS)]'
+	touch $@
+
+venv: $(VENV)/.ready
+
+prepare: venv
+	$(PY) -m vllm_accel.server prepare
+
+setup: prepare
+
+demo: setup
+	$(PY) examples/demo.py
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+typecheck: venv
+	@mkdir -p build/mypy && ln -sfn ../../core build/mypy/vllm_accel
+	$(VENV)/bin/mypy -p vllm_accel
+	$(VENV)/bin/mypy langchain_vllm_accel llamaindex_vllm_accel
+
+check: lint typecheck
+
+test: setup check
+	$(PY) -m pytest
+
+# Re-record the vcrpy cassettes of tests/recorded against the embedded server.
+record: setup
+	$(PY) -m pytest tests/recorded --record-mode=rewrite -p no:randomly
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build .mypy_cache .ruff_cache

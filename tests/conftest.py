@@ -1,0 +1,107 @@
+"""Test tiers and the real servers the live tier runs against.
+
+* ``tests/unit``: pure logic; every socket is blocked (pytest-socket).
+* ``tests/recorded``: vcrpy cassettes of real vLLM traffic, replayed with sockets blocked;
+  ``make record`` re-records them against the embedded server.
+* ``tests/live``: against real vLLM servers that this test session starts (SmolLM2 chat with LoRA
+  and tool calling, MiniLM embeddings) and stops at the end. A server that cannot start is an
+  error in every live test, never a skip.
+
+Set ``VLLM_ACCEL_TEST_CHAT_URL`` / ``VLLM_ACCEL_TEST_EMBED_URL`` to run the live tier against
+servers that are already running (the default embedded ones, started with
+``python -m vllm_accel.server serve``) instead of starting new ones.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_socket
+
+from vllm_accel.server import LORA_NAME, EmbeddedServers, prepare
+
+TIERS = ("unit", "recorded", "live")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with the tier of the folder it lives in."""
+    root = Path(__file__).parent
+    for item in items:
+        rel = Path(str(item.path)).relative_to(root).parts
+        if rel and rel[0] in TIERS:
+            item.add_marker(getattr(pytest.mark, rel[0]))
+
+
+@pytest.fixture(autouse=True)
+def _network_policy(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Unit and recorded tests run with every socket blocked (recording re-enables them)."""
+    offline = request.node.get_closest_marker("unit") is not None
+    if request.node.get_closest_marker("recorded") is not None:
+        offline = request.config.getoption("--record-mode", default="none") in (None, "none")
+    if offline:
+        pytest_socket.disable_socket(allow_unix_socket=True)
+    try:
+        yield
+    finally:
+        if offline:
+            pytest_socket.enable_socket()
+
+
+@pytest.fixture(scope="session")
+def vcr_config() -> dict[str, object]:
+    """Cassettes: secrets scrubbed, localhost recorded, bodies kept verbatim (SSE included)."""
+    return {
+        "filter_headers": ["authorization", "x-api-key"],
+        "ignore_localhost": False,
+        "decode_compressed_response": True,
+        "match_on": ["method", "path", "body"],
+    }
+
+
+@pytest.fixture(scope="session")
+def embedded_servers() -> Iterator[EmbeddedServers | None]:
+    """The real default servers, started once for the session (None when URLs are given)."""
+    if os.environ.get("VLLM_ACCEL_TEST_CHAT_URL") and os.environ.get("VLLM_ACCEL_TEST_EMBED_URL"):
+        yield None
+        return
+    with EmbeddedServers() as servers:
+        yield servers
+
+
+@pytest.fixture(scope="session")
+def chat_server_url(embedded_servers: EmbeddedServers | None) -> str:
+    """Base URL (no ``/v1``) of the real SmolLM2 chat server (model ``smollm2``)."""
+    if embedded_servers is None:
+        return os.environ["VLLM_ACCEL_TEST_CHAT_URL"].rstrip("/")
+    assert embedded_servers.chat.base_url
+    return embedded_servers.chat.base_url
+
+
+@pytest.fixture(scope="session")
+def embed_server_url(embedded_servers: EmbeddedServers | None) -> str:
+    """Base URL (no ``/v1``) of the real MiniLM embedding server (model ``minilm``)."""
+    if embedded_servers is None:
+        return os.environ["VLLM_ACCEL_TEST_EMBED_URL"].rstrip("/")
+    assert embedded_servers.embeddings and embedded_servers.embeddings.base_url
+    return embedded_servers.embeddings.base_url
+
+
+@pytest.fixture(scope="session")
+def lora_path() -> str:
+    """Folder of the real "pirate" LoRA adapter trained for SmolLM2."""
+    return str(prepare().lora_adapter)
+
+
+@pytest.fixture(scope="session")
+def pirate_adapter(chat_server_url: str, lora_path: str) -> str:
+    """The pirate adapter's name, loaded on the chat server (loaded with plain httpx on purpose,
+    so that fixtures do not depend on the client under test)."""
+    resp = httpx.post(f"{chat_server_url}/v1/load_lora_adapter",
+                      json={"lora_name": LORA_NAME, "lora_path": lora_path}, timeout=120)
+    if resp.status_code != 200 and "already been loaded" not in resp.text:
+        raise RuntimeError(f"loading the pirate adapter failed: {resp.status_code} {resp.text}")
+    return LORA_NAME
