@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from vllm_accel.server import ServerSpec
+
+
+def test_argv_has_lora_tools_and_no_secret() -> None:
+    spec = ServerSpec(model=Path("/m"), served_model_name="smollm2", enable_lora=True,
+                      chat_template=Path("/t.jinja"), tool_call_parser="hermes", api_key="sk-x")
+    argv = spec.argv(Path("/py"), 8000)
+    assert argv[:3] == ["/py", "-m", "vllm.entrypoints.launchers.api_server.entry"]
+    for flag in ("--enable-lora", "--enable-auto-tool-choice", "--chat-template"):
+        assert flag in argv
+    assert argv[argv.index("--tool-call-parser") + 1] == "hermes"
+    assert "sk-x" not in " ".join(argv)
+    assert "sk-x" not in repr(spec)
+    assert spec.env()["VLLM_API_KEY"] == "sk-x"
+
+
+def test_env_is_cpu_safe_and_drops_inherited_key(monkeypatch) -> None:
+    monkeypatch.setenv("VLLM_API_KEY", "inherited")
+    env = ServerSpec(model=Path("/m"), served_model_name="m").env()
+    assert "VLLM_API_KEY" not in env
+    assert env["VLLM_CPU_KVCACHE_SPACE"] == "1"
+    assert env["VLLM_CPU_OMP_THREADS_BIND"] == "nobind"
+    assert env["HF_HUB_OFFLINE"] == "1"
