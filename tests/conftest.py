@@ -7,9 +7,10 @@
   and tool calling, MiniLM embeddings) and stops at the end. A server that cannot start is an
   error in every live test, never a skip.
 
-Set ``VLLM_ACCEL_TEST_CHAT_URL`` / ``VLLM_ACCEL_TEST_EMBED_URL`` to run the live tier against
-servers that are already running (the default embedded ones, started with
-``python -m vllm_accel.server serve``) instead of starting new ones.
+Set ``VLLM_ACCEL_TEST_CHAT_URL`` / ``VLLM_ACCEL_TEST_EMBED_URL`` (or write them, one per line, in
+a git-ignored ``.dev-servers`` file at the repository root) to run the live tier against the
+default servers already running (``python -m vllm_accel.server serve``) instead of starting new
+ones; a developer then saves 90 s a run. A clean clone (CI) has neither and starts its own.
 """
 
 from __future__ import annotations
@@ -63,9 +64,27 @@ def vcr_config() -> dict[str, object]:
 
 
 @pytest.fixture(scope="session")
+def _dev_server_urls() -> tuple[str, str] | None:
+    chat, embed = os.environ.get("VLLM_ACCEL_TEST_CHAT_URL"), os.environ.get("VLLM_ACCEL_TEST_EMBED_URL")
+    dev_file = Path(__file__).parent.parent / ".dev-servers"
+    if not (chat and embed) and dev_file.exists():
+        lines = dev_file.read_text().split()
+        if len(lines) >= 2:
+            chat, embed = lines[0], lines[1]
+    if not (chat and embed):
+        return None
+    for url in (chat, embed):
+        httpx.get(f"{url.rstrip('/')}/health", timeout=5).raise_for_status()
+    return chat.rstrip("/"), embed.rstrip("/")
+
+
+DEV_URLS = _dev_server_urls()
+
+
+@pytest.fixture(scope="session")
 def embedded_servers() -> Iterator[EmbeddedServers | None]:
     """The real default servers, started once for the session (None when URLs are given)."""
-    if os.environ.get("VLLM_ACCEL_TEST_CHAT_URL") and os.environ.get("VLLM_ACCEL_TEST_EMBED_URL"):
+    if DEV_URLS is not None:
         yield None
         return
     with EmbeddedServers() as servers:
@@ -76,7 +95,8 @@ def embedded_servers() -> Iterator[EmbeddedServers | None]:
 def chat_server_url(embedded_servers: EmbeddedServers | None) -> str:
     """Base URL (no ``/v1``) of the real SmolLM2 chat server (model ``smollm2``)."""
     if embedded_servers is None:
-        return os.environ["VLLM_ACCEL_TEST_CHAT_URL"].rstrip("/")
+        assert DEV_URLS is not None
+        return DEV_URLS[0]
     assert embedded_servers.chat.base_url
     return embedded_servers.chat.base_url
 
@@ -85,7 +105,8 @@ def chat_server_url(embedded_servers: EmbeddedServers | None) -> str:
 def embed_server_url(embedded_servers: EmbeddedServers | None) -> str:
     """Base URL (no ``/v1``) of the real MiniLM embedding server (model ``minilm``)."""
     if embedded_servers is None:
-        return os.environ["VLLM_ACCEL_TEST_EMBED_URL"].rstrip("/")
+        assert DEV_URLS is not None
+        return DEV_URLS[1]
     assert embedded_servers.embeddings and embedded_servers.embeddings.base_url
     return embedded_servers.embeddings.base_url
 
