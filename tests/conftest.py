@@ -63,7 +63,6 @@ def vcr_config() -> dict[str, object]:
     }
 
 
-@pytest.fixture(scope="session")
 def _dev_server_urls() -> tuple[str, str] | None:
     chat, embed = os.environ.get("VLLM_ACCEL_TEST_CHAT_URL"), os.environ.get("VLLM_ACCEL_TEST_EMBED_URL")
     dev_file = Path(__file__).parent.parent / ".dev-servers"
