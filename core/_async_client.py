@@ -1,0 +1,413 @@
+"""``AsyncVLLMClient``: the asynchronous twin of ``VLLMClient``, method for method.
+
+Only the send/sleep loop differs; everything else is in the shared, I/O-free
+:class:`~vllm_accel._base.BaseClient` and helpers. Keep the two files in step (a test checks
+that every public method exists on both with the same signature).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from . import _batch, _lora, _managed, _metrics
+from ._base import LIMITS, BaseClient, Call
+from ._config import DEFAULT_BATCH_CONCURRENCY, ENDPOINT_TEST_TIMEOUT, RetryPolicy
+from ._errors import BadRequestError, VLLMError, error_from_httpx, error_from_response
+from ._models import (
+    ChatCompletion,
+    Completion,
+    DetokenizeResponse,
+    EmbeddingResponse,
+    LoRAAdapter,
+    ModelInfo,
+    ModelList,
+    ModelStatistics,
+    TokenizeResponse,
+)
+from ._secret import SecretLike
+from ._stream import AsyncChatStream, AsyncCompletionStream, AsyncRawStream
+
+__all__ = ["AsyncVLLMClient"]
+
+
+class AsyncVLLMClient(BaseClient):
+    """An asynchronous client for a vLLM OpenAI-compatible server.
+
+    Args:
+        base_url: the server root (``/v1`` suffix optional); env ``VLLM_BASE_URL``, default
+            ``http://localhost:8000``.
+        api_key: sent as ``Authorization: Bearer``; env ``VLLM_API_KEY`` (never
+            ``OPENAI_API_KEY``). Kept in a :class:`Secret`; rotate with :meth:`set_api_key`.
+        model: the default model or LoRA adapter; env ``VLLM_MODEL``. None lets the server use
+            its first served (base) model.
+        timeout: seconds (connect: 5 s) or an ``httpx.Timeout``; default 600 s.
+        max_retries: retries of failed requests (default 2); or pass ``retry``.
+        retry: a full :class:`RetryPolicy`.
+        headers: extra headers for every request.
+        http_client: an ``httpx.AsyncClient`` to use (not closed by :meth:`aclose`).
+
+    Example:
+        >>> async with AsyncVLLMClient("http://localhost:8000") as client:  # doctest: +SKIP
+        ...     print((await client.chat("Hello!", max_tokens=16)).text)
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | SecretLike | None = None,
+        model: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(base_url, api_key=api_key, model=model, timeout=timeout,
+                         max_retries=max_retries, retry=retry, headers=headers)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=LIMITS)
+
+    # -- the I/O loop ---------------------------------------------------------------------------
+
+    async def _send(self, call: Call) -> httpx.Response:
+        """Send ``call`` with retries; return the 2xx response (unread when streaming)."""
+        while True:
+            request = self._request(self._http, call)
+            try:
+                response = await self._http.send(request, stream=call.stream)
+            except httpx.HTTPError as exc:
+                error = error_from_httpx(exc, request_id=call.request_id)
+            else:
+                if response.is_success:
+                    return response
+                await response.aread()
+                await response.aclose()
+                error = error_from_response(response, request_id=call.request_id)
+            await asyncio.sleep(self._retry_delay(call, error))
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it was passed in)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncVLLMClient:
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    # -- generation -----------------------------------------------------------------------------
+
+    async def chat(self, messages: Any, *, model: str | None = None,
+                   **params: Any) -> ChatCompletion:
+        """``POST /v1/chat/completions``.
+
+        Args:
+            messages: a list of ``{"role", "content", ...}`` dicts, or one user message string.
+            model: a served model or LoRA adapter name (default: the client's).
+            **params: typed :class:`ChatParams` fields; ``extra_body`` for anything else.
+
+        Raises:
+            InvalidRequestError: a parameter is invalid (nothing was sent).
+            APIError: the request failed (see the error tree).
+        """
+        call = self._chat_call(messages, model, params, stream=False)
+        return self._parse(call, await self._send(call), ChatCompletion)
+
+    def stream_chat(self, messages: Any, *, model: str | None = None,
+                    **params: Any) -> AsyncChatStream:
+        """Streamed ``POST /v1/chat/completions``; use as a context manager and iterate chunks.
+
+        Usage is requested by default (``stream_options.include_usage``).
+        """
+        call = self._chat_call(messages, model, params, stream=True)
+        return AsyncChatStream(lambda: self._send(call), self._chat_state(call),
+                          self._stream_finish(call))
+
+    async def complete(self, prompt: Any, *, model: str | None = None, **params: Any) -> Completion:
+        """``POST /v1/completions`` (``prompt`` may be a list: one choice per prompt and sample).
+
+        Args:
+            prompt: a string, a list of strings, a token-id list, or a list of token-id lists.
+            model: a served model or LoRA adapter name.
+            **params: typed :class:`CompletionParams` fields; ``extra_body`` for anything else.
+        """
+        call = self._completion_call(prompt, model, params, stream=False)
+        return self._parse(call, await self._send(call), Completion)
+
+    def stream_generation(self, prompt: Any, *, model: str | None = None,
+                          **params: Any) -> AsyncCompletionStream:
+        """Streamed ``POST /v1/completions``; iterate ``CompletionChunk`` or ``text_deltas()``."""
+        call = self._completion_call(prompt, model, params, stream=True)
+        return AsyncCompletionStream(lambda: self._send(call), self._completion_state(call),
+                                self._stream_finish(call))
+
+    async def embed(self, input: Any, *, model: str | None = None,
+              **params: Any) -> EmbeddingResponse:
+        """``POST /v1/embeddings`` (one request for a whole list; ``.vectors()`` keeps order)."""
+        call = self._embed_call(input, model, params)
+        return self._parse(call, await self._send(call), EmbeddingResponse)
+
+    # -- utilities ------------------------------------------------------------------------------
+
+    async def tokenize(self, prompt: str | None = None, *, messages: Any = None,
+                 model: str | None = None, add_special_tokens: bool | None = None,
+                 return_token_strs: bool | None = None, **extra: Any) -> TokenizeResponse:
+        """``POST /tokenize`` of a prompt, or of chat ``messages`` rendered by the template."""
+        call = self._tokenize_call(prompt, messages, model, {
+            "add_special_tokens": add_special_tokens, "return_token_strs": return_token_strs,
+            **extra})
+        return self._parse(call, await self._send(call), TokenizeResponse)
+
+    async def detokenize(self, tokens: list[int], *,
+                         model: str | None = None) -> DetokenizeResponse:
+        """``POST /detokenize``."""
+        call = self._detokenize_call(tokens, model)
+        return self._parse(call, await self._send(call), DetokenizeResponse)
+
+    async def models(self) -> ModelList:
+        """``GET /v1/models``: base models and LoRA adapters."""
+        call = self._call("GET", "/v1/models")
+        return self._parse(call, await self._send(call), ModelList)
+
+    async def health(self) -> bool:
+        """``GET /health``: True if the server answers 200; never raises."""
+        call = self._call("GET", "/health", max_retries=0)
+        try:
+            response = await self._send(call)
+        except VLLMError:
+            return False
+        self._record(call, status=response.status_code)
+        return True
+
+    async def version(self) -> str:
+        """``GET /version``: the vLLM version string."""
+        call = self._call("GET", "/version")
+        return str(self._body(call, await self._send(call)).get("version", ""))
+
+    async def metrics(self) -> _metrics.MetricsSnapshot:
+        """``GET /metrics``, parsed (Prometheus text format)."""
+        call = self._call("GET", "/metrics")
+        response = await self._send(call)
+        self._record(call, status=response.status_code)
+        return _metrics.parse_metrics(response.text)
+
+    # -- raw escape hatches and the seed's endpoint helpers ---------------------------------------
+
+    async def make_post_request(self, path_or_url: str, data: Mapping[str, Any], *,
+                          api_key: str | SecretLike | None = None,
+                          timeout: float | None = None) -> Any:
+        """POST ``data`` as JSON to a route (``"/v1/completions"``) or full URL; returns the body.
+
+        Retried like every request. The body is parsed JSON, or text when it is not JSON.
+        """
+        call = self._call("POST", path_or_url, json=dict(data), model=data.get("model"),
+                          api_key=api_key, timeout=timeout)
+        return self._body(call, await self._send(call))
+
+    def make_stream_request(self, path_or_url: str, data: Mapping[str, Any], *,
+                            api_key: str | SecretLike | None = None) -> AsyncRawStream:
+        """POST ``data`` with ``stream: true`` (and usage on) and iterate the JSON events."""
+        body = {"stream_options": {"include_usage": True}, **data, "stream": True}
+        call = self._call("POST", path_or_url, json=body, model=data.get("model"), stream=True,
+                          api_key=api_key)
+        return AsyncRawStream(lambda: self._send(call), self._raw_state(call),
+                         self._stream_finish(call))
+
+    def create_endpoint_handler(
+        self, url: str | None = None, *, api_key: str | SecretLike | None = None
+    ) -> Callable[[Mapping[str, Any]], Awaitable[Any]]:
+        """A callable that POSTs its dict to ``url`` (default ``/v1/completions``)."""
+        target = url or "/v1/completions"
+
+        async def handler(data: Mapping[str, Any]) -> Any:
+            return await self.make_post_request(target, data, api_key=api_key)
+
+        return handler
+
+    def create_chat_endpoint_handler(
+        self, url: str | None = None, *, api_key: str | SecretLike | None = None
+    ) -> Callable[[Mapping[str, Any]], Awaitable[Any]]:
+        """A callable that POSTs its dict to ``url`` (default ``/v1/chat/completions``)."""
+        return self.create_endpoint_handler(url or "/v1/chat/completions", api_key=api_key)
+
+    async def test_endpoint(self, url: str | None = None, model: str | None = None) -> bool:
+        """Whether a one-token completion on ``url`` succeeds; never raises, never retries."""
+        body = _batch.probe_body(False, model or self.model)
+        return await self._probe(url or "/v1/completions", body)
+
+    async def test_chat_endpoint(self, url: str | None = None, model: str | None = None) -> bool:
+        """Whether a one-token chat completion on ``url`` succeeds; never raises."""
+        return await self._probe(url or "/v1/chat/completions",
+                           _batch.probe_body(True, model or self.model))
+
+    async def _probe(self, url: str, body: dict[str, Any]) -> bool:
+        try:
+            call = self._call("POST", url, json=body, model=body.get("model"),
+                              timeout=ENDPOINT_TEST_TIMEOUT, max_retries=0)
+            return _batch.probe_ok(self._body(call, await self._send(call)))
+        except VLLMError:
+            return False
+
+    async def is_compatible_model(self, model: str) -> bool:
+        """True if the server serves ``model``; if it is unreachable, a name heuristic decides."""
+        from ._factory import model_name_heuristic
+
+        try:
+            served = self._parse(*await self._probe_models())
+        except VLLMError:
+            return model_name_heuristic(model)
+        return _lora.is_served(served, model)
+
+    async def _probe_models(self) -> tuple[Call, httpx.Response, type[ModelList]]:
+        call = self._call("GET", "/v1/models", timeout=ENDPOINT_TEST_TIMEOUT, max_retries=0)
+        return call, await self._send(call), ModelList
+
+    # -- model information ------------------------------------------------------------------------
+
+    async def get_model_info(self, model: str | None = None) -> ModelInfo:
+        """What the server tells about ``model`` (default: the client's, else the first base)."""
+        return _metrics.model_info(await self.models(), await self.metrics(), await self.version(),
+                                   model or self.model)
+
+    async def get_model_statistics(self, model: str | None = None) -> ModelStatistics:
+        """Server-side statistics of ``model`` computed from ``/metrics``."""
+        models, metrics = await self.models(), await self.metrics()
+        return _metrics.model_statistics(models, metrics, model or self.model)
+
+    # -- LoRA -----------------------------------------------------------------------------------
+
+    async def list_lora_adapters(self) -> list[LoRAAdapter]:
+        """The LoRA adapters the server has loaded (``/v1/models`` entries with a parent)."""
+        return _lora.adapters(await self.models())
+
+    async def load_lora_adapter(self, name: str, path: str, *,
+                          load_inplace: bool = False) -> LoRAAdapter:
+        """Load an adapter; loading one that is already loaded from the same path is a no-op.
+
+        Raises:
+            InvalidRequestError: bad name/path, or ``name`` is loaded from another path (pass
+                ``load_inplace=True`` to replace it).
+        """
+        _lora.check_load(self.base_url, name, path)
+        if not load_inplace:
+            existing = _lora.existing(await self.models(), name, path)
+            if existing is not None:
+                return existing
+        call = self._call("POST", "/v1/load_lora_adapter", retryable=False,
+                          json=_lora.load_body(name, path, load_inplace))
+        try:
+            self._body(call, await self._send(call))
+        except BadRequestError as exc:
+            if not _lora.is_dup(exc):
+                raise
+            existing = _lora.existing(await self.models(), name, path)
+            if existing is None:
+                raise
+            return existing
+        return _lora.loaded(await self.models(), name, path)
+
+    async def unload_lora_adapter(self, name: str, *, missing_ok: bool = True) -> None:
+        """Unload an adapter; a missing one is a no-op unless ``missing_ok=False``.
+
+        Raises:
+            NotFoundError: the adapter is not loaded and ``missing_ok`` is False.
+        """
+        call = self._call("POST", "/v1/unload_lora_adapter", retryable=False,
+                          json=_lora.unload_body(name))
+        try:
+            self._body(call, await self._send(call))
+        except VLLMError as exc:
+            if not (missing_ok and _lora.is_missing(exc)):
+                raise
+
+    async def set_quantization(self, method: str | None, *, model: str | None = None) -> ModelInfo:
+        """Relaunch the managed server of this ``base_url`` with another quantization.
+
+        vLLM fixes quantization at launch, so this only works for a server started by
+        ``vllm_accel.server`` in this process; if the new server fails to start, the old one
+        is restored and :class:`QuantizationError` is raised.
+
+        Raises:
+            QuantizationNotSupportedError: the server is not managed by this process.
+        """
+        # Supervising a process is blocking (it waits for /health up to minutes); run it off the
+        # event loop. This is process management, not HTTP: the client itself stays natively async.
+        await asyncio.to_thread(_managed.relaunch, self.base_url, method, model)
+        info = await self.get_model_info(model)
+        info.quantization = method
+        return info
+
+    # -- batching -------------------------------------------------------------------------------
+
+    async def process_batch(
+        self, prompts: Sequence[Any], *, model: str | None = None,
+        max_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        progress: Callable[[int, int], None] | None = None, mode: _batch.Mode = "completions",
+        **params: Any,
+    ) -> list[_batch.BatchItem]:
+        """Run many prompts; results keep input order, a failure only fails its own item.
+
+        Plain strings in ``"completions"`` mode go in one ``/v1/completions`` request (the
+        fastest path; it falls back to one request per prompt if that request fails). Message
+        lists, or ``mode="chat"``, fan out chat requests with at most ``max_concurrency`` in
+        flight. ``progress(done, total)`` is called as items finish.
+        """
+        return (await self.process_batch_with_metrics(
+            prompts, model=model, max_concurrency=max_concurrency, progress=progress, mode=mode,
+            **params))[0]
+
+    async def process_batch_with_metrics(
+        self, prompts: Sequence[Any], *, model: str | None = None,
+        max_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        progress: Callable[[int, int], None] | None = None, mode: _batch.Mode = "completions",
+        **params: Any,
+    ) -> tuple[list[_batch.BatchItem], _batch.BatchMetrics]:
+        """:meth:`process_batch` plus total time, time per item, tokens/s and item latencies."""
+        plan = _batch.Plan.make(prompts, mode, max_concurrency, params)
+        started = time.perf_counter()
+        items: list[_batch.BatchItem] | None = None
+        usage = None
+        if plan.single_request:
+            t0 = time.perf_counter()
+            try:
+                completion = await self.complete(list(plan.prompts), model=model, **params)
+                items = plan.items_from_completion(completion, time.perf_counter() - t0)
+                usage = completion.usage
+                plan.report(progress, len(items))
+            except VLLMError:
+                items = None  # one bad prompt fails the whole request: go item by item
+        if items is None:
+            items = await self._fan_out(plan, model, params, progress)
+        return items, _batch.metrics_of(items, time.perf_counter() - started, usage)
+
+    async def _fan_out(self, plan: _batch.Plan, model: str | None, params: dict[str, Any],
+                       progress: Callable[[int, int], None] | None) -> list[_batch.BatchItem]:
+        limit = asyncio.Semaphore(plan.workers)
+        done = 0
+
+        async def run(index: int) -> _batch.BatchItem:
+            nonlocal done
+            async with limit:
+                t0 = time.perf_counter()
+                try:
+                    if plan.chat:
+                        result: Any = await self.chat(plan.messages(index), model=model, **params)
+                    else:
+                        result = await self.complete(plan.prompts[index], model=model, **params)
+                    item = plan.item(index, result, None, time.perf_counter() - t0)
+                except VLLMError as exc:
+                    item = plan.item(index, None, exc, time.perf_counter() - t0)
+            done += 1
+            plan.report(progress, done)
+            return item
+
+        return list(await asyncio.gather(*(run(i) for i in range(len(plan.prompts)))))

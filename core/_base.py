@@ -1,0 +1,291 @@
+"""What both client twins share (no I/O).
+
+Configuration, request building, response handling, the retry decisions and the statistics
+choke point. ``VLLMClient`` and ``AsyncVLLMClient`` only add the send/sleep loops.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from ._accumulate import ChatAccumulator, CompletionAccumulator, RawAccumulator
+from ._config import (
+    ENV_API_KEY,
+    ENV_MODEL,
+    RetryPolicy,
+    make_timeout,
+    normalize_base_url,
+)
+from ._errors import APIError, InvalidRequestError, VLLMError, decode_body
+from ._models import ChatCompletionChunk, CompletionChunk, Usage
+from ._params import chat_payload, completion_payload, embedding_payload
+from ._retry import retry_delay
+from ._secret import Secret, SecretLike, to_secret
+from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
+from ._stream import Finish, StreamState
+
+__all__ = ["BaseClient", "Call"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_USER_AGENT = "vllm-accel/0.1"
+LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128)
+
+
+@dataclass(slots=True)
+class Call:
+    """One logical request: every attempt of it shares this id, payload and record."""
+
+    method: str
+    url: str
+    endpoint: str
+    json: Any = None
+    model: str | None = None
+    stream: bool = False
+    retryable: bool = True
+    api_key: Secret | None = None
+    timeout: httpx.Timeout | None = None
+    max_retries: int | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.perf_counter)
+    retries: int = 0
+    state: StreamState[Any, Any] | None = None
+
+
+class BaseClient:
+    """Configuration and the pure half of a vLLM client (see ``VLLMClient`` for the arguments)."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | SecretLike | None = None,
+        model: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self._api_key = to_secret(api_key if api_key is not None else os.environ.get(ENV_API_KEY))
+        self.model: str | None = model or os.environ.get(ENV_MODEL) or None
+        self.timeout = make_timeout(timeout)
+        if retry is not None and max_retries is not None:
+            raise InvalidRequestError("pass either max_retries or retry, not both")
+        self.retry = retry or (RetryPolicy(max_retries=max_retries) if max_retries is not None
+                               else RetryPolicy())
+        self._headers = {"User-Agent": _USER_AGENT, **(headers or {})}
+        self._stats = StatsRecorder()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r})"
+
+    # -- public, shared -----------------------------------------------------------------------
+
+    def set_api_key(self, key: str | SecretLike | None) -> None:
+        """Use another API key from the next request on (None removes it).
+
+        Args:
+            key: the new key (str, ``Secret`` or pydantic ``SecretStr``).
+        """
+        self._api_key = to_secret(key)
+
+    @property
+    def has_api_key(self) -> bool:
+        """Whether requests carry an ``Authorization`` header."""
+        return self._api_key is not None
+
+    def stats(self) -> StatsSnapshot:
+        """Client-side statistics: totals, and p50/p95/p99 per endpoint and per model."""
+        return self._stats.snapshot()
+
+    def reset_stats(self) -> None:
+        """Forget the recorded statistics."""
+        self._stats.reset()
+
+    # -- request building ---------------------------------------------------------------------
+
+    def _url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    def _call(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        json: Any = None,
+        model: str | None = None,
+        stream: bool = False,
+        retryable: bool = True,
+        api_key: str | SecretLike | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> Call:
+        url = self._url(path_or_url)
+        call = Call(
+            method, url, urlsplit(url).path or "/", json=json, model=model, stream=stream,
+            retryable=retryable, api_key=to_secret(api_key),
+            timeout=None if timeout is None else make_timeout(timeout), max_retries=max_retries,
+        )
+        if isinstance(json, dict) and isinstance(json.get("request_id"), str):
+            call.request_id = json["request_id"]  # X-Request-Id would override it otherwise
+        return call
+
+    def _request(self, http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
+        headers = dict(self._headers)
+        headers["X-Request-Id"] = call.request_id
+        key = call.api_key or self._api_key
+        if key is not None:
+            headers["Authorization"] = f"Bearer {key.get_secret_value()}"
+        if call.stream:
+            headers["Accept"] = "text/event-stream"
+        if call.state is not None:
+            call.state.started = time.perf_counter()
+        return http.build_request(
+            call.method, call.url, json=call.json, headers=headers,
+            timeout=call.timeout or self.timeout,
+        )
+
+    def _model(self, model: str | None) -> str | None:
+        return model or self.model
+
+    def _chat_call(self, messages: Any, model: str | None, params: Mapping[str, Any],
+                   *, stream: bool) -> Call:
+        m = self._model(model)
+        return self._call("POST", "/v1/chat/completions", model=m, stream=stream,
+                          json=chat_payload(messages, m, params, stream=stream))
+
+    def _completion_call(self, prompt: Any, model: str | None, params: Mapping[str, Any],
+                         *, stream: bool) -> Call:
+        m = self._model(model)
+        return self._call("POST", "/v1/completions", model=m, stream=stream,
+                          json=completion_payload(prompt, m, params, stream=stream))
+
+    def _embed_call(self, input: Any, model: str | None, params: Mapping[str, Any]) -> Call:
+        m = self._model(model)
+        return self._call("POST", "/v1/embeddings", model=m,
+                          json=embedding_payload(input, m, params))
+
+    def _tokenize_call(self, prompt: str | None, messages: Any, model: str | None,
+                       extra: dict[str, Any]) -> Call:
+        if (prompt is None) == (messages is None):
+            raise InvalidRequestError("pass exactly one of prompt or messages")
+        body: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+        body["prompt" if prompt is not None else "messages"] = (
+            prompt if prompt is not None else chat_payload(messages, None, {}, stream=False)
+            ["messages"]
+        )
+        m = self._model(model)
+        if m:
+            body["model"] = m
+        return self._call("POST", "/tokenize", json=body, model=m)
+
+    def _detokenize_call(self, tokens: list[int], model: str | None) -> Call:
+        if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
+            raise InvalidRequestError("tokens must be a list of ints")
+        m = self._model(model)
+        body: dict[str, Any] = {"tokens": tokens, **({"model": m} if m else {})}
+        return self._call("POST", "/detokenize", json=body, model=m)
+
+    # -- response handling and the statistics choke point -------------------------------------
+
+    def _retry_delay(self, call: Call, error: VLLMError) -> float:
+        """Seconds to sleep before the next attempt; raises ``error`` (recorded) to give up."""
+        policy = self.retry
+        if call.max_retries is not None:
+            policy = RetryPolicy(
+                max_retries=call.max_retries, initial_delay=policy.initial_delay,
+                max_delay=policy.max_delay, max_retry_after=policy.max_retry_after,
+                jitter=policy.jitter, retry_statuses=policy.retry_statuses,
+            )
+        delay = retry_delay(policy, call.retries, error, retryable=call.retryable)
+        if delay is None:
+            self._record(call, status=error.status_code, error=error)
+            raise error
+        call.retries += 1
+        return delay
+
+    def _record(
+        self,
+        call: Call,
+        *,
+        status: int | None,
+        usage: Usage | None = None,
+        ttft: float | None = None,
+        error: BaseException | None = None,
+        model: str | None = None,
+        cancelled: bool = False,
+    ) -> None:
+        self._stats.add(RequestRecord(
+            request_id=call.request_id, endpoint=call.endpoint, model=model or call.model,
+            status=status, latency=time.perf_counter() - call.started, ttft=ttft,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            retries=call.retries, error=type(error).__name__ if error is not None else None,
+            cancelled=cancelled,
+        ))
+
+    def _parse(self, call: Call, response: httpx.Response, cls: type[M]) -> M:
+        """Validate a 2xx JSON body into ``cls`` and record the request."""
+        try:
+            result = cls.model_validate_json(response.content)
+        except ValidationError as exc:
+            error = APIError(
+                f"unexpected response from {call.endpoint}: {exc.error_count()} problem(s): "
+                f"{exc.errors()[0]['msg']}",
+                status_code=response.status_code, request_id=call.request_id,
+                body=decode_body(response.content),
+            )
+            self._record(call, status=response.status_code, error=error)
+            raise error from None
+        usage = getattr(result, "usage", None)
+        model = getattr(result, "model", None)
+        self._record(call, status=response.status_code,
+                     usage=usage if isinstance(usage, Usage) else None,
+                     model=model if isinstance(model, str) and model else None)
+        return result
+
+    def _body(self, call: Call, response: httpx.Response) -> Any:
+        """A 2xx body as JSON or text (LoRA routes answer in plain text); records the request."""
+        body = decode_body(response.content)
+        usage = body.get("usage") if isinstance(body, dict) else None
+        self._record(call, status=response.status_code,
+                     usage=Usage.model_validate(usage) if isinstance(usage, dict) else None)
+        return body
+
+    def _stream_finish(self, call: Call) -> Finish:
+        def finish(state: StreamState[Any, Any], error: BaseException | None) -> None:
+            acc = state.accumulator
+            cancelled = error is not None and not isinstance(error, Exception)
+            self._record(
+                call, status=200, usage=acc.usage, ttft=state.time_to_first_token,
+                error=None if cancelled else error, model=acc.model or None, cancelled=cancelled,
+            )
+        return finish
+
+    def _chat_state(self, call: Call) -> StreamState[ChatCompletionChunk, Any]:
+        call.state = StreamState(ChatCompletionChunk.model_validate_json, ChatAccumulator(),
+                                 request_id=call.request_id)
+        return call.state
+
+    def _completion_state(self, call: Call) -> StreamState[CompletionChunk, Any]:
+        call.state = StreamState(CompletionChunk.model_validate_json, CompletionAccumulator(),
+                                 request_id=call.request_id)
+        return call.state
+
+    def _raw_state(self, call: Call) -> StreamState[dict[str, Any], None]:
+        import json
+
+        call.state = StreamState(json.loads, RawAccumulator(), request_id=call.request_id)
+        return call.state

@@ -1,0 +1,181 @@
+"""Batch processing (pure half): planning, per-item results, and batch metrics.
+
+The fastest way to run many plain-string prompts on vLLM is one ``/v1/completions`` request with
+a prompt list: the server turns it into one engine request per prompt and batches them. Chat
+prompts fan out as concurrent requests, bounded by ``max_concurrency``. Either way one bad
+prompt only fails its own :class:`BatchItem`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ._config import MAX_COMPLETION_PROMPTS
+from ._errors import InvalidRequestError, VLLMError
+from ._models import ChatCompletion, Completion, CompletionChoice, Usage
+
+__all__ = ["BatchItem", "BatchMetrics", "Mode", "Plan", "metrics_of", "probe_body", "probe_ok"]
+
+Mode = Literal["completions", "chat"]
+
+
+@dataclass(slots=True)
+class BatchItem:
+    """The outcome of one prompt of a batch."""
+
+    index: int
+    prompt: Any
+    result: Completion | ChatCompletion | None = None
+    error: VLLMError | None = None
+    latency: float = 0.0
+    """Seconds; in the single-request path every item shares the request's latency."""
+
+    @property
+    def ok(self) -> bool:
+        """True if this item succeeded."""
+        return self.error is None
+
+    @property
+    def text(self) -> str | None:
+        """The generated text (first sample), or None if the item failed."""
+        return None if self.result is None else self.result.text
+
+    @property
+    def completion_tokens(self) -> int:
+        """Tokens generated for this item (0 if unknown)."""
+        usage = getattr(self.result, "usage", None)
+        return usage.completion_tokens if usage is not None else 0
+
+
+@dataclass(frozen=True, slots=True)
+class BatchMetrics:
+    """Timing and throughput of a batch. Times are milliseconds, as in the seed."""
+
+    batch_size: int
+    succeeded: int
+    failed: int
+    total_time_ms: float
+    average_time_per_item_ms: float
+    prompt_tokens: int
+    completion_tokens: int
+    tokens_per_second: float
+    item_latencies_ms: list[float] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Plan:
+    """How a batch will run."""
+
+    prompts: Sequence[Any]
+    chat: bool
+    single_request: bool
+    workers: int
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def make(cls, prompts: Sequence[Any], mode: Mode, max_concurrency: int,
+             params: dict[str, Any]) -> Plan:
+        """Check the inputs and choose the fastest path."""
+        if isinstance(prompts, str) or not isinstance(prompts, Sequence):
+            raise InvalidRequestError("prompts must be a list")
+        if mode not in ("completions", "chat"):
+            raise InvalidRequestError("mode must be 'completions' or 'chat'")
+        if max_concurrency < 1:
+            raise InvalidRequestError("max_concurrency must be >= 1")
+        items = list(prompts)
+        strings = all(isinstance(p, str) for p in items)
+        chat = mode == "chat" or not strings
+        if chat and not all(isinstance(p, str | list | tuple) for p in items):
+            raise InvalidRequestError("each prompt must be a string or a list of messages")
+        n = params.get("n") or 1
+        single = (not chat and len(items) > 1 and len(items) * n <= MAX_COMPLETION_PROMPTS
+                  and not params.get("stream"))
+        return cls(items, chat, single, max(1, min(max_concurrency, len(items))))
+
+    def messages(self, index: int) -> Any:
+        """The chat messages of prompt ``index`` (a string becomes one user message)."""
+        prompt = self.prompts[index]
+        return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+
+    def item(self, index: int, result: Completion | ChatCompletion | None,
+             error: VLLMError | None, latency: float) -> BatchItem:
+        """One finished item."""
+        return BatchItem(index, self.prompts[index], result, error, latency)
+
+    def items_from_completion(self, completion: Completion, latency: float) -> list[BatchItem]:
+        """Split one multi-prompt completion into per-prompt items.
+
+        vLLM numbers choices ``prompt_index * n + sample_index``.
+        vLLM reports only the batch's total usage, so items of this path carry ``usage=None``
+        and the batch metrics take the total from the request.
+        """
+        per_prompt = max(1, len(completion.choices) // max(1, len(self.prompts)))
+        groups: dict[int, list[CompletionChoice]] = {}
+        for choice in completion.choices:
+            groups.setdefault(choice.index // per_prompt, []).append(choice)
+        items = []
+        for i, prompt in enumerate(self.prompts):
+            choices = sorted(groups.get(i, []), key=lambda c: c.index)
+            result = Completion(
+                id=f"{completion.id}-{i}", model=completion.model, created=completion.created,
+                choices=[c.model_copy(update={"index": j}) for j, c in enumerate(choices)],
+                system_fingerprint=completion.system_fingerprint,
+            ) if choices else None
+            error = None if choices else VLLMError(f"no choice returned for prompt {i}")
+            items.append(BatchItem(i, prompt, result, error, latency))
+        return items
+
+    def report(self, progress: Callable[[int, int], None] | None, done: int) -> None:
+        """Call ``progress(done, total)`` (serialized)."""
+        if progress is not None:
+            with self._lock:
+                progress(done, len(self.prompts))
+
+
+def metrics_of(
+    items: Sequence[BatchItem], total_time: float, usage: Usage | None = None
+) -> BatchMetrics:
+    """Batch metrics from finished items and the wall time of the whole batch (seconds).
+
+    Args:
+        items: the finished items.
+        total_time: seconds for the whole batch.
+        usage: the total usage when one request served every item; else items' usage is summed.
+    """
+    prompt_tokens = completion_tokens = 0
+    usages = [usage] if usage is not None else [getattr(i.result, "usage", None) for i in items]
+    for u in usages:
+        if u is not None:
+            prompt_tokens += u.prompt_tokens
+            completion_tokens += u.completion_tokens
+    size = len(items)
+    return BatchMetrics(
+        batch_size=size,
+        succeeded=sum(1 for i in items if i.ok),
+        failed=sum(1 for i in items if not i.ok),
+        total_time_ms=total_time * 1000.0,
+        average_time_per_item_ms=total_time * 1000.0 / size if size else 0.0,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        tokens_per_second=completion_tokens / total_time if total_time > 0 else 0.0,
+        item_latencies_ms=[i.latency * 1000.0 for i in items],
+    )
+
+
+def probe_body(chat: bool, model: str | None) -> dict[str, Any]:
+    """The one-token request ``test_endpoint``/``test_chat_endpoint`` send."""
+    body: dict[str, Any] = (
+        {"messages": [{"role": "user", "content": "Hi"}]} if chat else {"prompt": "Hi"}
+    )
+    body["max_tokens"] = 1
+    if model:
+        body["model"] = model
+    return body
+
+
+def probe_ok(body: Any) -> bool:
+    """Whether a probe's answer looks like a generation."""
+    return isinstance(body, dict) and bool(body.get("choices"))

@@ -1,0 +1,342 @@
+"""The exception tree of ``vllm_accel``, and the one place where foreign errors are translated.
+
+::
+
+    VLLMError                              every error this package raises
+    ├── InvalidRequestError (ValueError)   bad input, rejected before any network call
+    ├── QuantizationError                  a managed server failed to relaunch (rolled back)
+    │   └── QuantizationNotSupportedError  the server is not managed here; vLLM sets it at launch
+    └── APIError                           something went wrong talking to the server
+        ├── APIConnectionError             could not connect / connection dropped   (retryable)
+        │   └── APITimeoutError            connect, read, write or pool timeout     (retryable)
+        ├── APIStatusError                 the server answered with a 4xx/5xx status
+        │   ├── BadRequestError            400
+        │   │   └── ContextLengthError     400: the prompt does not fit the model's context
+        │   ├── AuthenticationError        401  (vLLM's body is ``{"error": "Unauthorized"}``)
+        │   ├── PermissionDeniedError      403
+        │   ├── NotFoundError              404  (unknown model or adapter, unknown route)
+        │   ├── RequestTimeoutError        408  (retryable)
+        │   ├── ConflictError              409  (retryable)
+        │   ├── UnprocessableEntityError   422
+        │   ├── RateLimitError             429  (retryable)
+        │   └── InternalServerError        5xx  (retryable)
+        │       └── ServiceUnavailableError 503 (retryable; vLLM's queue-full answer)
+        └── StreamError                    an error sent inside a 200 SSE stream
+            └── IncompleteStreamError      the stream ended without ``data: [DONE]``
+
+Every error has ``status_code``, ``request_id`` (the ``X-Request-Id`` sent), ``body`` (the
+parsed response body, if any) and ``is_retryable``. Errors pickle, and never contain the API key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ._retry import parse_retry_after
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "ContextLengthError",
+    "IncompleteStreamError",
+    "InternalServerError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "QuantizationError",
+    "QuantizationNotSupportedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServiceUnavailableError",
+    "StreamError",
+    "UnprocessableEntityError",
+    "VLLMError",
+    "error_from_body",
+    "error_from_httpx",
+    "error_from_response",
+]
+
+
+class VLLMError(Exception):
+    """Base class of every error raised by ``vllm_accel``.
+
+    Attributes:
+        message: a readable explanation (the server's own message where it sent one).
+        status_code: the HTTP status, or None when there was no response.
+        request_id: the ``X-Request-Id`` of the request, if one was sent.
+        body: the parsed response body (dict, str or None).
+        retry_after: seconds from the server's ``Retry-After`` header, if any.
+        is_retryable: whether sending the same request again may succeed.
+    """
+
+    is_retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        body: Any = None,
+        retry_after: float | None = None,
+        is_retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        if is_retryable is not None:
+            self.is_retryable = is_retryable
+        self.message = message
+        self.status_code = status_code
+        self.request_id = request_id
+        self.body = body
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status_code is not None:
+            parts.append(f"(status {self.status_code})")
+        if self.request_id:
+            parts.append(f"[request {self.request_id}]")
+        return " ".join(parts)
+
+    def __reduce__(self) -> Any:
+        kwargs = {
+            "status_code": self.status_code,
+            "request_id": self.request_id,
+            "body": self.body,
+            "retry_after": self.retry_after,
+            "is_retryable": self.is_retryable,
+        }
+        return _rebuild, (type(self), self.message, kwargs)
+
+
+def _rebuild(cls: type[VLLMError], message: str, kwargs: dict[str, Any]) -> VLLMError:
+    return cls(message, **kwargs)
+
+
+class InvalidRequestError(VLLMError, ValueError):
+    """Bad input, rejected locally before any request is sent."""
+
+
+class QuantizationError(VLLMError):
+    """Relaunching a managed server with a new quantization failed; the old one was restored."""
+
+
+class QuantizationNotSupportedError(QuantizationError):
+    """vLLM fixes quantization at launch; only a server managed by this process can change it."""
+
+
+class APIError(VLLMError):
+    """Talking to the server failed."""
+
+
+class APIConnectionError(APIError):
+    """No usable connection: refused, reset, DNS failure, or the peer closed it early."""
+
+    is_retryable = True
+
+
+class APITimeoutError(APIConnectionError):
+    """The connect, read, write or pool timeout expired."""
+
+
+class APIStatusError(APIError):
+    """The server answered with an error status (4xx or 5xx)."""
+
+
+class BadRequestError(APIStatusError):
+    """400: the server rejected the request (validation)."""
+
+
+class ContextLengthError(BadRequestError):
+    """400: the prompt is longer than the model's context window."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: missing or wrong API key."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the route is disabled on this server."""
+
+
+class NotFoundError(APIStatusError):
+    """404: unknown model, adapter or route."""
+
+
+class RequestTimeoutError(APIStatusError):
+    """408: the server timed out waiting for the request."""
+
+    is_retryable = True
+
+
+class ConflictError(APIStatusError):
+    """409: a conflicting request."""
+
+    is_retryable = True
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the body was understood but cannot be processed."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests."""
+
+    is_retryable = True
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server failed."""
+
+    is_retryable = True
+
+
+class ServiceUnavailableError(InternalServerError):
+    """503: the engine's queue is full or it is scaling; try again later."""
+
+
+class StreamError(APIError):
+    """The server reported an error inside a streaming (SSE) response that had started with 200."""
+
+
+class IncompleteStreamError(StreamError):
+    """The stream ended before ``data: [DONE]``: the connection was cut or the server died."""
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: RequestTimeoutError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+    503: ServiceUnavailableError,
+}
+
+_CONTEXT_PARAMS = frozenset({"input_tokens", "input_text"})
+_CONTEXT_PHRASE = "maximum context length"
+
+
+def _message_of(body: Any, status_code: int | None) -> tuple[str, Mapping[str, Any]]:
+    """The readable message and the error object of any vLLM/FastAPI error body."""
+    if isinstance(body, Mapping):
+        err = body.get("error")
+        if isinstance(err, Mapping):  # {"error": {"message", "type", "param", "code"}}
+            return str(err.get("message") or err.get("type") or "error"), err
+        if isinstance(err, str):  # 401 {"error": "Unauthorized"}, 503 while scaling
+            return err, {}
+        if "detail" in body:  # FastAPI's own 404/405: {"detail": "Not Found"}
+            return str(body["detail"]), {}
+        if "message" in body:  # older {"object": "error", "message": ...}
+            return str(body["message"]), body
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:2000], {}
+    return f"HTTP {status_code}" if status_code else "error", {}
+
+
+def _status_class(status_code: int, message: str, err: Mapping[str, Any]) -> type[APIStatusError]:
+    if status_code == 400 and (
+        err.get("param") in _CONTEXT_PARAMS or _CONTEXT_PHRASE in message.lower()
+    ):
+        return ContextLengthError
+    if status_code in _STATUS_ERRORS:
+        return _STATUS_ERRORS[status_code]
+    return InternalServerError if status_code >= 500 else APIStatusError
+
+
+def error_from_body(
+    status_code: int,
+    body: Any,
+    *,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """The typed error for an HTTP error status and its (already decoded) body."""
+    message, err = _message_of(body, status_code)
+    cls = _status_class(status_code, message, err)
+    return cls(
+        message, status_code=status_code, request_id=request_id, body=body,
+        retry_after=retry_after,
+    )
+
+
+def decode_body(content: bytes) -> Any:
+    """JSON if the bytes are JSON, else the text (vLLM's LoRA routes answer in plain text)."""
+    text = content.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def error_from_response(response: httpx.Response, *, request_id: str | None = None) -> APIError:
+    """The typed error for a response with an error status; its body must already be read."""
+    body = decode_body(response.content)
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    return error_from_body(
+        response.status_code, body, request_id=request_id, retry_after=retry_after
+    )
+
+
+def stream_error_from_event(payload: Mapping[str, Any], *, request_id: str | None) -> StreamError:
+    """The typed error for an in-band ``{"error": {...}}`` SSE event."""
+    message, err = _message_of(payload, None)
+    code = err.get("code")
+    error = StreamError(
+        f"server error during streaming: {message}",
+        status_code=code if isinstance(code, int) else None,
+        request_id=request_id,
+        body=dict(payload),
+    )
+    return error
+
+
+# Most specific first is not needed: the lookup walks the exception's MRO.
+_HTTPX_ERRORS: dict[type[Exception], tuple[type[VLLMError], bool]] = {
+    httpx.TimeoutException: (APITimeoutError, True),
+    httpx.ConnectError: (APIConnectionError, True),
+    httpx.ReadError: (APIConnectionError, True),
+    httpx.WriteError: (APIConnectionError, True),
+    httpx.CloseError: (APIConnectionError, True),
+    httpx.RemoteProtocolError: (APIConnectionError, True),
+    httpx.ProxyError: (APIConnectionError, True),
+    httpx.LocalProtocolError: (APIConnectionError, False),
+    httpx.UnsupportedProtocol: (InvalidRequestError, False),
+    httpx.InvalidURL: (InvalidRequestError, False),
+    httpx.DecodingError: (APIError, False),
+    httpx.TooManyRedirects: (APIError, False),
+    httpx.TransportError: (APIConnectionError, True),
+    httpx.HTTPStatusError: (APIStatusError, False),
+    httpx.HTTPError: (APIError, False),
+    httpx.CookieConflict: (APIError, False),
+    httpx.StreamError: (APIError, False),
+}
+
+
+def error_from_httpx(exc: Exception, *, request_id: str | None = None) -> VLLMError:
+    """Translate any ``httpx`` exception into this package's tree (raise it ``from exc``)."""
+    for klass in type(exc).__mro__:
+        if klass in _HTTPX_ERRORS:
+            cls, retryable = _HTTPX_ERRORS[klass]
+            break
+    else:
+        cls, retryable = APIError, False
+    detail = str(exc) or type(exc).__name__
+    status = None
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+    return cls(
+        f"{type(exc).__name__}: {detail}", request_id=request_id, status_code=status,
+        is_retryable=retryable,
+    )

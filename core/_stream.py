@@ -1,0 +1,340 @@
+"""Typed streams: context managers that iterate chunks and always close their HTTP response.
+
+A stream sends its request when it is entered (``with``/``async with``), awaited, or first
+iterated. Leaving the ``with`` block, ``close()``, or finishing the iteration closes the HTTP
+response; closing early makes vLLM abort the generation. Opening is retried by the client; once
+the first chunk has arrived nothing is ever retried.
+
+Example:
+    >>> with client.stream_chat([{"role": "user", "content": "Hi"}]) as stream:  # doctest: +SKIP
+    ...     for text in stream.text_deltas():
+    ...         print(text, end="")
+    ...     print(stream.final().usage, stream.time_to_first_token)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from types import TracebackType
+from typing import Any, Generic, Protocol, TypeVar
+
+import httpx
+from httpx_sse import ServerSentEvent
+
+from ._errors import StreamError
+from ._models import ChatCompletion, ChatCompletionChunk, Completion, CompletionChunk, Usage
+from ._sse import SSEProtocol, aiter_sse, iter_sse
+
+__all__ = [
+    "AsyncChatStream",
+    "AsyncCompletionStream",
+    "AsyncRawStream",
+    "AsyncStream",
+    "ChatStream",
+    "CompletionStream",
+    "RawStream",
+    "Stream",
+    "StreamState",
+]
+
+C = TypeVar("C")
+R = TypeVar("R", covariant=True)
+
+
+class Accumulator(Protocol[R]):
+    """What a stream folds its chunks into."""
+
+    usage: Usage | None
+    model: str
+    chunks: int
+
+    def add(self, chunk: Any) -> None: ...
+
+    def result(self) -> R: ...
+
+
+class StreamState(Generic[C, R]):
+    """What both stream twins share: protocol rules, parsing, accumulation, timing (no I/O)."""
+
+    def __init__(
+        self,
+        parse: Callable[[str], C],
+        accumulator: Accumulator[R],
+        *,
+        request_id: str | None,
+        started: float | None = None,
+    ) -> None:
+        self.protocol = SSEProtocol(request_id=request_id)
+        self.parse = parse
+        self.accumulator = accumulator
+        self.started = time.perf_counter() if started is None else started
+        self.time_to_first_token: float | None = None
+
+    def feed(self, event: ServerSentEvent) -> C | None:
+        """The parsed chunk of one event, or None when the event carries no chunk."""
+        data = self.protocol.data_of(event)
+        if data is None:
+            return None
+        try:
+            chunk = self.parse(data)
+        except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError
+            raise StreamError(
+                f"malformed stream event: {exc}", request_id=self.protocol.request_id
+            ) from None
+        if self.time_to_first_token is None:
+            self.time_to_first_token = time.perf_counter() - self.started
+        self.accumulator.add(chunk)
+        return chunk
+
+
+Finish = Callable[[StreamState[Any, Any], BaseException | None], None]
+
+
+class _Base(Generic[C, R]):
+    def __init__(self, state: StreamState[C, R], finish: Finish) -> None:
+        self._state = state
+        self._finish_cb = finish
+        self._response: httpx.Response | None = None
+        self._finished = False
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``X-Request-Id`` sent with this request."""
+        return self._state.protocol.request_id
+
+    @property
+    def time_to_first_token(self) -> float | None:
+        """Seconds from sending the request to the first chunk (None before it arrives)."""
+        return self._state.time_to_first_token
+
+    @property
+    def usage(self) -> Usage | None:
+        """Token usage, from the last chunk (``stream_options.include_usage`` is on by default)."""
+        return self._state.accumulator.usage
+
+    @property
+    def response(self) -> httpx.Response | None:
+        """The underlying HTTP response, once sent."""
+        return self._response
+
+    def _settle(self, error: BaseException | None) -> None:
+        if not self._finished:
+            self._finished = True
+            self._finish_cb(self._state, error)
+
+
+class Stream(_Base[C, R]):
+    """A synchronous stream of chunks (``ChatStream``, ``CompletionStream``, ``RawStream``)."""
+
+    def __init__(
+        self, send: Callable[[], httpx.Response], state: StreamState[C, R], finish: Finish
+    ) -> None:
+        super().__init__(state, finish)
+        self._send = send
+        self._iter: Generator[C, None, None] | None = None
+
+    def open(self) -> Stream[C, R]:
+        """Send the request now (retried until a 2xx arrives) and return the stream."""
+        if self._response is None and not self._finished:
+            try:
+                self._response = self._send()
+            except BaseException:
+                self._finished = True  # the client already recorded this failure
+                raise
+        return self
+
+    def _events(self) -> Generator[C, None, None]:
+        self.open()
+        response = self._response
+        assert response is not None
+        state = self._state
+        error: BaseException | None = None
+        try:
+            try:
+                for event in iter_sse(response):
+                    chunk = state.feed(event)
+                    if chunk is not None:
+                        yield chunk
+            except httpx.HTTPError as exc:
+                raise state.protocol.translate(exc) from exc
+            state.protocol.end()
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            response.close()
+            self._settle(error)
+
+    def __iter__(self) -> Stream[C, R]:
+        return self
+
+    def __next__(self) -> C:
+        if self._iter is None:
+            if self._finished:
+                raise StopIteration
+            self._iter = self._events()
+        return next(self._iter)
+
+    def close(self) -> None:
+        """Close the HTTP response; vLLM stops generating. Safe to call twice."""
+        if self._iter is not None:
+            self._iter.close()
+        if self._response is not None:
+            self._response.close()
+        self._settle(None if self._state.protocol.done else GeneratorExit())
+
+    def final(self) -> R:
+        """Read the rest of the stream and return the folded result (partial if closed early)."""
+        for _ in self:
+            pass
+        return self._state.accumulator.result()
+
+    def __enter__(self) -> Stream[C, R]:
+        return self.open()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncStream(_Base[C, R]):
+    """An asynchronous stream of chunks; also awaitable: ``s = await client.stream_chat(...)``."""
+
+    def __init__(
+        self,
+        send: Callable[[], Awaitable[httpx.Response]],
+        state: StreamState[C, R],
+        finish: Finish,
+    ) -> None:
+        super().__init__(state, finish)
+        self._send = send
+        self._iter: AsyncIterator[C] | None = None
+
+    async def open(self) -> AsyncStream[C, R]:
+        """Send the request now (retried until a 2xx arrives) and return the stream."""
+        if self._response is None and not self._finished:
+            try:
+                self._response = await self._send()
+            except BaseException:
+                self._finished = True
+                raise
+        return self
+
+    def __await__(self) -> Generator[Any, None, AsyncStream[C, R]]:
+        return self.open().__await__()
+
+    async def _events(self) -> AsyncIterator[C]:
+        await self.open()
+        response = self._response
+        assert response is not None
+        state = self._state
+        error: BaseException | None = None
+        try:
+            try:
+                async for event in aiter_sse(response):
+                    chunk = state.feed(event)
+                    if chunk is not None:
+                        yield chunk
+            except httpx.HTTPError as exc:
+                raise state.protocol.translate(exc) from exc
+            state.protocol.end()
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            await response.aclose()
+            self._settle(error)
+
+    def __aiter__(self) -> AsyncStream[C, R]:
+        return self
+
+    async def __anext__(self) -> C:
+        if self._iter is None:
+            if self._finished:
+                raise StopAsyncIteration
+            self._iter = self._events()
+        return await self._iter.__anext__()
+
+    async def aclose(self) -> None:
+        """Close the HTTP response; vLLM stops generating. Safe to call twice."""
+        if self._iter is not None:
+            await self._iter.aclose()  # type: ignore[attr-defined]
+        if self._response is not None:
+            await self._response.aclose()
+        self._settle(None if self._state.protocol.done else GeneratorExit())
+
+    async def final(self) -> R:
+        """Read the rest of the stream and return the folded result (partial if closed early)."""
+        async for _ in self:
+            pass
+        return self._state.accumulator.result()
+
+    async def __aenter__(self) -> AsyncStream[C, R]:
+        return await self.open()
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+def _chat_text(chunk: ChatCompletionChunk) -> str:
+    return "".join(c.delta.content or "" for c in chunk.choices)
+
+
+def _completion_text(chunk: CompletionChunk) -> str:
+    return "".join(c.text for c in chunk.choices)
+
+
+class ChatStream(Stream[ChatCompletionChunk, ChatCompletion]):
+    """Streamed chat: iterates ``ChatCompletionChunk``; ``final()`` gives a ``ChatCompletion``."""
+
+    def text_deltas(self) -> Iterator[str]:
+        """The non-empty content fragments, in order (all choices interleaved when ``n > 1``)."""
+        for chunk in self:
+            text = _chat_text(chunk)
+            if text:
+                yield text
+
+
+class AsyncChatStream(AsyncStream[ChatCompletionChunk, ChatCompletion]):
+    """Async twin of :class:`ChatStream`."""
+
+    async def text_deltas(self) -> AsyncIterator[str]:
+        """The non-empty content fragments, in order (all choices interleaved when ``n > 1``)."""
+        async for chunk in self:
+            text = _chat_text(chunk)
+            if text:
+                yield text
+
+
+class CompletionStream(Stream[CompletionChunk, Completion]):
+    """Streamed completion: iterates ``CompletionChunk``; ``final()`` -> ``Completion``."""
+
+    def text_deltas(self) -> Iterator[str]:
+        """The non-empty text fragments, in order."""
+        for chunk in self:
+            text = _completion_text(chunk)
+            if text:
+                yield text
+
+
+class AsyncCompletionStream(AsyncStream[CompletionChunk, Completion]):
+    """Async twin of :class:`CompletionStream`."""
+
+    async def text_deltas(self) -> AsyncIterator[str]:
+        """The non-empty text fragments, in order."""
+        async for chunk in self:
+            text = _completion_text(chunk)
+            if text:
+                yield text
+
+
+class RawStream(Stream[dict[str, Any], None]):
+    """A stream of raw JSON events (``make_stream_request``)."""
+
+
+class AsyncRawStream(AsyncStream[dict[str, Any], None]):
+    """Async twin of :class:`RawStream`."""
