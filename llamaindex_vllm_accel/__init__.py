@@ -1,1 +1,15 @@
-"""LlamaIndex integration for vLLM."""
+"""LlamaIndex integration for vLLM, on the shared ``vllm_accel`` client.
+
+``VLLM`` is an LLM with tools, structured outputs, LoRA adapters and batching; ``VLLMEmbedding``
+embeds through ``/v1/embeddings``.
+
+Example:
+    >>> from llamaindex_vllm_accel import VLLM, VLLMEmbedding  # doctest: +SKIP
+    >>> Settings.llm = VLLM(base_url="http://localhost:8000")  # doctest: +SKIP
+    >>> Settings.embed_model = VLLMEmbedding(base_url="http://localhost:8001")  # doctest: +SKIP
+"""
+
+from .embeddings import VLLMEmbedding
+from .llms import VLLM
+
+__all__ = ["VLLM", "VLLMEmbedding"]

@@ -1,0 +1,177 @@
+"""``VLLMEmbedding``: LlamaIndex embeddings from a vLLM pooling server, one request per batch."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+
+from ._connection import Connection, safe_url
+
+if TYPE_CHECKING:
+    from vllm_accel import AsyncVLLMClient, VLLMClient
+
+__all__ = ["VLLMEmbedding"]
+
+
+class VLLMEmbedding(BaseEmbedding):
+    """Embeddings from vLLM's ``/v1/embeddings``: a whole batch per request, native async.
+
+    Texts are sent as they are (no newline rewriting); optional instruction prefixes apply only
+    when set. Clients are created lazily, so the object pickles into ingestion worker processes.
+
+    Example:
+        >>> embed = VLLMEmbedding(base_url="http://localhost:8001")  # doctest: +SKIP
+        >>> len(embed.get_text_embedding("hello"))  # doctest: +SKIP
+        384
+    """
+
+    model_name: str = Field(
+        default="", description="Served embedding model ('' = the server's first model)."
+    )
+    embed_batch_size: int = Field(
+        default=256, gt=0, le=2048, description="Texts per /v1/embeddings request."
+    )
+    base_url: str | None = Field(
+        default=None, description="Server URL (env VLLM_BASE_URL, default localhost:8000)."
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="API key (env VLLM_API_KEY); never OPENAI_API_KEY.", exclude=True
+    )
+    dimensions: int | None = Field(
+        default=None, description="Output dimensions (Matryoshka models only)."
+    )
+    truncate_prompt_tokens: int | None = Field(
+        default=-1,
+        description="Truncate inputs longer than this many tokens (-1: the model's maximum; "
+        "None: the server rejects over-long inputs).",
+    )
+    query_instruction: str | None = Field(
+        default=None, description="Prefix for queries (e.g. 'query: '), if the model wants one."
+    )
+    text_instruction: str | None = Field(
+        default=None, description="Prefix for documents (e.g. 'passage: '), if the model wants one."
+    )
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="More /v1/embeddings fields (e.g. extra_body)."
+    )
+    timeout: float = Field(default=600.0, description="Seconds per request (connect: 5).")
+    max_retries: int = Field(default=2, ge=0)
+    default_headers: dict[str, str] | None = Field(default=None, exclude=True)
+
+    _conn: Connection = PrivateAttr(default_factory=Connection)
+
+    def __init__(
+        self,
+        *,
+        client: VLLMClient | None = None,
+        async_client: AsyncVLLMClient | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Build the model; ``client``/``async_client`` replace the lazily created clients."""
+        super().__init__(**kwargs)
+        self._conn.sync_override = client
+        self._conn.async_override = async_client
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The name LlamaIndex serializes this class under."""
+        return "vllm_accel_embedding"
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "api_key": self.api_key,
+            "model": self.model_name or None,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "headers": self.default_headers,
+        }
+
+    @property
+    def client(self) -> VLLMClient:
+        """The sync core client (created on first use)."""
+
+        def make() -> VLLMClient:
+            from vllm_accel import VLLMClient
+
+            return VLLMClient(**self._client_kwargs())
+
+        return self._conn.client(make)
+
+    @property
+    def async_client(self) -> AsyncVLLMClient:
+        """The async core client of the running event loop (created on first use)."""
+
+        def make() -> AsyncVLLMClient:
+            from vllm_accel import AsyncVLLMClient
+
+            return AsyncVLLMClient(**self._client_kwargs())
+
+        return self._conn.aclient(make)
+
+    def close(self) -> None:
+        """Close the sync client (it is rebuilt if used again)."""
+        self._conn.close()
+
+    async def aclose(self) -> None:
+        """Close the clients of this event loop (they are rebuilt if used again)."""
+        await self._conn.aclose()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        # BaseComponent.__setstate__ rebuilds through __init__, which needs the secret itself.
+        if self.api_key is not None:
+            state["__dict__"]["api_key"] = self.api_key
+        return state
+
+    def to_payload(self) -> dict[str, Any]:
+        """What events and callbacks show: no credentials."""
+        return {
+            "class_name": self.class_name(),
+            "model_name": self.model_name or self._conn.facts.get("model"),
+            "embed_batch_size": self.embed_batch_size,
+            "base_url": safe_url(self.base_url),
+        }
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.model_name or None,
+            "dimensions": self.dimensions,
+            "truncate_prompt_tokens": self.truncate_prompt_tokens,
+        }
+        return {**params, **self.additional_kwargs}
+
+    def _texts(self, texts: list[str], instruction: str | None) -> list[str]:
+        return [instruction + t for t in texts] if instruction else texts
+
+    def _embed(self, texts: list[str]) -> list[Embedding]:
+        response = self.client.embed(texts, **self._params())
+        self._conn.facts.setdefault("model", response.model)
+        return response.vectors()
+
+    async def _aembed(self, texts: list[str]) -> list[Embedding]:
+        response = await self.async_client.embed(texts, **self._params())
+        self._conn.facts.setdefault("model", response.model)
+        return response.vectors()
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self._embed(self._texts([query], self.query_instruction))[0]
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return (await self._aembed(self._texts([query], self.query_instruction)))[0]
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self._embed(self._texts([text], self.text_instruction))[0]
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        return (await self._aembed(self._texts([text], self.text_instruction)))[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return self._embed(self._texts(texts, self.text_instruction))
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return await self._aembed(self._texts(texts, self.text_instruction))
