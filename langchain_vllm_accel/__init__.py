@@ -1,1 +1,69 @@
-"""LangChain integration for vLLM."""
+"""LangChain integration for vLLM: `ChatVLLM`, `VLLM` and `VLLMEmbeddings`.
+
+Classes are imported on first access, so ``import langchain_vllm_accel`` costs almost nothing.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._errors import (
+        VLLMAuthenticationError,
+        VLLMBadRequestError,
+        VLLMConnectionError,
+        VLLMContextOverflowError,
+        VLLMInternalServerError,
+        VLLMInvalidRequestError,
+        VLLMNotFoundError,
+        VLLMPermissionDeniedError,
+        VLLMRateLimitError,
+        VLLMRequestTimeoutError,
+        VLLMServiceUnavailableError,
+        VLLMStreamError,
+        VLLMTimeoutError,
+        VLLMUnprocessableEntityError,
+    )
+    from .chat_models import ChatVLLM
+    from .embeddings import VLLMEmbeddings
+    from .llms import VLLM
+
+__all__ = [
+    "VLLM",
+    "ChatVLLM",
+    "VLLMAuthenticationError",
+    "VLLMBadRequestError",
+    "VLLMConnectionError",
+    "VLLMContextOverflowError",
+    "VLLMEmbeddings",
+    "VLLMInternalServerError",
+    "VLLMInvalidRequestError",
+    "VLLMNotFoundError",
+    "VLLMPermissionDeniedError",
+    "VLLMRateLimitError",
+    "VLLMRequestTimeoutError",
+    "VLLMServiceUnavailableError",
+    "VLLMStreamError",
+    "VLLMTimeoutError",
+    "VLLMUnprocessableEntityError",
+]
+
+_MODULES = {"ChatVLLM": ".chat_models", "VLLM": ".llms", "VLLMEmbeddings": ".embeddings"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        module = _MODULES[name]
+    elif name in __all__:
+        module = "._errors"
+    else:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
