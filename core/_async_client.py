@@ -76,6 +76,8 @@ class AsyncVLLMClient(BaseClient):
 
     # -- the I/O loop ---------------------------------------------------------------------------
 
+    _sleep = staticmethod(asyncio.sleep)
+
     async def _send(self, call: Call) -> httpx.Response:
         """Send ``call`` with retries; return the 2xx response (unread when streaming)."""
         while True:
@@ -90,7 +92,7 @@ class AsyncVLLMClient(BaseClient):
                 await response.aread()
                 await response.aclose()
                 error = error_from_response(response, request_id=call.request_id)
-            await asyncio.sleep(self._retry_delay(call, error))
+            await self._sleep(self._retry_delay(call, error))
 
     async def aclose(self) -> None:
         """Close the connection pool (unless it was passed in)."""

@@ -75,6 +75,8 @@ class VLLMClient(BaseClient):
 
     # -- the I/O loop ---------------------------------------------------------------------------
 
+    _sleep = staticmethod(time.sleep)
+
     def _send(self, call: Call) -> httpx.Response:
         """Send ``call`` with retries; return the 2xx response (unread when streaming)."""
         while True:
@@ -89,7 +91,7 @@ class VLLMClient(BaseClient):
                 response.read()
                 response.close()
                 error = error_from_response(response, request_id=call.request_id)
-            time.sleep(self._retry_delay(call, error))
+            self._sleep(self._retry_delay(call, error))
 
     def close(self) -> None:
         """Close the connection pool (unless it was passed in)."""

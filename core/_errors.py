@@ -325,7 +325,7 @@ _HTTPX_ERRORS: dict[type[Exception], tuple[type[VLLMError], bool]] = {
 
 
 def error_from_httpx(exc: Exception, *, request_id: str | None = None) -> VLLMError:
-    """Translate any ``httpx`` exception into this package's tree (raise it ``from exc``)."""
+    """Translate any ``httpx`` exception into this package's tree (chained to ``exc``)."""
     for klass in type(exc).__mro__:
         if klass in _HTTPX_ERRORS:
             cls, retryable = _HTTPX_ERRORS[klass]
@@ -336,7 +336,9 @@ def error_from_httpx(exc: Exception, *, request_id: str | None = None) -> VLLMEr
     status = None
     if isinstance(exc, httpx.HTTPStatusError):
         status = exc.response.status_code
-    return cls(
+    error = cls(
         f"{type(exc).__name__}: {detail}", request_id=request_id, status_code=status,
         is_retryable=retryable,
     )
+    error.__cause__ = exc
+    return error
