@@ -49,7 +49,7 @@ def lora_switch(client: VLLMClient, adapter_path: str) -> None:
     for model in ("smollm2", LORA_NAME):
         answer = client.chat(question, model=model, max_tokens=32, temperature=0)
         console.print(f"[bold]{model:>8}:[/] {answer.choices[0].message.content}")
-    adapters = ", ".join(a.id for a in client.list_lora_adapters())
+    adapters = ", ".join(a.name for a in client.list_lora_adapters())
     console.print(f"[dim]adapters loaded on the server: {adapters}[/]")
 
 
@@ -67,16 +67,91 @@ def batch(client: VLLMClient) -> None:
             progress=lambda done, total: bar.update(task, completed=done),
         )
     for topic, item in list(zip(topics, items, strict=True))[:4]:
-        text = item.text.strip().replace("\n", " ") if item.ok and item.text else f"error: {item.error}"
+        text = (item.text or "").strip().replace("\n", " ") if item.ok else f"error: {item.error}"
         console.print(f"[bold]{topic:>10}:[/] {text}")
     console.print(f"[dim]... {metrics.succeeded}/{metrics.batch_size} ok in "
-                  f"{metrics.total_time_ms / 1000:.1f} s, {metrics.tokens_per_second:.0f} tokens/s[/]")
+                  f"{metrics.total_time_ms / 1000:.1f} s, "
+                  f"{metrics.tokens_per_second:.0f} tokens/s[/]")
+
+
+def langchain_chain(base_url: str) -> None:
+    section("4. LangChain: an LCEL chain, streamed (prompt | ChatVLLM | parser)")
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+
+    from langchain_vllm_accel import ChatVLLM
+
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "You answer in one short sentence."), ("user", "Tell me a fact about {topic}.")]
+    )
+    chain = prompt | ChatVLLM(base_url=base_url, model="smollm2", max_tokens=40, temperature=0) \
+        | StrOutputParser()
+    console.print("[bold]chain.stream(topic='octopuses'):[/] ", end="")
+    for piece in chain.stream({"topic": "octopuses"}):
+        console.print(piece, end="", highlight=False)
+    console.print()
+
+
+def langchain_agent(base_url: str) -> None:
+    section("5. LangChain: a tool-calling agent answering from a Python tool")
+    from langchain_core.messages import HumanMessage, ToolMessage
+    from langchain_core.tools import tool
+
+    from langchain_vllm_accel import ChatVLLM
+
+    @tool
+    def get_weather(city: str) -> str:
+        """Return today's weather for a city."""
+        return f"It is 21 degrees and sunny in {city}."
+
+    llm = ChatVLLM(base_url=base_url, model="smollm2", max_tokens=64, temperature=0)
+    # The 135M model does not call tools unprompted; naming the tool makes vLLM constrain the
+    # call to the tool's strict schema, so the arguments are always valid.
+    messages: list = [HumanMessage("What is the weather in Paris?")]
+    call = llm.bind_tools([get_weather], tool_choice="get_weather").invoke(messages)
+    for tool_call in call.tool_calls:
+        console.print(f"[bold]tool call:[/] {tool_call['name']}({tool_call['args']})")
+    messages.append(call)
+    for tool_call in call.tool_calls:
+        result = get_weather.invoke(tool_call["args"])
+        console.print(f"[bold]tool result:[/] {result}")
+        messages.append(ToolMessage(result, tool_call_id=tool_call["id"]))
+    final = llm.bind_tools([get_weather], tool_choice="none").invoke(messages)
+    console.print(f"[bold]agent:[/] {final.content}")
+
+
+def llamaindex_query(chat_url: str, embed_url: str) -> None:
+    section("6. LlamaIndex: a query engine over local documents, with sources")
+    from llama_index.core import Document, VectorStoreIndex
+
+    from llamaindex_vllm_accel import VLLM, VLLMEmbedding
+
+    docs = [
+        Document(text="The Eiffel Tower is in Paris. It was finished in 1889.",
+                 metadata={"file": "eiffel.txt"}),
+        Document(text="The Colosseum is in Rome. It could hold about 50,000 people.",
+                 metadata={"file": "colosseum.txt"}),
+        Document(text="Big Ben is the bell of the clock tower in London.",
+                 metadata={"file": "bigben.txt"}),
+    ]
+    index = VectorStoreIndex.from_documents(docs, embed_model=VLLMEmbedding(base_url=embed_url))
+    engine = index.as_query_engine(llm=VLLM(base_url=chat_url, max_tokens=48, temperature=0),
+                                   similarity_top_k=1, streaming=True)
+    question = "When was the Eiffel Tower finished?"
+    console.print(f"[bold]query:[/] {question}\n[bold]answer:[/] ", end="")
+    response = engine.query(question)
+    for token in response.response_gen:
+        console.print(token, end="", highlight=False)
+    console.print()
+    for node in response.source_nodes:
+        console.print(f"[dim]source: {node.node.metadata['file']} (score {node.score:.2f})[/]")
 
 
 def stats_table(client: VLLMClient) -> None:
     section("Statistics: what the client measured, and what the server reports")
     snap = client.stats()
-    table = Table("group", "requests", "errors", "p50 latency", "p95 latency", "p50 TTFT", "tokens out")
+    table = Table("group", "requests", "errors", "p50 latency", "p95 latency", "p50 TTFT",
+                  "tokens out")
     for name, group in sorted(snap.by_model.items()):
         ttft = f"{group.ttft_p50 * 1000:.0f} ms" if group.ttft_p50 is not None else "-"
         table.add_row(name, str(group.requests), str(group.errors),
@@ -85,7 +160,8 @@ def stats_table(client: VLLMClient) -> None:
     console.print(table)
     server = client.get_model_statistics()
     console.print(f"[dim]server /metrics: {server.requests_processed} requests, "
-                  f"{server.tokens_generated} tokens generated, uptime {server.uptime or 0:.0f} s[/]")
+                  f"{server.tokens_generated} tokens generated, "
+                  f"uptime {server.uptime or 0:.0f} s[/]")
 
 
 def main() -> int:
@@ -94,12 +170,17 @@ def main() -> int:
     with console.status("preparing models and starting vLLM (60-90 s on this CPU)..."):
         servers = EmbeddedServers().start()
     try:
-        assert servers.chat.base_url and servers.embeddings and servers.embeddings.base_url
+        assert servers.chat.base_url
+        assert servers.embeddings
+        assert servers.embeddings.base_url
         console.print(f"chat {servers.chat.base_url}   embeddings {servers.embeddings.base_url}")
         with VLLMClient(servers.chat.base_url, model="smollm2") as client:
             core_stream(client)
             lora_switch(client, str(servers.models.lora_adapter))
             batch(client)
+            langchain_chain(servers.chat.base_url)
+            langchain_agent(servers.chat.base_url)
+            llamaindex_query(servers.chat.base_url, servers.embeddings.base_url)
             stats_table(client)
     finally:
         servers.stop()
