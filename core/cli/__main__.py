@@ -1,0 +1,7 @@
+"""``python -m vllm_accel.cli``: the same as the ``vllm-accel`` console script."""
+
+from __future__ import annotations
+
+from ._app import main
+
+main()
