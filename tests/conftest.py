@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 import pytest_socket
 
@@ -64,7 +65,8 @@ def vcr_config() -> dict[str, object]:
 
 
 def _dev_server_urls() -> tuple[str, str] | None:
-    chat, embed = os.environ.get("VLLM_ACCEL_TEST_CHAT_URL"), os.environ.get("VLLM_ACCEL_TEST_EMBED_URL")
+    chat = os.environ.get("VLLM_ACCEL_TEST_CHAT_URL")
+    embed = os.environ.get("VLLM_ACCEL_TEST_EMBED_URL")
     dev_file = Path(__file__).parent.parent / ".dev-servers"
     if not (chat and embed) and dev_file.exists():
         lines = dev_file.read_text().split()
@@ -87,7 +89,19 @@ def embedded_servers() -> Iterator[EmbeddedServers | None]:
         yield None
         return
     with EmbeddedServers() as servers:
+        groups = [s.pid for s in (servers.chat, servers.embeddings) if s and s.pid]
         yield servers
+    # Teardown check: nothing the session started may outlive it (engine workers included).
+    left = [p.pid for p in psutil.process_iter() if _pgid(p.pid) in groups]
+    if left:
+        raise RuntimeError(f"vLLM processes outlived the test session: {left}")
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +120,8 @@ def embed_server_url(embedded_servers: EmbeddedServers | None) -> str:
     if embedded_servers is None:
         assert DEV_URLS is not None
         return DEV_URLS[1]
-    assert embedded_servers.embeddings and embedded_servers.embeddings.base_url
+    assert embedded_servers.embeddings
+    assert embedded_servers.embeddings.base_url
     return embedded_servers.embeddings.base_url
 
 

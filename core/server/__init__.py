@@ -71,7 +71,9 @@ class EmbeddedServers:
     def __init__(self, *, api_key: str | None = None, embeddings: bool = True) -> None:
         self.models = prepare()
         self.chat = VLLMServer(chat_spec(self.models, api_key=api_key))
-        self.embeddings = VLLMServer(embedding_spec(self.models, api_key=api_key)) if embeddings else None
+        self.embeddings = (
+            VLLMServer(embedding_spec(self.models, api_key=api_key)) if embeddings else None
+        )
 
     def start(self) -> EmbeddedServers:
         """Launch both servers at once, then wait for each; if either fails, stop both."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -32,10 +33,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"embeddings: {servers.embeddings.base_url}/v1  (model minilm)", flush=True)
             print(f"LoRA:       load {servers.models.lora_adapter} as 'pirate'. Ctrl-C stops.",
                   flush=True)
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 stop.wait()
-            except KeyboardInterrupt:
-                pass
         return 0
     except (ServerSetupError, ServerStartError) as exc:
         print(f"error: {exc}", file=sys.stderr)

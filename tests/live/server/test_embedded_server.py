@@ -61,8 +61,10 @@ def test_server_that_dies_on_start_quotes_its_log(tmp_path: Path) -> None:
         server.start()
     err = info.value
     assert "exited with code" in str(err)
-    assert err.log_path is not None and str(err.log_path) in str(err)
-    assert err.log_tail and err.log_tail in str(err)
+    assert err.log_path is not None
+    assert str(err.log_path) in str(err)
+    assert err.log_tail
+    assert err.log_tail in str(err)
     assert not server.running
 
 
