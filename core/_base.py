@@ -27,13 +27,19 @@ from ._config import (
 )
 from ._errors import APIError, InvalidRequestError, VLLMError, decode_body
 from ._models import ChatCompletionChunk, CompletionChunk, Usage
-from ._params import chat_payload, completion_payload, embedding_payload
 from ._retry import retry_delay
 from ._secret import Secret, SecretLike, to_secret
 from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
 from ._stream import Finish, StreamState
 
 __all__ = ["BaseClient", "Call"]
+
+
+def _params() -> Any:
+    """The request-parameter module, imported on first use (it is costly to import)."""
+    from . import _params as module
+
+    return module
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -164,18 +170,18 @@ class BaseClient:
                    *, stream: bool) -> Call:
         m = self._model(model)
         return self._call("POST", "/v1/chat/completions", model=m, stream=stream,
-                          json=chat_payload(messages, m, params, stream=stream))
+                          json=_params().chat_payload(messages, m, params, stream=stream))
 
     def _completion_call(self, prompt: Any, model: str | None, params: Mapping[str, Any],
                          *, stream: bool) -> Call:
         m = self._model(model)
         return self._call("POST", "/v1/completions", model=m, stream=stream,
-                          json=completion_payload(prompt, m, params, stream=stream))
+                          json=_params().completion_payload(prompt, m, params, stream=stream))
 
     def _embed_call(self, input: Any, model: str | None, params: Mapping[str, Any]) -> Call:
         m = self._model(model)
         return self._call("POST", "/v1/embeddings", model=m,
-                          json=embedding_payload(input, m, params))
+                          json=_params().embedding_payload(input, m, params))
 
     def _tokenize_call(self, prompt: str | None, messages: Any, model: str | None,
                        extra: dict[str, Any]) -> Call:
@@ -183,8 +189,8 @@ class BaseClient:
             raise InvalidRequestError("pass exactly one of prompt or messages")
         body: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
         body["prompt" if prompt is not None else "messages"] = (
-            prompt if prompt is not None else chat_payload(messages, None, {}, stream=False)
-            ["messages"]
+            prompt if prompt is not None
+            else _params().chat_payload(messages, None, {}, stream=False)["messages"]
         )
         m = self._model(model)
         if m:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from types import TracebackType
 from typing import Any
 
@@ -383,6 +382,8 @@ class VLLMClient(BaseClient):
 
     def _fan_out(self, plan: _batch.Plan, model: str | None, params: dict[str, Any],
                  progress: Callable[[int, int], None] | None) -> list[_batch.BatchItem]:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
         def run(index: int) -> _batch.BatchItem:
             t0 = time.perf_counter()
             try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 __all__ = [
     "ChatChoice",
@@ -39,14 +39,12 @@ __all__ = [
 class WireModel(BaseModel):
     """Base of every response model: unknown fields are kept."""
 
-    model_config = ConfigDict(extra="allow", protected_namespaces=())
+    # defer_build: validators are built on first use, which keeps ``import vllm_accel`` cheap.
+    model_config = ConfigDict(extra="allow", protected_namespaces=(), defer_build=True)
 
 
-def _rename_reasoning_content(data: Any) -> Any:
-    # Older vLLM sent ``reasoning_content``; 0.32 sends ``reasoning``. Keep either as ``reasoning``.
-    if isinstance(data, dict) and data.get("reasoning") is None and data.get("reasoning_content"):
-        data = {**data, "reasoning": data["reasoning_content"]}
-    return data
+# Older vLLM sent ``reasoning_content``; 0.32 sends ``reasoning``. Either is read as ``reasoning``.
+_REASONING = AliasChoices("reasoning", "reasoning_content")
 
 
 class Usage(WireModel):
@@ -77,10 +75,8 @@ class ChatMessage(WireModel):
 
     role: str = "assistant"
     content: str | None = None
-    reasoning: str | None = None
+    reasoning: str | None = Field(None, validation_alias=_REASONING)
     tool_calls: list[ToolCall] | None = None
-
-    _normalize = model_validator(mode="before")(_rename_reasoning_content)
 
 
 class ChatChoice(WireModel):
@@ -124,10 +120,8 @@ class ChoiceDelta(WireModel):
 
     role: str | None = None
     content: str | None = None
-    reasoning: str | None = None
+    reasoning: str | None = Field(None, validation_alias=_REASONING)
     tool_calls: list[ToolCallDelta] | None = None
-
-    _normalize = model_validator(mode="before")(_rename_reasoning_content)
 
 
 class ChatChunkChoice(WireModel):

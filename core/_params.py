@@ -48,7 +48,7 @@ _CONSTRAINTS = ("json", "regex", "choice", "grammar", "json_object", "structural
 class _Params(BaseModel):
     """Fields shared by chat and completions (OpenAI plus vLLM sampling extras)."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), defer_build=True)
 
     temperature: float | None = Field(None, ge=0.0, le=MAX_TEMPERATURE)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
@@ -172,7 +172,7 @@ class CompletionParams(_Params):
 class EmbeddingParams(BaseModel):
     """The typed optional fields of ``embed``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     encoding_format: Literal["float", "base64", "bytes", "bytes_only"] | None = None
     dimensions: int | None = Field(None, ge=1)
