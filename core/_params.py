@@ -8,10 +8,12 @@ deep-merged into the payload last.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from ._config import MAX_COMPLETION_PROMPTS, MAX_STOP_STRINGS, MAX_TEMPERATURE
 from ._errors import InvalidRequestError
@@ -45,147 +47,156 @@ _REJECTED = {
 _CONSTRAINTS = ("json", "regex", "choice", "grammar", "json_object", "structural_tag")
 
 
-class _Params(BaseModel):
+class _Params(TypedDict, total=False):
     """Fields shared by chat and completions (OpenAI plus vLLM sampling extras)."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=(), defer_build=True)
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
-    temperature: float | None = Field(None, ge=0.0, le=MAX_TEMPERATURE)
-    top_p: float | None = Field(None, gt=0.0, le=1.0)
-    top_k: int | None = Field(None, ge=-1)
-    min_p: float | None = Field(None, ge=0.0, le=1.0)
-    n: int | None = Field(None, ge=1)
-    stop: str | list[str] | None = None
-    stop_token_ids: list[int] | None = None
-    seed: int | None = None
-    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
-    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
-    repetition_penalty: float | None = Field(None, gt=0.0)
-    length_penalty: float | None = None
-    use_beam_search: bool | None = None
-    logit_bias: dict[str, float] | None = None
-    prompt_logprobs: int | None = Field(None, ge=-1)
-    logprob_token_ids: list[int] | None = Field(None, max_length=128)
-    ignore_eos: bool | None = None
-    min_tokens: int | None = Field(None, ge=0)
-    include_stop_str_in_output: bool | None = None
-    skip_special_tokens: bool | None = None
-    spaces_between_special_tokens: bool | None = None
-    truncate_prompt_tokens: int | None = Field(None, ge=-1)
-    truncation_side: Literal["left", "right"] | None = None
-    allowed_token_ids: list[int] | None = None
-    bad_words: list[str] | None = None
-    structured_outputs: dict[str, Any] | None = None
-    response_format: dict[str, Any] | None = None
-    priority: int | None = None
-    request_id: str | None = None
-    session_id: str | None = None
-    user: str | None = None
-    stream_options: dict[str, Any] | None = None
-    add_special_tokens: bool | None = None
-    return_token_ids: bool | None = None
-    return_tokens_as_token_ids: bool | None = None
-    cache_salt: str | None = Field(None, max_length=128)
-    vllm_xargs: dict[str, Any] | None = None
-    repetition_detection: dict[str, Any] | None = None
-    thinking_token_budget: int | None = Field(None, ge=-1)
-    stream_interval: int | None = Field(None, ge=1)
-    kv_transfer_params: dict[str, Any] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _coerce(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("logit_bias"), Mapping):
-            data = {**data, "logit_bias": {str(k): v for k, v in data["logit_bias"].items()}}
-        return data
-
-    @model_validator(mode="after")
-    def _check_shared(self) -> _Params:
-        stops = [self.stop] if isinstance(self.stop, str) else (self.stop or [])
-        if len(stops) > MAX_STOP_STRINGS:
-            raise ValueError(
-                f"stop accepts at most {MAX_STOP_STRINGS} strings (got {len(stops)}); "
-                "use stop_token_ids for more"
-            )
-        if self.structured_outputs is not None:
-            found = [k for k in _CONSTRAINTS if self.structured_outputs.get(k) is not None]
-            if len(found) != 1:
-                raise ValueError(
-                    "structured_outputs needs exactly one of "
-                    f"{', '.join(_CONSTRAINTS)} (got {found or 'none'})"
-                )
-        return self
+    temperature: Annotated[float, Field(ge=0.0, le=MAX_TEMPERATURE)]
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)]
+    top_k: Annotated[int, Field(ge=-1)]
+    min_p: Annotated[float, Field(ge=0.0, le=1.0)]
+    n: Annotated[int, Field(ge=1)]
+    stop: str | list[str]
+    stop_token_ids: list[int]
+    seed: int
+    presence_penalty: Annotated[float, Field(ge=-2.0, le=2.0)]
+    frequency_penalty: Annotated[float, Field(ge=-2.0, le=2.0)]
+    repetition_penalty: Annotated[float, Field(gt=0.0)]
+    length_penalty: float
+    use_beam_search: bool
+    logit_bias: dict[str, float]
+    prompt_logprobs: Annotated[int, Field(ge=-1)]
+    logprob_token_ids: Annotated[list[int], Field(max_length=128)]
+    ignore_eos: bool
+    min_tokens: Annotated[int, Field(ge=0)]
+    include_stop_str_in_output: bool
+    skip_special_tokens: bool
+    spaces_between_special_tokens: bool
+    truncate_prompt_tokens: Annotated[int, Field(ge=-1)]
+    truncation_side: Literal["left", "right"]
+    allowed_token_ids: list[int]
+    bad_words: list[str]
+    structured_outputs: dict[str, Any]
+    response_format: dict[str, Any]
+    priority: int
+    request_id: str
+    session_id: str
+    user: str
+    stream_options: dict[str, Any]
+    add_special_tokens: bool
+    return_token_ids: bool
+    return_tokens_as_token_ids: bool
+    cache_salt: Annotated[str, Field(max_length=128)]
+    vllm_xargs: dict[str, Any]
+    repetition_detection: dict[str, Any]
+    thinking_token_budget: Annotated[int, Field(ge=-1)]
+    stream_interval: Annotated[int, Field(ge=1)]
+    kv_transfer_params: dict[str, Any]
 
 
-class ChatParams(_Params):
-    """The typed optional fields of ``chat``/``stream_chat``.
+class ChatParams(_Params, total=False):
+    """The typed optional fields of ``chat``/``stream_chat`` (checked before sending).
 
     Example:
-        >>> ChatParams(temperature=0.2, top_k=20, max_tokens=64).temperature
-        0.2
+        >>> client.chat(messages, temperature=0.2, top_k=20, max_tokens=64)  # doctest: +SKIP
     """
 
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
-    logprobs: bool | None = None
-    top_logprobs: int | None = Field(None, ge=-1)
-    tools: list[dict[str, Any]] | None = Field(None, min_length=1)
-    tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = None
-    parallel_tool_calls: bool | None = None
-    chat_template: str | None = None
-    chat_template_kwargs: dict[str, Any] | None = None
-    add_generation_prompt: bool | None = None
-    continue_final_message: bool | None = None
-    documents: list[dict[str, str]] | None = None
-    echo: bool | None = None
-    reasoning_effort: str | None = None
-    include_reasoning: bool | None = None
-    mm_processor_kwargs: dict[str, Any] | None = None
-    media_io_kwargs: dict[str, Any] | None = None
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
-    @model_validator(mode="after")
-    def _check_chat(self) -> ChatParams:
-        if self.top_logprobs and not self.logprobs:
-            raise ValueError("top_logprobs needs logprobs=True")
-        if self.add_generation_prompt and self.continue_final_message:
-            raise ValueError("add_generation_prompt and continue_final_message exclude each other")
-        if self.tool_choice not in (None, "none") and not self.tools:
-            raise ValueError("tool_choice other than 'none' needs tools")
-        if isinstance(self.tool_choice, dict):
-            name = (self.tool_choice.get("function") or {}).get("name")
-            names = {(t.get("function") or {}).get("name") for t in self.tools or []}
-            if name not in names:
-                raise ValueError(f"tool_choice names {name!r}, which is not in tools")
-        return self
+    max_tokens: Annotated[int, Field(ge=1)]
+    max_completion_tokens: Annotated[int, Field(ge=1)]
+    logprobs: bool
+    top_logprobs: Annotated[int, Field(ge=-1)]
+    tools: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    tool_choice: Literal["none", "auto", "required"] | dict[str, Any]
+    parallel_tool_calls: bool
+    chat_template: str
+    chat_template_kwargs: dict[str, Any]
+    add_generation_prompt: bool
+    continue_final_message: bool
+    documents: list[dict[str, str]]
+    echo: bool
+    reasoning_effort: str
+    include_reasoning: bool
+    mm_processor_kwargs: dict[str, Any]
+    media_io_kwargs: dict[str, Any]
 
 
-class CompletionParams(_Params):
+class CompletionParams(_Params, total=False):
     """The typed optional fields of ``complete``/``stream_generation``/``process_batch``."""
 
-    max_tokens: int | None = Field(None, ge=0)
-    logprobs: int | None = Field(None, ge=-1)
-    echo: bool | None = None
-    suffix: str | None = None
-    prompt_embeds: str | list[str] | None = None
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    max_tokens: Annotated[int, Field(ge=0)]
+    logprobs: Annotated[int, Field(ge=-1)]
+    echo: bool
+    suffix: str
+    prompt_embeds: str | list[str]
 
 
-class EmbeddingParams(BaseModel):
+class EmbeddingParams(TypedDict, total=False):
     """The typed optional fields of ``embed``."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
-    encoding_format: Literal["float", "base64", "bytes", "bytes_only"] | None = None
-    dimensions: int | None = Field(None, ge=1)
-    embed_dtype: str | None = None
-    endianness: Literal["native", "big", "little"] | None = None
-    use_activation: bool | None = None
-    truncate_prompt_tokens: int | None = Field(None, ge=-1)
-    truncation_side: Literal["left", "right"] | None = None
-    add_special_tokens: bool | None = None
-    priority: int | None = None
-    request_id: str | None = None
-    user: str | None = None
-    cache_salt: str | None = None
+    encoding_format: Literal["float", "base64", "bytes", "bytes_only"]
+    dimensions: Annotated[int, Field(ge=1)]
+    embed_dtype: str
+    endianness: Literal["native", "big", "little"]
+    use_activation: bool
+    truncate_prompt_tokens: Annotated[int, Field(ge=-1)]
+    truncation_side: Literal["left", "right"]
+    add_special_tokens: bool
+    priority: int
+    request_id: str
+    user: str
+    cache_salt: str
+
+
+def _check_shared(p: dict[str, Any]) -> None:
+    stop = p.get("stop")
+    stops = [stop] if isinstance(stop, str) else (stop or [])
+    if len(stops) > MAX_STOP_STRINGS:
+        raise ValueError(
+            f"stop accepts at most {MAX_STOP_STRINGS} strings (got {len(stops)}); "
+            "use stop_token_ids for more"
+        )
+    so = p.get("structured_outputs")
+    if so is not None:
+        found = [k for k in _CONSTRAINTS if so.get(k) is not None]
+        if len(found) != 1:
+            raise ValueError(
+                f"structured_outputs needs exactly one of {', '.join(_CONSTRAINTS)} "
+                f"(got {found or 'none'})"
+            )
+
+
+def _check_chat(p: dict[str, Any]) -> None:
+    _check_shared(p)
+    if p.get("top_logprobs") and not p.get("logprobs"):
+        raise ValueError("top_logprobs needs logprobs=True")
+    if p.get("add_generation_prompt") and p.get("continue_final_message"):
+        raise ValueError("add_generation_prompt and continue_final_message exclude each other")
+    choice, tools = p.get("tool_choice"), p.get("tools")
+    if choice not in (None, "none") and not tools:
+        raise ValueError("tool_choice other than 'none' needs tools")
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        if name not in {(t.get("function") or {}).get("name") for t in tools or []}:
+            raise ValueError(f"tool_choice names {name!r}, which is not in tools")
+
+
+@cache
+def _adapter(kind: type) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
+
+
+_CHECKS: dict[type, Callable[[dict[str, Any]], None]] = {
+    ChatParams: _check_chat,
+    CompletionParams: _check_shared,
+    EmbeddingParams: lambda p: None,
+}
 
 
 def merge_deep(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -199,10 +210,14 @@ def merge_deep(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
-def _validated(cls: type[BaseModel], params: dict[str, Any]) -> dict[str, Any]:
+def _validated(kind: type, params: dict[str, Any]) -> dict[str, Any]:
     try:
-        return cls.model_validate(params).model_dump(exclude_none=True)
-    except ValidationError as exc:
+        fields: dict[str, Any] = _adapter(kind).validate_python(params)
+        _CHECKS[kind](fields)
+        return fields
+    except ValueError as exc:
+        if not isinstance(exc, ValidationError):
+            raise InvalidRequestError(str(exc)) from None
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "params"
@@ -218,7 +233,7 @@ def _validated(cls: type[BaseModel], params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prepare(
-    cls: type[BaseModel], params: Mapping[str, Any], *, stream: bool
+    kind: type, params: Mapping[str, Any], *, stream: bool
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validated fields and the ``extra_body`` of ``params``."""
     fields = {k: v for k, v in params.items() if v is not None}
@@ -233,7 +248,9 @@ def _prepare(
         raise InvalidRequestError("stream_options is only valid when streaming")
     if stream and fields.get("prompt_logprobs") is not None:
         raise InvalidRequestError("prompt_logprobs cannot be used when streaming")
-    payload = _validated(cls, fields)
+    if isinstance(fields.get("logit_bias"), Mapping):
+        fields["logit_bias"] = {str(k): v for k, v in fields["logit_bias"].items()}
+    payload = _validated(kind, fields)
     if stream:
         payload["stream"] = True
         payload["stream_options"] = {"include_usage": True, **payload.get("stream_options", {})}
