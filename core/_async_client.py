@@ -153,7 +153,7 @@ class AsyncVLLMClient(BaseClient):
                                 self._stream_finish(call))
 
     async def embed(self, input: Any, *, model: str | None = None,
-              **params: Any) -> EmbeddingResponse:
+                    **params: Any) -> EmbeddingResponse:
         """``POST /v1/embeddings`` (one request for a whole list; ``.vectors()`` keeps order)."""
         call = self._embed_call(input, model, params)
         return self._parse(call, await self._send(call), EmbeddingResponse)
@@ -161,8 +161,9 @@ class AsyncVLLMClient(BaseClient):
     # -- utilities ------------------------------------------------------------------------------
 
     async def tokenize(self, prompt: str | None = None, *, messages: Any = None,
-                 model: str | None = None, add_special_tokens: bool | None = None,
-                 return_token_strs: bool | None = None, **extra: Any) -> TokenizeResponse:
+                       model: str | None = None, add_special_tokens: bool | None = None,
+                       return_token_strs: bool | None = None,
+                       **extra: Any) -> TokenizeResponse:
         """``POST /tokenize`` of a prompt, or of chat ``messages`` rendered by the template."""
         call = self._tokenize_call(prompt, messages, model, {
             "add_special_tokens": add_special_tokens, "return_token_strs": return_token_strs,
@@ -205,8 +206,8 @@ class AsyncVLLMClient(BaseClient):
     # -- raw escape hatches and the seed's endpoint helpers ---------------------------------------
 
     async def make_post_request(self, path_or_url: str, data: Mapping[str, Any], *,
-                          api_key: str | SecretLike | None = None,
-                          timeout: float | None = None) -> Any:
+                                api_key: str | SecretLike | None = None,
+                                timeout: float | None = None) -> Any:
         """POST ``data`` as JSON to a route (``"/v1/completions"``) or full URL; returns the body.
 
         Retried like every request. The body is parsed JSON, or text when it is not JSON.
@@ -248,8 +249,8 @@ class AsyncVLLMClient(BaseClient):
 
     async def test_chat_endpoint(self, url: str | None = None, model: str | None = None) -> bool:
         """Whether a one-token chat completion on ``url`` succeeds; never raises."""
-        return await self._probe(url or "/v1/chat/completions",
-                           _batch.probe_body(True, model or self.model))
+        body = _batch.probe_body(True, model or self.model)
+        return await self._probe(url or "/v1/chat/completions", body)
 
     async def _probe(self, url: str, body: dict[str, Any]) -> bool:
         try:
@@ -263,15 +264,12 @@ class AsyncVLLMClient(BaseClient):
         """True if the server serves ``model``; if it is unreachable, a name heuristic decides."""
         from ._factory import model_name_heuristic
 
+        call = self._call("GET", "/v1/models", timeout=ENDPOINT_TEST_TIMEOUT, max_retries=0)
         try:
-            served = self._parse(*await self._probe_models())
+            served = self._parse(call, await self._send(call), ModelList)
         except VLLMError:
             return model_name_heuristic(model)
         return _lora.is_served(served, model)
-
-    async def _probe_models(self) -> tuple[Call, httpx.Response, type[ModelList]]:
-        call = self._call("GET", "/v1/models", timeout=ENDPOINT_TEST_TIMEOUT, max_retries=0)
-        return call, await self._send(call), ModelList
 
     # -- model information ------------------------------------------------------------------------
 
@@ -292,7 +290,7 @@ class AsyncVLLMClient(BaseClient):
         return _lora.adapters(await self.models())
 
     async def load_lora_adapter(self, name: str, path: str, *,
-                          load_inplace: bool = False) -> LoRAAdapter:
+                                load_inplace: bool = False) -> LoRAAdapter:
         """Load an adapter; loading one that is already loaded from the same path is a no-op.
 
         Raises:

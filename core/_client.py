@@ -239,8 +239,8 @@ class VLLMClient(BaseClient):
 
     def test_chat_endpoint(self, url: str | None = None, model: str | None = None) -> bool:
         """Whether a one-token chat completion on ``url`` succeeds; never raises."""
-        return self._probe(url or "/v1/chat/completions",
-                           _batch.probe_body(True, model or self.model))
+        body = _batch.probe_body(True, model or self.model)
+        return self._probe(url or "/v1/chat/completions", body)
 
     def _probe(self, url: str, body: dict[str, Any]) -> bool:
         try:
@@ -254,15 +254,12 @@ class VLLMClient(BaseClient):
         """True if the server serves ``model``; if it is unreachable, a name heuristic decides."""
         from ._factory import model_name_heuristic
 
+        call = self._call("GET", "/v1/models", timeout=ENDPOINT_TEST_TIMEOUT, max_retries=0)
         try:
-            served = self._parse(*self._probe_models())
+            served = self._parse(call, self._send(call), ModelList)
         except VLLMError:
             return model_name_heuristic(model)
         return _lora.is_served(served, model)
-
-    def _probe_models(self) -> tuple[Call, httpx.Response, type[ModelList]]:
-        call = self._call("GET", "/v1/models", timeout=ENDPOINT_TEST_TIMEOUT, max_retries=0)
-        return call, self._send(call), ModelList
 
     # -- model information ------------------------------------------------------------------------
 
