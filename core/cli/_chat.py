@@ -28,7 +28,7 @@ from ._common import (
     out,
     print_json,
 )
-from ._stats import client_table, server_table
+from ._stats import client_summary, client_table, server_table
 
 __all__ = ["COMMANDS", "ChatSession", "chat", "complete", "parse_command"]
 
@@ -86,12 +86,11 @@ def _params(max_tokens: int, temperature: float | None, seed: int | None) -> dic
     return params
 
 
-def _answer_json(done: ChatCompletion | Completion, ttft: float | None) -> dict[str, Any]:
+def _answer_json(done: ChatCompletion | Completion) -> dict[str, Any]:
     choice = done.choices[0] if done.choices else None
     return {"model": done.model, "text": done.text,
             "finish_reason": choice.finish_reason if choice else None,
-            "usage": done.usage.model_dump() if done.usage else None,
-            "time_to_first_token": ttft}
+            "usage": done.usage.model_dump() if done.usage else None}
 
 
 def _read_arg(value: str) -> str:
@@ -123,12 +122,16 @@ def chat(
     params = _params(max_tokens, temperature, seed)
     conn = Conn(base_url, api_key, model=model, timeout=timeout)
     with connect(conn) as client:
-        served = client.models().ids()
+        listing = client.models()
+        served = listing.ids()
         for name in (model, adapter):
             if name and name not in served:
                 raise CLIError(f"{name!r} is not served here (served: {', '.join(served)})",
                                "see `vllm-accel models`; load adapters with "
                                "`vllm-accel lora load NAME PATH`")
+        bases = listing.base_models()
+        if session.model is None and bases:
+            session.model = bases[0].id  # what the server would pick; named in messages
         if once is not None:
             question = _read_arg(once)
             if not question:
@@ -163,7 +166,8 @@ def _ask(client: VLLMClient, session: ChatSession, question: str, params: dict[s
         err.print("\n[dim](interrupted)[/]")
         return
     if as_json:
-        print_json(_answer_json(done, stream.time_to_first_token), indent=None)
+        print_json({**_answer_json(done), "time_to_first_token": stream.time_to_first_token},
+                   indent=None)
     else:
         sys.stdout.write("\n")
         sys.stdout.flush()
@@ -190,12 +194,12 @@ def _repl(client: VLLMClient, session: ChatSession, params: dict[str, Any], as_j
         command = parse_command(line)
         if command is None:
             _ask(client, session, line.strip(), params, as_json, conn)
-        elif not _command(client, session, *command, conn=conn):
+        elif not _command(client, session, *command, conn=conn, as_json=as_json):
             return
 
 
 def _command(client: VLLMClient, session: ChatSession, name: str, arg: str, *,
-             conn: Conn) -> bool:
+             conn: Conn, as_json: bool) -> bool:
     """Run one /command; False means leave the REPL."""
     if name in ("exit", "quit", "q"):
         return False
@@ -209,9 +213,14 @@ def _command(client: VLLMClient, session: ChatSession, name: str, arg: str, *,
             session.history.clear()
             err.print("conversation cleared")
         elif name == "stats":
-            out.print(client_table(client.stats(), "this session"))
-            out.print()
-            out.print(server_table(client.get_model_statistics(session.target)))
+            server = client.get_model_statistics(session.target)
+            if as_json:
+                print_json({"client": client_summary(client.stats()),
+                            "server": server.model_dump()}, indent=None)
+            else:
+                out.print(client_table(client.stats(), "this session"))
+                out.print()
+                out.print(server_table(server))
         elif name == "help":
             for usage, what in COMMANDS.items():
                 err.print(f"  {usage:<15} {what}")
@@ -260,7 +269,7 @@ def complete(
         if as_json or no_stream:
             done = client.complete(text, **params)
             if as_json:
-                print_json(_answer_json(done, None))
+                print_json(_answer_json(done))
             else:
                 sys.stdout.write(done.text + "\n")
             return

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .. import APIConnectionError, VLLMError
+from .. import APIConnectionError, VLLMClient, VLLMError
 from .._config import ENV_MODEL
 from ._common import (
     EXIT_FAILED,
@@ -71,29 +71,42 @@ def info(
 
 def health(base_url: BaseUrl = None, api_key: ApiKey = None, timeout: Timeout = None,
            as_json: AsJson = False) -> None:
-    """Check that the server is up; exit 0 if healthy, 1 if not, 3 if unreachable."""
+    """Check that the server is up; exit 0 if healthy, 1 if not, 3 if unreachable.
+
+    With --json the report is printed in every case (``"healthy": false`` and the error too).
+    """
     conn = Conn(base_url, api_key, timeout=timeout)
     report: dict[str, Any] = {"base_url": conn.shown_url, "healthy": False}
-    with connect(conn) as client:
-        started = time.perf_counter()
-        report["healthy"] = client.health()
-        report["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        if not report["healthy"]:
-            try:  # tell "unreachable" (exit 3) from "answers but is not healthy" (exit 1)
-                client.version()
-            except APIConnectionError:
-                raise
-            except VLLMError:
-                pass
-            raise CLIError(f"vLLM at {conn.shown_url} answers but is not healthy",
-                           "the engine may have died or still be loading; check the server log")
-        report["version"] = client.version()
-        report["models"] = client.models().ids()
+    try:
+        with connect(conn) as client:
+            started = time.perf_counter()
+            report["healthy"] = client.health()
+            report["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            if not report["healthy"]:
+                _why_unhealthy(client, conn)
+            report["version"] = client.version()
+            report["models"] = client.models().ids()
+    except CLIError as exc:
+        if as_json:
+            print_json({**report, "healthy": False, "error": exc.message})
+        raise
     if as_json:
         print_json(report)
         return
     out.print(f"[green]ok[/]  {conn.shown_url}  vLLM {report['version']}  "
               f"models: {', '.join(report['models']) or '-'}  ({report['latency_ms']} ms)")
+
+
+def _why_unhealthy(client: VLLMClient, conn: Conn) -> None:
+    """Raise: unreachable (exit 3) or "answers but is not healthy" (exit 1)."""
+    try:
+        client.version()
+    except APIConnectionError:
+        raise
+    except VLLMError:
+        pass
+    raise CLIError(f"vLLM at {conn.shown_url} answers but is not healthy",
+                   "the engine may have died or still be loading; check the server log")
 
 
 # -- lora -------------------------------------------------------------------------------------

@@ -44,13 +44,17 @@ def test_health(cli: Cli, chat_server_url: str) -> None:
 
 def test_unreachable_server_is_one_error_line_a_hint_and_exit_3() -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    for args in (["health"], ["models", "--json"], ["chat", "--once", "hi"], ["stats"]):
+    for args in (["models", "--json"], ["chat", "--once", "hi"]):
         run = run_cli(*args, "--api-key", SECRET, env=clean_env(VLLM_BASE_URL=url))
         assert run.code == 3, run
         assert run.out == ""
         _assert_one_error(run.err, f"error: cannot reach vLLM at {url}",
                           "hint: start one with `vllm-accel serve`")
         assert SECRET not in run.err
+    report = run_cli("health", "--json", env=clean_env(VLLM_BASE_URL=url))
+    assert report.code == 3, report
+    assert report.json()["healthy"] is False
+    assert "cannot reach vLLM" in report.json()["error"]
 
 
 def test_models(cli: Cli, pirate_adapter: str) -> None:
