@@ -146,7 +146,11 @@ def stats(
     """
     with connect(Conn(base_url, api_key, model=model, timeout=timeout)) as client:
         if not watch:
-            _show(client.get_model_statistics(model), client.stats(), None, as_json)
+            st = client.get_model_statistics(model)
+            if as_json:
+                print_json(_payload(st, client.stats(), None))
+            else:
+                out.print(_frame(st, client.stats(), None))
             return
         _watch(client, model, interval, count, as_json)
 
@@ -159,33 +163,30 @@ def _payload(st: ModelStatistics, snap: StatsSnapshot,
     return data
 
 
-def _show(st: ModelStatistics, snap: StatsSnapshot, rate: dict[str, float] | None,
-          as_json: bool) -> None:
-    if as_json:
-        print_json(_payload(st, snap, rate), indent=None if rate is not None else 2)
-    else:
-        out.print(server_table(st, rate))
-        out.print()
-        out.print(client_table(snap, "this client (the requests `stats` made)"))
+def _frame(st: ModelStatistics, snap: StatsSnapshot, rate: dict[str, float] | None) -> Group:
+    return Group(server_table(st, rate), "",
+                 client_table(snap, "this client (the requests `stats` made)"))
 
 
 def _watch(client: VLLMClient, model: str | None, interval: float, count: int,
            as_json: bool) -> None:
+    """Refresh every ``interval`` seconds, ``count`` times (0: until Ctrl-C)."""
     prev, prev_at = client.get_model_statistics(model), time.monotonic()
+    first = _payload(prev, client.stats(), None)
+    live = None
     if as_json:
-        print_json(_payload(prev, client.stats(), None), indent=None)
+        print_json(first, indent=None)
+    else:
+        live = Live(_frame(prev, client.stats(), None), console=out, auto_refresh=False)
+        live.start(refresh=True)
     shown = 1
-    live = None if as_json else Live(server_table(prev), console=out, auto_refresh=False)
     try:
-        if live is not None:
-            live.start(refresh=True)
         while count == 0 or shown < count:
             time.sleep(interval)
             cur, now = client.get_model_statistics(model), time.monotonic()
             rate = rates(prev, cur, now - prev_at)
             if live is not None:
-                live.update(Group(server_table(cur, rate),
-                                  client_table(client.stats(), "this client")), refresh=True)
+                live.update(_frame(cur, client.stats(), rate), refresh=True)
             else:
                 print_json(_payload(cur, client.stats(), rate), indent=None)
             prev, prev_at, shown = cur, now, shown + 1
