@@ -567,7 +567,7 @@ class VLLM(CustomLLM, FunctionCallingLLM):
     def _schema_kwargs(
         self, output_cls: type[BaseModel], llm_kwargs: dict[str, Any] | None
     ) -> dict[str, Any]:
-        constraint = {"json": output_cls.model_json_schema(), "disable_any_whitespace": True}
+        constraint = {"json": output_cls.model_json_schema()}
         return {**(llm_kwargs or {}), "structured_outputs": constraint}
 
     def _structured_messages(
