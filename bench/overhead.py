@@ -1,0 +1,173 @@
+"""Client overhead per request and per streamed chunk, against the zero-cost responder.
+
+Method: every client of one kind (sync or async) is built once per answer length, warmed up, then
+measured in rounds. In each round every client runs, in a fresh random order, ``K`` non-streamed
+requests and ``K`` streams of ``N1`` and of ``N2`` tokens. A client's figure for a round is the
+mean time per call; its ratio for the round is that time over the floor's (raw httpx) in the same
+round, which cancels most of the drift a shared machine adds. Reported: medians over rounds.
+
+Per chunk = ``(t(N2) - t(N1)) / (N2 - N1)``: the slope, so the request's fixed cost drops out.
+Overhead of a client = its time minus the floor's (the cost the client adds on top of HTTP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import random
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .clients import SPECS, Client, Spec
+
+REQUEST_TOKENS = 16
+N1, N2 = 8, 264
+
+
+class Plan:
+    def __init__(self, rounds: int, k_req: int, k_short: int, k_long: int, warmup: int) -> None:
+        self.rounds, self.k_req, self.k_short, self.k_long, self.warmup = (
+            rounds, k_req, k_short, k_long, warmup)
+
+
+FULL = Plan(rounds=25, k_req=40, k_short=12, k_long=4, warmup=30)
+QUICK = Plan(rounds=5, k_req=10, k_short=4, k_long=2, warmup=5)
+
+
+def _build(spec: Spec, base: str) -> dict[str, Client]:
+    return {"req": spec.build(base, REQUEST_TOKENS), "s1": spec.build(base, N1),
+            "s2": spec.build(base, N2)}
+
+
+def _check(spec: Spec, n: Any, tokens: int) -> None:
+    # A streamed answer of `tokens` tokens has at least that many items (plus role/finish/usage).
+    if not isinstance(n, int) or n < tokens:
+        raise RuntimeError(f"{spec.label}: stream of {tokens} tokens yielded {n} items")
+
+
+def _timed_sync(fn: Callable[[], Any], k: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(k):
+        fn()
+    return (time.perf_counter() - t0) / k
+
+
+async def _timed_async(fn: Callable[[], Any], k: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(k):
+        await fn()
+    return (time.perf_counter() - t0) / k
+
+
+def _run_sync(specs: list[Spec], base: str, plan: Plan) -> dict[str, dict[str, list[float]]]:
+    built = {s.name: _build(s, base) for s in specs}
+    for s in specs:
+        c = built[s.name]
+        for _ in range(plan.warmup):
+            c["req"].call()
+        for _ in range(max(1, plan.warmup // 5)):
+            _check(s, c["s1"].stream(), N1)
+            _check(s, c["s2"].stream(), N2)
+    times: dict[str, dict[str, list[float]]] = {s.name: {"req": [], "s1": [], "s2": []}
+                                                for s in specs}
+    order = list(specs)
+    for _ in range(plan.rounds):
+        random.shuffle(order)
+        for s in order:
+            c = built[s.name]
+            gc.collect()
+            times[s.name]["req"].append(_timed_sync(c["req"].call, plan.k_req))
+            times[s.name]["s1"].append(_timed_sync(c["s1"].stream, plan.k_short))
+            times[s.name]["s2"].append(_timed_sync(c["s2"].stream, plan.k_long))
+    for c3 in built.values():
+        for c in c3.values():
+            c.close()
+    return times
+
+
+async def _run_async(specs: list[Spec], base: str, plan: Plan) -> dict[str, dict[str, list[float]]]:
+    built = {s.name: _build(s, base) for s in specs}
+    for s in specs:
+        c = built[s.name]
+        for _ in range(plan.warmup):
+            await c["req"].call()
+        for _ in range(max(1, plan.warmup // 5)):
+            _check(s, await c["s1"].stream(), N1)
+            _check(s, await c["s2"].stream(), N2)
+    times: dict[str, dict[str, list[float]]] = {s.name: {"req": [], "s1": [], "s2": []}
+                                                for s in specs}
+    order = list(specs)
+    for _ in range(plan.rounds):
+        random.shuffle(order)
+        for s in order:
+            c = built[s.name]
+            gc.collect()
+            times[s.name]["req"].append(await _timed_async(c["req"].call, plan.k_req))
+            times[s.name]["s1"].append(await _timed_async(c["s1"].stream, plan.k_short))
+            times[s.name]["s2"].append(await _timed_async(c["s2"].stream, plan.k_long))
+    for c3 in built.values():
+        for c in c3.values():
+            result = c.close()
+            if asyncio.iscoroutine(result):
+                await result
+    return times
+
+
+def _summarize(specs: list[Spec], times: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
+    floor = times["httpx"]
+    slope_floor = [(b - a) / (N2 - N1) for a, b in zip(floor["s1"], floor["s2"], strict=True)]
+    out: dict[str, Any] = {}
+    for s in specs:
+        t = times[s.name]
+        slope = [(b - a) / (N2 - N1) for a, b in zip(t["s1"], t["s2"], strict=True)]
+        out[s.name] = {
+            "label": s.label, "family": s.family, "peer": s.peer,
+            "request_us": statistics.median(t["req"]) * 1e6,
+            "request_excess_us": statistics.median(
+                [(x - f) * 1e6 for x, f in zip(t["req"], floor["req"], strict=True)]),
+            "request_ratio": statistics.median(
+                [x / f for x, f in zip(t["req"], floor["req"], strict=True)]),
+            "stream_short_us": statistics.median(t["s1"]) * 1e6,
+            "stream_long_us": statistics.median(t["s2"]) * 1e6,
+            "chunk_us": statistics.median(slope) * 1e6,
+            "chunk_excess_us": statistics.median(
+                [(x - f) * 1e6 for x, f in zip(slope, slope_floor, strict=True)]),
+            "chunk_ratio": statistics.median(
+                [x / f for x, f in zip(slope, slope_floor, strict=True)]),
+            "rounds": len(t["req"]),
+        }
+    # Integrations against their anchors, per round as well.
+    for s in specs:
+        if s.peer is None:
+            continue
+        t, p = times[s.name], times[s.peer]
+        ex = [(x - f) / (y - f) if y > f else float("inf")
+              for x, y, f in zip(t["req"], p["req"], floor["req"], strict=True)]
+        sl = [((b - a) / ((d - c) or 1e-12))
+              for a, b, c, d in zip(t["s1"], t["s2"], p["s1"], p["s2"], strict=True)]
+        out[s.name]["request_overhead_vs_peer"] = statistics.median(ex)
+        out[s.name]["chunk_vs_peer"] = statistics.median(sl)
+    return out
+
+
+def run(base: str, plan: Plan, log: Callable[[str], None]) -> dict[str, Any]:
+    result: dict[str, Any] = {"plan": vars(plan) | {"request_tokens": REQUEST_TOKENS,
+                                                    "n1": N1, "n2": N2}}
+    for kind in ("sync", "async"):
+        specs = [s for s in SPECS if s.kind == kind]
+        t0 = time.perf_counter()
+        if kind == "sync":
+            times = _run_sync(specs, base, plan)
+        else:
+            times = asyncio.run(_run_async(specs, base, plan))
+        result[kind] = _summarize(specs, times)
+        log(f"overhead {kind}: {time.perf_counter() - t0:.0f} s")
+        for name, r in result[kind].items():
+            log(f"  {r['label']:<32} req {r['request_us']:8.0f} us x{r['request_ratio']:5.2f}"
+                f"   chunk {r['chunk_us']:7.1f} us x{r['chunk_ratio']:5.2f}"
+                + (f"   vs {r['peer']}: overhead x{r['request_overhead_vs_peer']:.2f}"
+                   f" chunk x{r['chunk_vs_peer']:.2f}" if r.get("peer") else "")
+                if name else "")
+    return result

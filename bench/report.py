@@ -1,0 +1,351 @@
+"""The report: targets from the issues, ``docs/benchmarks.md`` and the chart, from latest.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+TARGET_BATCH = "64"  # the batch size the issues' throughput targets name
+
+
+def _get(data: dict[str, Any], *keys: str) -> Any:
+    cur: Any = data
+    for k in keys:
+        if not isinstance(cur, dict) or k not in cur:
+            return None
+        cur = cur[k]
+    return cur
+
+
+def _target(issue: int, what: str, value: float | None, limit: float, *, at_most: bool,
+            unit: str, how: str) -> dict[str, Any]:
+    met = None if value is None else (value <= limit if at_most else value >= limit)
+    return {"issue": issue, "what": what, "value": value, "limit": limit,
+            "at_most": at_most, "unit": unit, "met": met, "how": how}
+
+
+def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    ov = data.get("overhead") or {}
+    for kind in ("sync", "async"):
+        core = _get(ov, kind, "core") or {}
+        out.append(_target(3, f"core per-request time ({kind}) vs raw httpx",
+                           core.get("request_ratio"), 1.15, at_most=True, unit="x",
+                           how="median of per-round time ratios"))
+        out.append(_target(3, f"core per-chunk cost ({kind}) vs raw httpx lines + json.loads",
+                           core.get("chunk_ratio"), 2.0, at_most=True, unit="x",
+                           how="slope between 8- and 264-token streams"))
+    imp = data.get("imports") or {}
+    out.append(_target(3, "import vllm_accel, extra over httpx + pydantic",
+                       _get(imp, "vllm_accel", "extra_ms"), 50.0, at_most=True, unit="ms",
+                       how="fresh interpreter, median"))
+    mem = _get(data, "memory", "stream") or {}
+    for key in ("core/sync", "core/async"):
+        e = mem.get(key) or {}
+        out.append(_target(3, f"streaming a very long answer in constant memory ({key}): "
+                           "extra peak per extra chunk",
+                           e.get("bytes_per_extra_chunk"), 64.0, at_most=True, unit="B",
+                           how="peak RSS growth, 10k vs 100k chunks; the answer text itself "
+                           "is 4 B/chunk"))
+    tp = _get(data, "throughput", "sizes", TARGET_BATCH) or {}
+    for name, issue, limit in (("process_batch", 3, 0.98), ("aprocess_batch", 3, 0.98),
+                               ("chatvllm_batch", 5, 0.95), ("chatvllm_abatch", 5, 0.95),
+                               ("li_batch", 6, 0.95), ("li_abatch", 6, 0.95)):
+        e = tp.get(name) or {}
+        out.append(_target(issue, f"{e.get('label', name)}, {TARGET_BATCH} prompts, vs fan-out",
+                           e.get("ratio"), limit, at_most=False, unit="x",
+                           how="tokens/s ratio, median of repetitions"))
+    for issue, ours, anchor, imp_name, imp_base in (
+        (5, "chatvllm", "ChatOpenAI", "langchain_vllm_accel.ChatVLLM",
+         "langchain_core.language_models"),
+        (6, "li_vllm", "OpenAILike", "llamaindex_vllm_accel", "llama_index.core.llms"),
+    ):
+        for kind in ("sync", "async"):
+            e = _get(ov, kind, ours) or {}
+            label = e.get("label", ours)
+            out.append(_target(issue, f"{label}: per-call overhead vs {anchor}'s",
+                               e.get("request_overhead_vs_peer"), 0.5, at_most=True, unit="x",
+                               how="time above raw httpx, ratio of the two"))
+            out.append(_target(issue, f"{label}: per-chunk cost vs {anchor}'s",
+                               e.get("chunk_vs_peer"), 0.4, at_most=True, unit="x",
+                               how="per-chunk slopes, ratio"))
+        out.append(_target(issue, f"import {imp_name}, extra over {imp_base}",
+                           _get(imp, imp_name, "extra_ms"), 80.0, at_most=True, unit="ms",
+                           how="fresh interpreter, median"))
+    if imp.get("langchain_vllm_accel"):
+        out.append(_target(5, "import langchain_vllm_accel (lazy), extra over "
+                           "langchain_core.language_models",
+                           _get(imp, "langchain_vllm_accel", "extra_ms"), 80.0, at_most=True,
+                           unit="ms", how="fresh interpreter, median"))
+    for size, entries in (_get(data, "throughput", "sizes") or {}).items():
+        for name, e in entries.items():
+            if e["family"] == "ours" and name != "process_batch_completions":
+                out.append(_target(7, f"{e['label']}, {size} prompts, vs fan-out", e.get("ratio"),
+                                   0.95, at_most=False, unit="x", how="tokens/s ratio"))
+    return out
+
+
+# -- formatting ---------------------------------------------------------------------------------
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "x":
+        return f"{value:.2f}x"
+    if unit == "ms":
+        return f"{value:+.0f} ms"
+    return f"{value:.1f} {unit}"
+
+
+def _verdict(t: dict[str, Any]) -> str:
+    return "not measured" if t["met"] is None else ("met" if t["met"] else "**MISSED**")
+
+
+def _overhead_rows(data: dict[str, Any]) -> list[str]:
+    rows = ["| client | kind | per request | x floor | above floor | per chunk | x floor |",
+            "|---|---|---:|---:|---:|---:|---:|"]
+    for kind in ("sync", "async"):
+        for e in (_get(data, "overhead", kind) or {}).values():
+            rows.append(
+                f"| {e['label']} | {kind} | {e['request_us']:.0f} µs | {e['request_ratio']:.2f}x"
+                f" | {e['request_excess_us']:+.0f} µs | {e['chunk_us']:.1f} µs"
+                f" | {e['chunk_ratio']:.2f}x |")
+    return rows
+
+
+def _throughput_rows(data: dict[str, Any]) -> list[str]:
+    sizes = _get(data, "throughput", "sizes") or {}
+    if not sizes:
+        return []
+    names = list(next(iter(sizes.values())).keys())
+    head = "| path | " + " | ".join(f"{s} prompts" for s in sizes) + " |"
+    rows = [head, "|---|" + "---:|" * len(sizes)]
+    for name in names:
+        first = next(iter(sizes.values()))[name]
+        cells = []
+        for entries in sizes.values():
+            e = entries.get(name)
+            cells.append("n/a" if e is None else "failed" if e.get("error") else
+                         f"{e['tokens_per_s']:.0f} tok/s ({e['ratio']:.2f}x)")
+        label = first["label"] + (f" (first {first['prompts_run']} prompts)"
+                                  if name == "openailike_loop" else "")
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def _import_rows(data: dict[str, Any]) -> list[str]:
+    imp = data.get("imports") or {}
+    rows = ["| import | median | extra over |", "|---|---:|---|"]
+    for e in imp.values():
+        if not isinstance(e, dict):
+            continue
+        extra = (f"{e['extra_ms']:+.0f} ms over `{e['baseline']}`" if e.get("baseline") else "")
+        rows.append(f"| `{e['statement']}` | {e['median_ms']:.0f} ms | {extra} |")
+    return rows
+
+
+def _memory_rows(data: dict[str, Any]) -> list[str]:
+    mem = data.get("memory") or {}
+    if not mem:
+        return []
+    short, long_ = mem["short_tokens"], mem["long_tokens"]
+    rows = [f"| client | peak RSS growth, {short:,} chunks | peak RSS growth, {long_:,} chunks"
+            f" | time for {long_:,} chunks | RSS growth over {mem['requests']:,} requests |",
+            "|---|---:|---:|---:|---:|"]
+    for key, e in mem["stream"].items():
+        req = mem["requests_growth"].get(key, {})
+        if "error" in e.get("short", {}) or "error" in e.get("long", {}):
+            rows.append(f"| {key} | error | error | | |")
+            continue
+        growth = "error" if "error" in req else f"{req['growth_mb']:+.1f} MB"
+        rows.append(f"| {key} | {e['short']['peak_growth_mb']:+.1f} MB"
+                    f" | {e['long']['peak_growth_mb']:+.1f} MB | {e['long']['seconds']:.1f} s"
+                    f" | {growth} |")
+    return rows
+
+
+def markdown(data: dict[str, Any]) -> str:
+    m, v = data["machine"], data["versions"]
+    tgts = data.get("targets") or targets(data)
+    missed = [t for t in tgts if t["met"] is False]
+    met = [t for t in tgts if t["met"] is True]
+    server = _get(data, "throughput", "server") or {}
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by `make bench` (python -m bench) from bench/results/latest.json."
+        " Do not edit by hand. -->",
+        "",
+        f"Run {data['generated']} on commit `{data['git']['commit']}`"
+        f"{' (with uncommitted changes)' if data['git']['dirty'] else ''}:"
+        f" {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}."
+        f" Load average {m['loadavg_start'][0]:.1f} at the start,"
+        f" {m.get('loadavg_end', [0])[0]:.1f} at the end."
+        + (" **Quick (smoke) run: few repetitions.**" if data.get("quick") else ""),
+        "",
+    ]
+    if data.get("note"):
+        lines += [f"Conditions: {data['note']}", ""]
+    lines += [
+        f"Targets from the issues: **{len(met)} met, {len(missed)} missed**"
+        f" (of {len(tgts)} checked).",
+        "",
+        "## Targets",
+        "",
+        "| issue | target | measured | limit | verdict |",
+        "|---|---|---:|---:|---|",
+    ]
+    for t in tgts:
+        limit = ("≤ " if t["at_most"] else "≥ ") + _fmt(t["limit"], t["unit"]).lstrip("+")
+        lines.append(f"| #{t['issue']} | {t['what']} | {_fmt(t['value'], t['unit'])} | {limit}"
+                     f" | {_verdict(t)} |")
+    if missed:
+        lines += ["", "Missed, plainly:", ""]
+        lines += [f"- #{t['issue']}: {t['what']}: {_fmt(t['value'], t['unit'])} against"
+                  f" {'at most' if t['at_most'] else 'at least'}"
+                  f" {_fmt(t['limit'], t['unit']).lstrip('+')}." for t in missed]
+    lines += ["", "![Ratios to the floor and the ceiling](benchmarks.png)", ""]
+    if data.get("overhead"):
+        plan = data["overhead"]["plan"]
+        lines += [
+            "## Client overhead (zero-cost responder)",
+            "",
+            "A local OpenAI-compatible responder on loopback (a separate process, canned"
+            " vLLM-shaped bodies, no model) isolates what each client costs. Per request: one"
+            f" non-streamed chat request for {plan['request_tokens']} tokens. Per chunk: the"
+            f" slope between streams of {plan['n1']} and {plan['n2']} tokens, so the fixed"
+            " cost of the request drops out; the responder writes events back to back, so this"
+            " is decoding and dispatch cost. Floor: raw httpx (`iter_lines` + `json.loads` for"
+            f" streams). Medians of {plan['rounds']} rounds; each round runs every client in a"
+            " random order and ratios are taken within the round. \"Above floor\" is the"
+            " overhead the issues compare.",
+            "",
+            *_overhead_rows(data),
+            "",
+        ]
+    if _get(data, "throughput", "sizes"):
+        tp = data["throughput"]
+        lines += [
+            "## Batch throughput (real vLLM)",
+            "",
+            f"SmolLM2-135M on vLLM {server.get('version', '?')} ({server.get('how', '?')}), CPU"
+            f" only. Every request asks for {tp['max_tokens']} tokens with `ignore_eos`, so all"
+            " generate the same count; tokens/s = prompts x tokens / wall time (client"
+            " construction included, as a user pays it). Ceiling: `asyncio.gather` of raw httpx"
+            " requests, no concurrency limit. Ratio to the ceiling of the same repetition,"
+            f" median of {tp['reps']}. The sequential loop runs on the first"
+            f" {tp['loop_cap']} prompts only (its rate does not depend on the batch size).",
+            "",
+            *_throughput_rows(data),
+            "",
+        ]
+    if data.get("imports"):
+        lines += [
+            "## Import time",
+            "",
+            f"Fresh interpreter per run, the import statement alone timed, median of"
+            f" {data['imports']['runs']} runs. `import langchain_vllm_accel` is lazy (classes"
+            " load on first access), so `from langchain_vllm_accel import ChatVLLM` is the"
+            " figure that counts.",
+            "",
+            *_import_rows(data),
+            "",
+        ]
+    if data.get("memory"):
+        lines += [
+            "## Memory",
+            "",
+            "Fresh interpreter per client, against the responder. Peak RSS growth: the kernel's"
+            " high-water mark during one streamed answer, above the resident size before it."
+            " The answer text itself is 4 bytes per chunk (400 kB at 100,000 chunks). RSS growth"
+            " over requests: after 500 warm-up requests, before vs after (with `gc.collect()`).",
+            "",
+            *_memory_rows(data),
+            "",
+        ]
+    lines += [
+        "## Versions",
+        "",
+        ", ".join(f"{k} {val}" for k, val in v.items()),
+        "",
+        f"Whole run: {data.get('duration_s', 0) / 60:.1f} min (`{data.get('command', '')}`).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def chart(data: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(14, 10))
+    ov = data.get("overhead") or {}
+    for ax, key, title, line in ((axes[0][0], "request_ratio", "Per-request time, x raw httpx",
+                                  1.15),
+                                 (axes[0][1], "chunk_ratio", "Per-chunk cost, x raw httpx", 2.0)):
+        sync, asyn = ov.get("sync") or {}, ov.get("async") or {}
+        names = list(sync.keys())
+        labels = [sync[n]["label"].replace(" (floor)", "") for n in names]
+        xs = range(len(names))
+        ax.bar([x - 0.2 for x in xs], [sync[n][key] for n in names], 0.4, label="sync")
+        if asyn:
+            ax.bar([x + 0.2 for x in xs], [asyn[n][key] if n in asyn else 0 for n in names], 0.4,
+                   label="async")
+        ax.axhline(line, color="red", linestyle="--", linewidth=1,
+                   label=f"core target {line}x")
+        ax.set_yscale("log")
+        ax.set_xticks(list(xs), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+    ax = axes[1][0]
+    sizes = _get(data, "throughput", "sizes") or {}
+    if sizes:
+        names = [n for n in next(iter(sizes.values())) if n != "fanout"]
+        width = 0.8 / len(sizes)
+        for i, (size, entries) in enumerate(sizes.items()):
+            ax.bar([x + (i - (len(sizes) - 1) / 2) * width for x in range(len(names))],
+                   [entries[n].get("ratio", 0) if n in entries else 0 for n in names], width,
+                   label=f"{size} prompts")
+        ax.axhline(0.95, color="red", linestyle="--", linewidth=1, label="target 0.95x")
+        ax.axhline(1.0, color="gray", linewidth=0.5)
+        first = next(iter(sizes.values()))
+        ax.set_xticks(range(len(names)), [first[n]["label"].replace(" (chat)", "")
+                                          .replace(" (one completions request)", " (compl.)")
+                                          for n in names], rotation=35, ha="right", fontsize=7)
+        ax.legend(fontsize=8)
+    ax.set_title("Batch throughput on vLLM, x asyncio fan-out")
+    ax = axes[1][1]
+    imp = data.get("imports") or {}
+    names = [n for n, e in imp.items() if isinstance(e, dict)]
+    if names:
+        colors = ["tab:green" if "accel" in n else "tab:gray" for n in names]
+        ax.barh(range(len(names)), [imp[n]["median_ms"] for n in names], color=colors)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("ms (median, fresh interpreter)")
+    ax.set_title("Import time (green: this package)")
+    fig.suptitle(f"vllm-accel benchmarks, {data['generated']}"
+                 + (" (quick run)" if data.get("quick") else ""))
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write(data: dict[str, Any], root: Path) -> None:
+    docs = root / "docs"
+    docs.mkdir(exist_ok=True)
+    if not data.get("targets"):
+        data["targets"] = targets(data)
+    chart(data, docs / "benchmarks.png")
+    (docs / "benchmarks.md").write_text(markdown(data))
+
+
+def console_table(data: dict[str, Any]) -> str:
+    out = ["", "Targets:"]
+    for t in data.get("targets") or targets(data):
+        verdict = "n/a" if t["met"] is None else ("met" if t["met"] else "MISSED")
+        out.append(f"  [{verdict:>6}] #{t['issue']} {t['what']}: {_fmt(t['value'], t['unit'])}"
+                   f" ({'<=' if t['at_most'] else '>='} {_fmt(t['limit'], t['unit'])})")
+    return "\n".join(out)

@@ -1,0 +1,196 @@
+"""The benchmark run: imports, client overhead, memory, batch throughput, then the report.
+
+Sections that need no server run against the zero-cost responder (a child process on loopback).
+Batch throughput runs on the real vLLM: the embedded server this run starts and stops
+(``EmbeddedServers``), or an already running one named by ``VLLM_ACCEL_BENCH_URL`` / ``--url``
+(for development only; ``make bench`` always starts its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import imports, memory, overhead, report, throughput
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+URL_ENV = "VLLM_ACCEL_BENCH_URL"
+SECTIONS = ("imports", "overhead", "memory", "throughput")
+PACKAGES = ["vllm-accel", "httpx", "httpx-sse", "pydantic", "openai", "langchain-core",
+            "langchain-openai", "llama-index-core", "llama-index-llms-openai",
+            "llama-index-llms-openai-like", "matplotlib"]
+
+_T0 = time.perf_counter()
+
+
+def log(msg: str) -> None:
+    print(f"[{time.perf_counter() - _T0:6.0f} s] {msg}", flush=True)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _mem_gib() -> float:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _git() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return out.stdout.strip()
+
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def machine() -> dict[str, Any]:
+    return {"cpu": _cpu_model(), "cores": os.cpu_count(), "memory_gib": round(_mem_gib(), 1),
+            "platform": platform.platform(), "python": platform.python_version(),
+            "loadavg_start": list(os.getloadavg())}
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@contextmanager
+def responder() -> Iterator[str]:
+    proc = subprocess.Popen([sys.executable, "-m", "bench.responder"], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if proc.stdin:
+            proc.stdin.close()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def vllm_server(url: str | None) -> Iterator[tuple[str, str]]:
+    if url:
+        yield url.rstrip("/").removesuffix("/v1"), "external (development) server"
+        return
+    from vllm_accel.server import EmbeddedServers
+
+    log("starting the embedded vLLM server (chat only) ...")
+    servers = EmbeddedServers(embeddings=False)
+    t0 = time.perf_counter()
+    servers.start()
+    try:
+        log(f"server ready in {time.perf_counter() - t0:.0f} s at {servers.chat.base_url}")
+        yield servers.chat.base_url, "embedded server started by this run"
+    finally:
+        servers.stop()
+        log("server stopped")
+
+
+def _server_version(base: str) -> str:
+    import httpx
+
+    try:
+        return str(httpx.get(base + "/version", timeout=10).json().get("version"))
+    except (httpx.HTTPError, ValueError):
+        return "unknown"
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    p.add_argument("--sections", default=",".join(SECTIONS),
+                   help="comma-separated subset of " + ",".join(SECTIONS)
+                   + " (the others are kept from the previous latest.json)")
+    p.add_argument("--url", default=os.environ.get(URL_ENV),
+                   help=f"use this running vLLM for throughput (env {URL_ENV}); dev only")
+    p.add_argument("--sizes", default="8,32,64,128", help="batch sizes")
+    p.add_argument("--note", default="", help="conditions to state in the report")
+    p.add_argument("--report-only", action="store_true", help="regenerate the docs from the JSON")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    if args.report_only:
+        data = json.loads(RESULTS.read_text())
+        report.write(data, ROOT)
+        print(report.console_table(data))
+        return 0
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise SystemExit(f"unknown sections: {sorted(unknown)}")
+    data: dict[str, Any] = {}
+    if set(sections) != set(SECTIONS) and RESULTS.exists():
+        data = json.loads(RESULTS.read_text())
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    data.update({"schema": 1, "generated": started.isoformat(), "machine": machine(),
+                 "versions": versions(), "git": _git(), "quick": args.quick,
+                 "note": args.note, "command": "python -m bench " + " ".join(argv)})
+    plan = overhead.QUICK if args.quick else overhead.FULL
+    if "imports" in sections:
+        log("import times (fresh interpreter per run) ...")
+        data["imports"] = imports.run(3 if args.quick else 9, log)
+    if "overhead" in sections or "memory" in sections:
+        with responder() as base:
+            log(f"zero-cost responder at {base}")
+            if "overhead" in sections:
+                data["overhead"] = overhead.run(base, plan, log)
+            if "memory" in sections:
+                log("memory (fresh interpreter per client) ...")
+                data["memory"] = memory.run(
+                    base, long_tokens=20_000 if args.quick else 100_000,
+                    short_tokens=10_000 if not args.quick else 2_000,
+                    requests=1_000 if args.quick else 10_000, log=log)
+    if "throughput" in sections:
+        sizes = [int(s) for s in args.sizes.split(",")]
+        with vllm_server(args.url) as (base, how):
+            tp = throughput.run(base, sizes, 1 if args.quick else 3, log)
+            tp["server"] = {"how": how, "version": _server_version(base), "model": "smollm2"}
+            data["throughput"] = tp
+    data["machine"]["loadavg_end"] = list(os.getloadavg())
+    data["duration_s"] = round(time.perf_counter() - _T0, 1)
+    data["targets"] = report.targets(data)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(data, indent=1) + "\n")
+    report.write(data, ROOT)
+    print(report.console_table(data))
+    log(f"wrote {RESULTS.relative_to(ROOT)}, docs/benchmarks.md, docs/benchmarks.png")
+    return 0
