@@ -1,5 +1,7 @@
-"""What `ChatVLLM`, `VLLM` and `VLLMEmbeddings` share: connection fields, cached core clients,
-typed vLLM sampling fields, request-parameter merging and LoRA adapter selection.
+"""What `ChatVLLM`, `VLLM` and `VLLMEmbeddings` share.
+
+Connection fields, cached core clients, typed vLLM sampling fields, request-parameter merging
+and LoRA adapter selection.
 
 The core client (``vllm_accel``, which imports httpx) is imported lazily, on the first request,
 so that ``import langchain_vllm_accel`` stays cheap.
@@ -43,9 +45,22 @@ _REPLACED_DICTS = frozenset({"response_format", "structured_outputs", "tool_choi
 # Fields that are connection or LangChain settings, not request parameters.
 _NOT_PARAMS = frozenset(
     {
-        "model", "base_url", "api_key", "timeout", "max_retries", "default_headers",
-        "http_client", "http_async_client", "adapter", "adapter_path", "model_kwargs",
-        "extra_body", "streaming", "stream_usage", "batch_size", "max_concurrency",
+        "model",
+        "base_url",
+        "api_key",
+        "timeout",
+        "max_retries",
+        "default_headers",
+        "http_client",
+        "http_async_client",
+        "adapter",
+        "adapter_path",
+        "model_kwargs",
+        "extra_body",
+        "streaming",
+        "stream_usage",
+        "batch_size",
+        "max_concurrency",
     }
 )
 _PARAM_NAMES: dict[type, tuple[str, ...]] = {}
@@ -151,7 +166,7 @@ class VLLMConnection(BaseModel):
 
 
 def _split_unknown(cls: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
-    """Move constructor kwargs that are not fields into ``model_kwargs`` (LangChain's convention)."""
+    """Move constructor kwargs that are not fields into ``model_kwargs`` (LangChain's way)."""
     names = set(cls.model_fields)
     names |= {f.alias for f in cls.model_fields.values() if f.alias}
     extra = {k: values.pop(k) for k in list(values) if k not in names}

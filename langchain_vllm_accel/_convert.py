@@ -152,7 +152,7 @@ def messages_to_dicts(messages: Iterable[BaseMessage]) -> list[dict[str, Any]]:
 
 
 def _get(obj: Any, name: str) -> Any:
-    """``obj[name]`` or ``obj.name``: vLLM extras kept by ``extra="allow"`` arrive as plain dicts."""
+    """``obj[name]`` or ``obj.name`` (vLLM extras kept by ``extra="allow"`` are plain dicts)."""
     if isinstance(obj, Mapping):
         return obj.get(name)
     return getattr(obj, name, None)
@@ -191,14 +191,16 @@ def usage_to_metadata(usage: Any) -> UsageMetadata | None:
 
 
 def reasoning_of(obj: Any) -> str | None:
-    """The reasoning text of a message or delta (vLLM >= 0.11 ``reasoning``, older ``reasoning_content``)."""
+    """Reasoning of a message or delta (``reasoning``; before vLLM 0.11 ``reasoning_content``)."""
     value = getattr(obj, "reasoning", None)
     if value is None:
         value = _get(obj, "reasoning_content")
     return value if isinstance(value, str) else None
 
 
-def parse_tool_calls(raw_calls: Sequence[Any] | None) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+def parse_tool_calls(
+    raw_calls: Sequence[Any] | None,
+) -> tuple[list[ToolCall], list[InvalidToolCall]]:
     """Parse complete OpenAI ``tool_calls``; arguments that are not a JSON object are invalid."""
     calls: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
@@ -207,13 +209,14 @@ def parse_tool_calls(raw_calls: Sequence[Any] | None) -> tuple[list[ToolCall], l
         name = getattr(function, "name", None) or ""
         arguments = getattr(function, "arguments", None) or ""
         call_id = getattr(raw, "id", None)
+        error: str | None
         try:
             args = json.loads(arguments) if arguments.strip() else {}
         except json.JSONDecodeError as exc:
             args, error = None, f"Arguments are not valid JSON: {exc}"
         else:
             error = None if isinstance(args, dict) else "Arguments are not a JSON object"
-        if error is None:
+        if isinstance(args, dict):
             calls.append(ToolCall(name=name, args=args, id=call_id, type="tool_call"))
         else:
             invalid.append(

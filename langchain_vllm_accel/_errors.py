@@ -1,7 +1,8 @@
 """LangChain-flavoured errors: each inherits from the core error *and* LangChain's own type.
 
-``except vllm_accel.ContextLengthError`` and ``except langchain_core.exceptions.ContextOverflowError``
-both catch a prompt that is too long; the same holds for every pair below::
+``except vllm_accel.ContextLengthError`` and
+``except langchain_core.exceptions.ContextOverflowError`` both catch a prompt that is too long;
+the same holds for every pair below::
 
     core (vllm_accel)            LangChain (langchain_core.exceptions)  raised here
     ContextLengthError           ContextOverflowError                   VLLMContextOverflowError
@@ -27,8 +28,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import vllm_accel
 from langchain_core import exceptions as lc
+
+import vllm_accel
 
 __all__ = [
     "VLLMAuthenticationError",

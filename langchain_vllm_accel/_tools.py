@@ -74,7 +74,7 @@ def tool_choice_payload(
     if isinstance(tool_choice, str):
         if tool_choice in {"auto", "none", "required"}:
             return tool_choice
-        names = {(t.get("function") or {}).get("name") for t in tools}
+        names = {str((t.get("function") or {}).get("name")) for t in tools}
         if tool_choice not in names:
             msg = f"tool_choice {tool_choice!r} is not one of the bound tools {sorted(names)}"
             raise ValueError(msg)

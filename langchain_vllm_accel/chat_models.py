@@ -69,14 +69,17 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
+        """Instances serialize with ``dumpd`` (the API key as a secret reference)."""
         return True
 
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
+        """The import path of the class, for ``load``."""
         return ["langchain_vllm_accel", "chat_models"]
 
     @property
     def lc_secrets(self) -> dict[str, str]:
+        """The API key is serialized as a reference to ``VLLM_API_KEY``."""
         return {"api_key": "VLLM_API_KEY"}
 
     @property
@@ -275,7 +278,8 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
                     return exc
                 raise
 
-        return list(await asyncio.gather(*(one(i, c) for i, c in zip(inputs, configs, strict=True))))
+        jobs = (one(i, c) for i, c in zip(inputs, configs, strict=True))
+        return list(await asyncio.gather(*jobs))
 
     # ------------------------------------------------------------------ tokens
 
@@ -379,10 +383,9 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
 
         from ._tools import json_schema_of, structured_parser
 
-        if schema is None:
-            if method != "json_mode":
-                msg = f"schema is required for method={method!r}"
-                raise ValueError(msg)
+        if schema is None and method != "json_mode":
+            msg = f"schema is required for method={method!r}"
+            raise ValueError(msg)
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
         llm: Runnable[LanguageModelInput, Any]
@@ -404,7 +407,7 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
                 **kwargs,
             )
             parser = (
-                PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+                PydanticToolsParser(tools=[schema], first_tool_only=True)
                 if is_pydantic
                 else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
             )
@@ -417,7 +420,7 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
                 **kwargs,
             )
             parser = (
-                PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
+                PydanticOutputParser(pydantic_object=schema)
                 if is_pydantic
                 else JsonOutputParser()
             )

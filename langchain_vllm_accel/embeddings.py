@@ -64,7 +64,9 @@ class VLLMEmbeddings(VLLMConnection, Embeddings):
                 return client.embed(chunks[0], model=self.model, **params).vectors()
             with ThreadPoolExecutor(max_workers=min(len(chunks), self.max_concurrency)) as pool:
                 parts = list(
-                    pool.map(lambda c: client.embed(c, model=self.model, **params).vectors(), chunks)
+                    pool.map(
+                        lambda c: client.embed(c, model=self.model, **params).vectors(), chunks
+                    )
                 )
         return [vector for part in parts for vector in part]
 

@@ -56,14 +56,17 @@ class VLLM(VLLMSampling, BaseLLM):
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
+        """Instances serialize with ``dumpd`` (the API key as a secret reference)."""
         return True
 
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
+        """The import path of the class, for ``load``."""
         return ["langchain_vllm_accel", "llms"]
 
     @property
     def lc_secrets(self) -> dict[str, str]:
+        """The API key is serialized as a reference to ``VLLM_API_KEY``."""
         return {"api_key": "VLLM_API_KEY"}
 
     @property
@@ -252,9 +255,7 @@ class VLLM(VLLMSampling, BaseLLM):
         model, params = self._request(stop, kwargs)
         with map_errors():
             await self._aensure_adapter(model)
-            async with self.async_client.stream_generation(
-                prompt, model=model, **params
-            ) as stream:
+            async with self.async_client.stream_generation(prompt, model=model, **params) as stream:
                 async for wire_chunk in stream:
                     chunk = self._chunk(wire_chunk)
                     if chunk is None:

@@ -14,7 +14,6 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from vllm_accel._models import ChatCompletion, ChatCompletionChunk
 
 from langchain_vllm_accel._convert import (
     chat_completion_to_result,
@@ -24,6 +23,7 @@ from langchain_vllm_accel._convert import (
     parse_tool_calls,
     usage_to_metadata,
 )
+from vllm_accel._models import ChatCompletion, ChatCompletionChunk
 
 pytestmark = pytest.mark.unit
 
@@ -251,7 +251,8 @@ def test_stream_tool_call_chunks_merge_into_tool_calls() -> None:
 
 
 def test_stream_skips_other_choices_and_empty_chunks() -> None:
-    assert chunk_to_generation_chunk(chunk(choices=[{"index": 1, "delta": {}}]), first=False) is None
+    other_choice = chunk(choices=[{"index": 1, "delta": {}}])
+    assert chunk_to_generation_chunk(other_choice, first=False) is None
     assert chunk_to_generation_chunk(chunk(choices=[]), first=False) is None
 
 
