@@ -244,8 +244,8 @@ class VLLMClient(BaseClient):
 
     def _probe(self, url: str, body: dict[str, Any]) -> bool:
         try:
-            call = self._call("POST", url, json=body, model=body.get("model"),
-                              timeout=ENDPOINT_TEST_TIMEOUT, max_retries=0)
+            # The client's timeout, not a short one: a busy server is not a down server.
+            call = self._call("POST", url, json=body, model=body.get("model"), max_retries=0)
             return _batch.probe_ok(self._body(call, self._send(call)))
         except VLLMError:
             return False

@@ -52,7 +52,7 @@ MAX_TEMPERATURE = 2.0
 STATS_WINDOW = 10_000
 """Per-request records kept for percentiles (totals are kept for every request)."""
 ENDPOINT_TEST_TIMEOUT = 30.0
-"""Seconds ``test_endpoint`` waits for its one-token request."""
+"""Seconds ``is_compatible_model`` waits for ``/v1/models`` before using the name heuristic."""
 
 
 @dataclass(frozen=True, slots=True)
