@@ -6,6 +6,7 @@ choke point. ``VLLMClient`` and ``AsyncVLLMClient`` only add the send/sleep loop
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -33,6 +34,8 @@ from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
 from ._stream import Finish, StreamState
 
 __all__ = ["BaseClient", "Call"]
+
+logger = logging.getLogger("vllm_accel")
 
 
 def _params() -> Any:
@@ -220,6 +223,10 @@ class BaseClient:
             self._record(call, status=error.status_code, error=error)
             raise error
         call.retries += 1
+        # Never the headers or body here: they may carry the API key or user data.
+        logger.info("retry %d of %s %s [request %s] in %.2f s after %s: %s", call.retries,
+                    call.method, call.endpoint, call.request_id, delay, type(error).__name__,
+                    error.message)
         return delay
 
     def _record(

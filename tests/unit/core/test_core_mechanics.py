@@ -109,11 +109,17 @@ def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def test_retry_after_is_honoured_and_the_request_id_is_kept(kind: str) -> None:
+def test_retry_after_is_honoured_and_the_request_id_is_kept(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
     server = Recorder(status(503, {"retry-after": "2"}), status(429, {"retry-after": "0.5"}),
                       ok())
-    twin = Twin(kind, server)
-    assert twin.call("chat", "hi").text == "hi"
+    twin = Twin(kind, server, api_key="sk-never-logged")
+    with caplog.at_level("DEBUG", logger="vllm_accel"):
+        assert twin.call("chat", "hi").text == "hi"
+    assert [r.getMessage().split(" [")[0] for r in caplog.records] == [
+        "retry 1 of POST /v1/chat/completions", "retry 2 of POST /v1/chat/completions"]
+    assert "sk-never-logged" not in caplog.text
     assert twin.sleeps == [2.0, 0.5]
     ids = {r.headers["x-request-id"] for r in server.requests}
     assert len(server.requests) == 3
