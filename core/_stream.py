@@ -178,10 +178,12 @@ class Stream(_Base[C, R]):
 
     def close(self) -> None:
         """Close the HTTP response; vLLM stops generating. Safe to call twice."""
+        if self._response is None:  # never sent: nothing to close or record
+            self._finished = True
+            return
         if self._iter is not None:
             self._iter.close()
-        if self._response is not None:
-            self._response.close()
+        self._response.close()
         self._settle(None if self._state.protocol.done else GeneratorExit())
 
     def final(self) -> R:
@@ -259,10 +261,12 @@ class AsyncStream(_Base[C, R]):
 
     async def aclose(self) -> None:
         """Close the HTTP response; vLLM stops generating. Safe to call twice."""
+        if self._response is None:  # never sent: nothing to close or record
+            self._finished = True
+            return
         if self._iter is not None:
             await self._iter.aclose()  # type: ignore[attr-defined]
-        if self._response is not None:
-            await self._response.aclose()
+        await self._response.aclose()
         self._settle(None if self._state.protocol.done else GeneratorExit())
 
     async def final(self) -> R:

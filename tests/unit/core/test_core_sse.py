@@ -177,3 +177,19 @@ def test_early_close_reports_a_cancelled_stream() -> None:
     assert stream.response.is_closed
     stream.close()  # idempotent
     assert len(finished) == 1
+
+
+def test_a_stream_closed_before_sending_records_nothing() -> None:
+    sent: list[int] = []
+
+    def send() -> httpx.Response:
+        sent.append(1)
+        return _response([_body([_chunk("a")])])
+
+    finished: list[BaseException | None] = []
+    state = StreamState(ChatCompletionChunk.model_validate_json, ChatAccumulator(),
+                        request_id="r")
+    stream = ChatStream(send, state, lambda s, e: finished.append(e))
+    stream.close()
+    assert list(stream) == []
+    assert (sent, finished) == ([], [])
