@@ -155,6 +155,9 @@ def _get(obj: Any, name: str) -> Any:
     """``obj[name]`` or ``obj.name`` (vLLM extras kept by ``extra="allow"`` are plain dicts)."""
     if isinstance(obj, Mapping):
         return obj.get(name)
+    extra = getattr(obj, "__pydantic_extra__", None)
+    if extra is not None:  # a pydantic model: look up extras without raising AttributeError
+        return obj.__dict__.get(name, extra.get(name))
     return getattr(obj, name, None)
 
 
@@ -296,42 +299,44 @@ def chunk_to_generation_chunk(chunk: Any, *, first: bool) -> ChatGenerationChunk
         than 0 when ``n > 1``). The usage-only chunk vLLM sends last (empty ``choices``)
         becomes an empty chunk with ``usage_metadata`` and ``chunk_position="last"``.
     """
-    response_meta = _response_metadata(chunk) if first else {}
-    choices = getattr(chunk, "choices", None) or ()
+    choices = chunk.choices
     if not choices:
-        usage = usage_to_metadata(getattr(chunk, "usage", None))
+        usage = usage_to_metadata(chunk.usage)
         if usage is None and not first:
             return None
         message = AIMessageChunk(
             content="",
             usage_metadata=usage,
-            response_metadata=response_meta,
+            response_metadata=_response_metadata(chunk) if first else {},
             chunk_position="last" if usage is not None else None,
         )
         return ChatGenerationChunk(message=message)
     choice = choices[0]
-    if getattr(choice, "index", 0) != 0:
+    if choice.index != 0:
         return None
     delta = choice.delta
-    additional_kwargs: dict[str, Any] = {}
-    if (reasoning := reasoning_of(delta)) is not None:
-        additional_kwargs["reasoning_content"] = reasoning
+    reasoning = reasoning_of(delta)
+    content = delta.content or ""
+    if not (first or delta.tool_calls or reasoning is not None or choice.finish_reason):
+        if choice.logprobs is None:  # the common case: one text token, nothing else
+            return ChatGenerationChunk(message=AIMessageChunk(content=content))
     tool_call_chunks = [
         ToolCallChunk(
-            name=getattr(getattr(tc, "function", None), "name", None),
-            args=getattr(getattr(tc, "function", None), "arguments", None),
-            id=getattr(tc, "id", None),
-            index=getattr(tc, "index", None),
+            name=tc.function.name if tc.function is not None else None,
+            args=tc.function.arguments if tc.function is not None else None,
+            id=tc.id,
+            index=tc.index,
             type="tool_call_chunk",
         )
-        for tc in getattr(delta, "tool_calls", None) or ()
+        for tc in delta.tool_calls or ()
     ]
     choice_meta = _choice_metadata(choice)
+    response_meta = {**_response_metadata(chunk), **choice_meta} if first else choice_meta
     message = AIMessageChunk(
-        content=getattr(delta, "content", None) or "",
-        additional_kwargs=additional_kwargs,
+        content=content,
+        additional_kwargs={} if reasoning is None else {"reasoning_content": reasoning},
         tool_call_chunks=tool_call_chunks,
-        response_metadata={**response_meta, **choice_meta},
+        response_metadata=response_meta,
     )
     return ChatGenerationChunk(message=message, generation_info=choice_meta or None)
 
