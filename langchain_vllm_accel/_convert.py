@@ -317,9 +317,9 @@ def chunk_to_generation_chunk(chunk: Any, *, first: bool) -> ChatGenerationChunk
     delta = choice.delta
     reasoning = reasoning_of(delta)
     content = delta.content or ""
-    if not (first or delta.tool_calls or reasoning is not None or choice.finish_reason):
-        if choice.logprobs is None:  # the common case: one text token, nothing else
-            return ChatGenerationChunk(message=AIMessageChunk(content=content))
+    plain = not (first or delta.tool_calls or choice.finish_reason or choice.logprobs is not None)
+    if plain and reasoning is None:  # the common case: one text token and nothing else
+        return ChatGenerationChunk(message=AIMessageChunk(content=content))
     tool_call_chunks = [
         ToolCallChunk(
             name=tc.function.name if tc.function is not None else None,

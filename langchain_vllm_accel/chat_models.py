@@ -420,9 +420,7 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
                 **kwargs,
             )
             parser = (
-                PydanticOutputParser(pydantic_object=schema)
-                if is_pydantic
-                else JsonOutputParser()
+                PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
             )
         elif method == "json_schema":
             json_schema = json_schema_of(schema)
