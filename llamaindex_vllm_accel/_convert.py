@@ -288,14 +288,13 @@ def _assistant_message(
 ) -> ChatMessage:
     blocks: list[Any] = []
     if reasoning:
-        blocks.append(ThinkingBlock.model_construct(content=reasoning, num_tokens=None,
-                                                    additional_information={}))
-    blocks.append(TextBlock.model_construct(text=content or ""))
+        blocks.append(ThinkingBlock(content=reasoning))
+    blocks.append(TextBlock(text=content or ""))
     additional: dict[str, Any] = {}
     for call in tool_calls:
         function = call["function"]
         blocks.append(
-            ToolCallBlock.model_construct(
+            ToolCallBlock(
                 tool_call_id=call["id"],
                 tool_name=function["name"],
                 tool_kwargs=parse_tool_arguments(function["arguments"]),
@@ -303,9 +302,7 @@ def _assistant_message(
         )
     if tool_calls:
         additional["tool_calls"] = tool_calls
-    return ChatMessage.model_construct(
-        role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=additional
-    )
+    return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=additional)
 
 
 def _wire_tool_calls(tool_calls: Any) -> list[dict[str, Any]]:
@@ -396,12 +393,8 @@ class ChatStreamState:
                 self.finish_reason = choice.finish_reason
                 additional["finish_reason"] = choice.finish_reason
         additional.update(usage_kwargs(chunk.usage))
-        return ChatResponse.model_construct(
-            message=self.message(),
-            raw=chunk,
-            delta=delta_text,
-            logprobs=None,
-            additional_kwargs=additional,
+        return ChatResponse(
+            message=self.message(), raw=chunk, delta=delta_text, additional_kwargs=additional
         )
 
     def _add_tool_call(self, tc: Any) -> None:
@@ -447,7 +440,6 @@ class CompletionStreamState:
             if choice.finish_reason is not None:
                 additional["finish_reason"] = choice.finish_reason
         additional.update(usage_kwargs(chunk.usage))
-        return CompletionResponse.model_construct(
-            text=self.text, delta=delta_text, raw=chunk, logprobs=None,
-            additional_kwargs=additional,
+        return CompletionResponse(
+            text=self.text, delta=delta_text, raw=chunk, additional_kwargs=additional
         )
