@@ -119,13 +119,6 @@ class VLLMEmbedding(BaseEmbedding):
         """Close the clients of this event loop (they are rebuilt if used again)."""
         await self._conn.aclose()
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        # BaseComponent.__setstate__ rebuilds through __init__, which needs the secret itself.
-        if self.api_key is not None:
-            state["__dict__"]["api_key"] = self.api_key
-        return state
-
     def to_payload(self) -> dict[str, Any]:
         """What events and callbacks show: no credentials."""
         return {

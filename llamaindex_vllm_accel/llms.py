@@ -211,13 +211,6 @@ class VLLM(CustomLLM, FunctionCallingLLM):
         """Close the clients of this event loop (they are rebuilt if the LLM is used again)."""
         await self._conn.aclose()
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        # BaseComponent.__setstate__ rebuilds through __init__, which needs the secret itself.
-        if self.api_key is not None:
-            state["__dict__"]["api_key"] = self.api_key
-        return state
-
     # -- LoRA ----------------------------------------------------------------------------------
 
     def with_adapter(self, adapter: str | None, *, path: str | None = None) -> VLLM:
