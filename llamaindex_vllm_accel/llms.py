@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from llama_index.core.prompts import BasePromptTemplate
     from llama_index.core.tools.types import BaseTool
 
-    from vllm_accel import AsyncVLLMClient, VLLMClient
+    from vllm_accel import AsyncVLLMClient, BatchItem, VLLMClient
     from vllm_accel._models import ModelList
     from vllm_accel._stream import (
         AsyncChatStream,
@@ -689,10 +689,15 @@ def _force_single_tool_call(response: ChatResponse) -> None:
             message.additional_kwargs["tool_calls"] = message.additional_kwargs["tool_calls"][:1]
 
 
-def _batch_response(item: Any) -> CompletionResponse:
-    if not item.ok:
+def _batch_response(item: BatchItem) -> CompletionResponse:
+    if item.error is not None:
         raise item.error
-    return CompletionResponse(text=item.text or "", raw=getattr(item, "response", None))
+    result = item.result
+    if result is None or not result.choices:
+        return CompletionResponse(text="", raw=result)
+    if hasattr(result.choices[0], "message"):
+        return completion_response_from_chat(result)
+    return completion_response_from_completion(result)
 
 
 def _partial_object(response: ChatResponse, output_cls: type[Any], current: Any) -> Any:

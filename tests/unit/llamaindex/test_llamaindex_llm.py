@@ -414,6 +414,7 @@ def test_stream_structured_predict_partials(llm: VLLM, fake: FakeVLLM) -> None:
 def test_batch_complete_chat_fan_out(llm: VLLM, fake: FakeVLLM) -> None:
     out = llm.batch_complete(["a", "b", "c"])
     assert [r.text for r in out] == ["ok", "ok", "ok"]
+    assert out[0].additional_kwargs["completion_tokens"] == USAGE["completion_tokens"]
     prompts = sorted(b["messages"][0]["content"] for b in fake.bodies("/v1/chat/completions"))
     assert prompts == ["a", "b", "c"]
 
@@ -422,6 +423,8 @@ def test_batch_complete_raw_is_one_request(llm: VLLM, fake: FakeVLLM) -> None:
     raw = llm.model_copy(update={"raw_completions": True})
     out = raw.batch_complete(["a", "b", "c"])
     assert [r.text for r in out] == ["ok 0", "ok 1", "ok 2"]
+    assert out[0].raw is not None
+    assert out[0].additional_kwargs["finish_reason"] == "stop"
     [body] = fake.bodies("/v1/completions")
     assert body["prompt"] == ["a", "b", "c"]
 
