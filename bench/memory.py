@@ -70,37 +70,47 @@ def child_stream(name: str, kind: str, base: str, tokens: int) -> dict[str, Any]
             "peak_reset": reset}
 
 
-def child_requests(name: str, kind: str, base: str, count: int) -> dict[str, Any]:
-    s = spec(name, kind)
-    client = s.build(base, 16)
+def child_requests(name: str, kind: str, base: str, count: int, more: int = 0) -> dict[str, Any]:
+    """RSS after warm-up, after ``count`` requests, and after ``more`` (a steady-state check)."""
+    client = spec(name, kind).build(base, 16)
+    marks: list[int] = []
 
-    async def run_async() -> tuple[float, float, float]:
+    def mark() -> None:
+        gc.collect()
+        marks.append(_status()["VmRSS"])
+
+    async def run_async() -> float:
         for _ in range(500):
             await client.call()
-        gc.collect()
-        r0 = _status()["VmRSS"]
+        mark()
         t0 = time.perf_counter()
         for _ in range(count):
             await client.call()
         secs = time.perf_counter() - t0
-        gc.collect()
-        return r0, _status()["VmRSS"], secs
+        mark()
+        for _ in range(more):
+            await client.call()
+        mark()
+        return secs
 
     if kind == "async":
-        r0, r1, secs = asyncio.run(run_async())
+        secs = asyncio.run(run_async())
     else:
         for _ in range(500):
             client.call()
-        gc.collect()
-        r0 = _status()["VmRSS"]
+        mark()
         t0 = time.perf_counter()
         for _ in range(count):
             client.call()
         secs = time.perf_counter() - t0
-        gc.collect()
-        r1 = _status()["VmRSS"]
+        mark()
+        for _ in range(more):
+            client.call()
+        mark()
+    r0, r1, r2 = marks
     return {"requests": count, "rss_before_mb": r0 / MB, "rss_after_mb": r1 / MB,
-            "growth_mb": (r1 - r0) / MB, "seconds": secs}
+            "growth_mb": (r1 - r0) / MB, "more_requests": more,
+            "more_growth_mb": (r2 - r1) / MB if more else None, "seconds": secs}
 
 
 def _child(args: list[str], timeout: float) -> dict[str, Any]:
@@ -115,20 +125,25 @@ STREAM_CLIENTS = [("httpx", "sync"), ("openai", "sync"), ("chatopenai", "sync"),
                   ("openailike", "sync"), ("core", "sync"), ("core", "async"),
                   ("chatvllm", "sync"), ("li_vllm", "sync")]
 REQUEST_CLIENTS = STREAM_CLIENTS
+ANCHORS = {"openai", "chatopenai", "openailike"}
 
 
-def run(base: str, long_tokens: int, short_tokens: int, requests: int,
+def run(base: str, long_tokens: int, short_tokens: int, requests: int, anchor_requests: int,
         log: Callable[[str], None], workers: int = 2) -> dict[str, Any]:
     """Every child in its own interpreter; ``workers`` at a time (memory is not a timing)."""
     result: dict[str, Any] = {"long_tokens": long_tokens, "short_tokens": short_tokens,
-                              "requests": requests, "stream": {}, "requests_growth": {}}
+                              "requests": requests, "anchor_requests": anchor_requests,
+                              "stream": {}, "requests_growth": {}}
     jobs: dict[tuple[str, str], list[str]] = {}
     for name, kind in STREAM_CLIENTS:
         key = f"{name}/{kind}"
         jobs[(key, "short")] = ["stream", name, kind, base, str(short_tokens)]
         jobs[(key, "long")] = ["stream", name, kind, base, str(long_tokens)]
     for name, kind in REQUEST_CLIENTS:
-        jobs[(f"{name}/{kind}", "requests")] = ["requests", name, kind, base, str(requests)]
+        ours = name not in ANCHORS
+        count = requests if ours else anchor_requests
+        jobs[(f"{name}/{kind}", "requests")] = [
+            "requests", name, kind, base, str(count), str(count // 2 if ours else 0)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {job: pool.submit(_child, args, 1200) for job, args in jobs.items()}
         done = {job: f.result() for job, f in futures.items()}
@@ -152,15 +167,20 @@ def run(base: str, long_tokens: int, short_tokens: int, requests: int,
         if "error" in entry:
             log(f"  requests {key}: {entry['error']}")
         else:
+            more = (f", {entry['more_growth_mb']:+.1f} MB over {entry['more_requests']} more"
+                    if entry.get("more_requests") else "")
             log(f"  requests {key:<16} RSS {entry['rss_before_mb']:6.1f} -> "
-                f"{entry['rss_after_mb']:6.1f} MB over {requests} ({entry['seconds']:.1f} s)")
+                f"{entry['rss_after_mb']:6.1f} MB over {entry['requests']}{more}"
+                f" ({entry['seconds']:.1f} s)")
     return result
 
 
 def main(argv: list[str]) -> None:
-    mode, name, kind, base, n = argv
-    fn = child_stream if mode == "stream" else child_requests
-    print(json.dumps(fn(name, kind, base, int(n))))
+    mode, name, kind, base, n, *more = argv
+    if mode == "stream":
+        print(json.dumps(child_stream(name, kind, base, int(n))))
+    else:
+        print(json.dumps(child_requests(name, kind, base, int(n), int(more[0]) if more else 0)))
 
 
 if __name__ == "__main__":

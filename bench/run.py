@@ -76,6 +76,21 @@ def machine() -> dict[str, Any]:
             "loadavg_start": list(os.getloadavg())}
 
 
+def other_vllm_servers() -> int:
+    """vLLM API servers already running on this machine (they share its CPUs with the bench)."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"vllm.entrypoints" in cmd and b"api_server" in cmd:
+            count += 1
+    return count
+
+
 def versions() -> dict[str, str]:
     out = {}
     for name in PACKAGES:
@@ -141,7 +156,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--url", default=os.environ.get(URL_ENV),
                    help=f"use this running vLLM for throughput (env {URL_ENV}); dev only")
     p.add_argument("--sizes", default="8,32,64,128", help="batch sizes")
-    p.add_argument("--note", default="", help="conditions to state in the report")
+    p.add_argument("--budget", type=float, default=17.0,
+                   help="minutes for the whole run (the throughput section gets what is left;"
+                   " the bench environment's first install comes on top)")
+    p.add_argument("--note", default=os.environ.get("VLLM_ACCEL_BENCH_NOTE", ""),
+                   help="conditions to state in the report (env VLLM_ACCEL_BENCH_NOTE)")
     p.add_argument("--report-only", action="store_true", help="regenerate the docs from the JSON")
     return p.parse_args(argv)
 
@@ -161,13 +180,14 @@ def main(argv: list[str]) -> int:
     if set(sections) != set(SECTIONS) and RESULTS.exists():
         data = json.loads(RESULTS.read_text())
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    data.update({"schema": 1, "generated": started.isoformat(), "machine": machine(),
+    data.update({"schema": 1, "generated": started.isoformat(),
+                 "machine": machine() | {"other_vllm_servers_at_start": other_vllm_servers()},
                  "versions": versions(), "git": _git(), "quick": args.quick,
                  "note": args.note, "command": "python -m bench " + " ".join(argv)})
     plan = overhead.QUICK if args.quick else overhead.FULL
     if "imports" in sections:
         log("import times (fresh interpreter per run) ...")
-        data["imports"] = imports.run(3 if args.quick else 9, log)
+        data["imports"] = imports.run(3 if args.quick else 5, log)
     if "overhead" in sections or "memory" in sections:
         with responder() as base:
             log(f"zero-cost responder at {base}")
@@ -176,13 +196,17 @@ def main(argv: list[str]) -> int:
             if "memory" in sections:
                 log("memory (fresh interpreter per client) ...")
                 data["memory"] = memory.run(
-                    base, long_tokens=20_000 if args.quick else 100_000,
-                    short_tokens=10_000 if not args.quick else 2_000,
-                    requests=1_000 if args.quick else 10_000, log=log)
+                    base, long_tokens=5_000 if args.quick else 20_000,
+                    short_tokens=500 if args.quick else 2_000,
+                    requests=1_000 if args.quick else 10_000,
+                    anchor_requests=500 if args.quick else 2_000, log=log)
     if "throughput" in sections:
         sizes = [int(s) for s in args.sizes.split(",")]
         with vllm_server(args.url) as (base, how):
-            tp = throughput.run(base, sizes, 1 if args.quick else 3, log)
+            # Whatever time the run has left goes to throughput (at least 2 minutes).
+            budget = max(120.0, args.budget * 60 - (time.perf_counter() - _T0) - 30)
+            log(f"throughput: {budget:.0f} s left in the time budget")
+            tp = throughput.run(base, sizes, 1 if args.quick else 3, log, budget_s=budget)
             tp["server"] = {"how": how, "version": _server_version(base), "model": "smollm2"}
             data["throughput"] = tp
     data["machine"]["loadavg_end"] = list(os.getloadavg())

@@ -6,14 +6,15 @@ ceiling's own usage numbers check that). Each repetition runs every path once pe
 fresh random order; a path's ratio is its throughput over the ceiling's in the same repetition,
 and the reported figure is the median over repetitions.
 
-The sequential loop (``OpenAILike`` called prompt after prompt) runs on the first
-``LOOP_CAP`` prompts only: a loop's throughput does not depend on the batch size, and running
-128 prompts one by one would take minutes.
+The sequential loop (``OpenAILike`` called prompt after prompt) runs once per repetition, on the
+first ``LOOP_CAP`` prompts of the smallest batch: a loop's throughput does not depend on the batch
+size, and running 128 prompts one by one would take minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import statistics
 import time
@@ -124,10 +125,6 @@ def chatopenai_batch(base: str, items: list[str]) -> None:
     _chat_openai(base).batch(items)
 
 
-def chatopenai_abatch(base: str, items: list[str]) -> None:
-    asyncio.run(_chat_openai(base).abatch(items))
-
-
 def _openai_like(base: str) -> Any:
     from llama_index.llms.openai_like import OpenAILike
 
@@ -164,7 +161,6 @@ class Path:
 PATHS = [
     Path("fanout", "asyncio fan-out, raw httpx (ceiling)", "ceiling", ceiling),
     Path("chatopenai_batch", "ChatOpenAI.batch", "anchor", chatopenai_batch),
-    Path("chatopenai_abatch", "ChatOpenAI.abatch", "anchor", chatopenai_abatch),
     Path("openailike_loop", "OpenAILike, loop", "anchor", openailike_loop, LOOP_CAP),
     Path("openailike_gather", "OpenAILike, asyncio.gather", "anchor", openailike_gather),
     Path("process_batch", "VLLMClient.process_batch (chat)", "ours", core_batch_chat),
@@ -190,43 +186,89 @@ def _timed(path: Path, base: str, items: list[str]) -> tuple[float, int]:
     return secs, expected
 
 
+def _estimate(p: Path, n: int, ceil_secs: dict[int, float]) -> float:
+    """Seconds ``p`` should take at batch size ``n``, from the ceiling's times of this run."""
+    one_wave = min(ceil_secs.values())  # about one request's time: the smallest batch
+    if p.cap is not None:
+        return p.cap * one_wave
+    if p.name == "chatopenai_batch":  # a thread pool of min(32, cpus + 4) workers
+        return max(ceil_secs.get(n, one_wave), -(-n // ((os.cpu_count() or 1) + 4)) * one_wave)
+    return ceil_secs.get(n, one_wave) * 1.5
+
+
 def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
-        only: list[str] | None = None) -> dict[str, Any]:
+        budget_s: float = 1e9, only: list[str] | None = None) -> dict[str, Any]:
+    """Up to ``reps`` repetitions within ``budget_s`` seconds.
+
+    Sizes run in increasing order, the ceiling first at each size; a path whose estimated time
+    (from the ceiling's) would overrun the budget is skipped and reported as not measured, so a
+    slow or saturated server shortens the section instead of stalling ``make bench``.
+    """
     paths = [p for p in PATHS if only is None or p.name in only or p.name == "fanout"]
+    sizes = sorted(sizes)
     # Warm-up: the first requests of a fresh server are slow.
     ceiling(base, prompts(8))
     ceiling(base, prompts(8))
     samples: dict[int, dict[str, dict[int, tuple[float, int]]]] = {
         n: {p.name: {} for p in paths} for n in sizes}
     t_start = time.perf_counter()
+    deadline = t_start + budget_s
     errors: list[str] = []
+    skipped: list[str] = []
+    ceil_secs: dict[int, float] = {}
+    done_reps = 0
     for rep in range(reps):
+        if rep and time.perf_counter() + (time.perf_counter() - t_start) / rep > deadline:
+            log(f"throughput: stopping after {rep} repetitions (time budget {budget_s:.0f} s)")
+            break
         for n in sizes:
-            order = list(paths)
-            random.shuffle(order)
+            # A sequential loop's rate does not depend on the batch size: run it once per rep.
+            rest = [p for p in paths if p.name != "fanout" and (p.cap is None or n == sizes[0])]
+            random.shuffle(rest)
             took = []
-            for p in order:
+            for p in [paths[0], *rest]:
+                if ceil_secs and time.perf_counter() + _estimate(p, n, ceil_secs) > deadline:
+                    skipped.append(f"{p.name} at {n} (rep {rep + 1})")
+                    took.append(f"{p.name} skipped")
+                    continue
                 try:
                     secs, tokens = _timed(p, base, prompts(n))
                 except Exception as exc:  # one broken path must not stop the run
                     errors.append(f"{p.name} at {n}: {type(exc).__name__}: {exc}"[:300])
                     took.append(f"{p.name} ERROR")
                     continue
+                if p.name == "fanout":
+                    ceil_secs[n] = secs
                 samples[n][p.name][rep] = (secs, tokens)
                 took.append(f"{p.name} {secs:.1f}s")
             log(f"  rep {rep + 1} size {n}: " + ", ".join(took))
+        done_reps += 1
         log(f"throughput rep {rep + 1}/{reps}: {time.perf_counter() - t_start:.0f} s")
-    result: dict[str, Any] = {"max_tokens": MAX_TOKENS, "loop_cap": LOOP_CAP, "reps": reps,
-                              "sizes": {}}
-    result["errors"] = errors
+    result: dict[str, Any] = {"max_tokens": MAX_TOKENS, "loop_cap": LOOP_CAP,
+                              "reps": done_reps, "reps_planned": reps, "errors": errors,
+                              "skipped": skipped, "budget_s": budget_s}
+    result["sizes"] = _summarize(paths, sizes, samples, errors, log)
+    for err in errors:
+        log(f"  error: {err}")
+    return result
+
+
+def _summarize(paths: list[Path], sizes: list[int],
+               samples: dict[int, dict[str, dict[int, tuple[float, int]]]], errors: list[str],
+               log: Callable[[str], None]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for n in sizes:
         ceil = {rep: tok / s for rep, (s, tok) in samples[n]["fanout"].items()}
         entry = {}
         for p in paths:
             got = {rep: v for rep, v in samples[n][p.name].items() if rep in ceil}
+            if not got and p.cap is not None and n != sizes[0]:
+                continue
             if not got:
-                entry[p.name] = {"label": p.label, "family": p.family, "error": True,
-                                 "prompts_run": min(n, p.cap or n)}
+                entry[p.name] = {"label": p.label, "family": p.family,
+                                 "prompts_run": min(n, p.cap or n),
+                                 "error": any(e.startswith(f"{p.name} at {n}:") for e in errors),
+                                 "not_measured": True}
                 continue
             tps = {rep: tok / s for rep, (s, tok) in got.items()}
             entry[p.name] = {
@@ -237,14 +279,14 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
                 "reps_ok": len(got),
                 "samples_tokens_per_s": list(tps.values()),
             }
-        result["sizes"][str(n)] = entry
+        out[str(n)] = entry
         log(f"  batch {n}:")
         for p in paths:
-            e = entry[p.name]
-            if e.get("error"):
-                log(f"    {p.label:<52} failed")
+            e = entry.get(p.name)
+            if e is None:
+                continue
+            if e.get("not_measured"):
+                log(f"    {p.label:<52} {'failed' if e['error'] else 'not measured (time)'}")
             else:
                 log(f"    {p.label:<52} {e['tokens_per_s']:7.1f} tok/s  x{e['ratio']:.2f}")
-    for err in errors:
-        log(f"  error: {err}")
-    return result
+    return out
