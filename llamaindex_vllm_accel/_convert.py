@@ -47,6 +47,7 @@ __all__ = [
     "tool_selections",
     "tool_to_dict",
     "usage_kwargs",
+    "with_schema_hint",
 ]
 
 # LlamaIndex roles that chat templates do not know, mapped onto ones they do.
@@ -187,6 +188,22 @@ def tool_to_dict(tool: BaseTool, *, strict: bool = True) -> dict[str, Any]:
         function["strict"] = True
         function["parameters"] = {**function["parameters"], "additionalProperties": False}
     return spec
+
+
+def with_schema_hint(messages: list[ChatMessage], schema: dict[str, Any]) -> list[ChatMessage]:
+    """``messages`` with a system instruction to answer as JSON matching ``schema``.
+
+    The hint joins an existing leading system message (chat templates often keep only one).
+    """
+    hint = (
+        "Reply with one compact JSON object on one line, matching this JSON schema: "
+        + json.dumps(schema, separators=(",", ":"))
+    )
+    if messages and messages[0].role == MessageRole.SYSTEM:
+        first = messages[0]
+        merged = ChatMessage(role=MessageRole.SYSTEM, content=f"{first.content}\n\n{hint}")
+        return [merged, *messages[1:]]
+    return [ChatMessage(role=MessageRole.SYSTEM, content=hint), *messages]
 
 
 def resolve_tool_choice(tool_choice: str | dict[str, Any] | None, tool_required: bool) -> Any:

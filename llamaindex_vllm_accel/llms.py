@@ -47,6 +47,7 @@ from ._convert import (
     resolve_tool_choice,
     tool_selections,
     tool_to_dict,
+    with_schema_hint,
 )
 
 if TYPE_CHECKING:
@@ -139,6 +140,11 @@ class VLLM(CustomLLM, FunctionCallingLLM):
     strict_tools: bool = Field(
         default=True,
         description="Send strict function schemas, so vLLM constrains tool-call arguments.",
+    )
+    schema_in_prompt: bool = Field(
+        default=True,
+        description="structured_predict also shows the JSON schema to the model in a system "
+        "message (small models fill a constrained schema much better when they see it).",
     )
     raw_completions: bool = Field(
         default=False,
@@ -557,16 +563,19 @@ class VLLM(CustomLLM, FunctionCallingLLM):
 
     # -- structured outputs --------------------------------------------------------------------
 
-    def _schema_kwargs(
-        self, output_cls: type[BaseModel], llm_kwargs: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        constraint = {"json": output_cls.model_json_schema()}
-        return {**(llm_kwargs or {}), "structured_outputs": constraint}
-
-    def _structured_messages(
-        self, prompt: BasePromptTemplate, prompt_args: dict[str, Any]
-    ) -> list[ChatMessage]:
-        return self._get_messages(prompt, **prompt_args)
+    def _structured_request(
+        self,
+        output_cls: type[BaseModel],
+        prompt: BasePromptTemplate,
+        prompt_args: dict[str, Any],
+        llm_kwargs: dict[str, Any] | None,
+    ) -> tuple[list[ChatMessage], dict[str, Any]]:
+        """Messages (with the schema hint) and chat kwargs constraining output to the schema."""
+        schema = output_cls.model_json_schema()
+        messages = self._get_messages(prompt, **prompt_args)
+        if self.schema_in_prompt:
+            messages = with_schema_hint(messages, schema)
+        return messages, {**(llm_kwargs or {}), "structured_outputs": {"json": schema}}
 
     def structured_predict(
         self,
@@ -578,15 +587,13 @@ class VLLM(CustomLLM, FunctionCallingLLM):
         """Predict an ``output_cls`` instance, constrained by vLLM's structured outputs."""
         if self.pydantic_program_mode != PydanticProgramMode.DEFAULT:
             return super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+        messages, kwargs = self._structured_request(output_cls, prompt, prompt_args, llm_kwargs)
         dispatcher.event(
             LLMStructuredPredictStartEvent(
                 output_cls=output_cls, template=prompt, template_args=prompt_args
             )
         )
-        response = self.chat(
-            self._structured_messages(prompt, prompt_args),
-            **self._schema_kwargs(output_cls, llm_kwargs),
-        )
+        response = self.chat(messages, **kwargs)
         output = output_cls.model_validate_json(response.message.content or "")
         dispatcher.event(LLMStructuredPredictEndEvent(output=output))
         return output
@@ -603,15 +610,13 @@ class VLLM(CustomLLM, FunctionCallingLLM):
             return await super().astructured_predict(
                 output_cls, prompt, llm_kwargs, **prompt_args
             )
+        messages, kwargs = self._structured_request(output_cls, prompt, prompt_args, llm_kwargs)
         dispatcher.event(
             LLMStructuredPredictStartEvent(
                 output_cls=output_cls, template=prompt, template_args=prompt_args
             )
         )
-        response = await self.achat(
-            self._structured_messages(prompt, prompt_args),
-            **self._schema_kwargs(output_cls, llm_kwargs),
-        )
+        response = await self.achat(messages, **kwargs)
         output = output_cls.model_validate_json(response.message.content or "")
         dispatcher.event(LLMStructuredPredictEndEvent(output=output))
         return output
@@ -629,16 +634,14 @@ class VLLM(CustomLLM, FunctionCallingLLM):
                 output_cls, prompt, llm_kwargs, **prompt_args
             )
             return
+        messages, kwargs = self._structured_request(output_cls, prompt, prompt_args, llm_kwargs)
         dispatcher.event(
             LLMStructuredPredictStartEvent(
                 output_cls=output_cls, template=prompt, template_args=prompt_args
             )
         )
         current: Any = None
-        for response in self.stream_chat(
-            self._structured_messages(prompt, prompt_args),
-            **self._schema_kwargs(output_cls, llm_kwargs),
-        ):
+        for response in self.stream_chat(messages, **kwargs):
             if not response.delta:
                 continue
             current = _partial_object(response, output_cls, current)
@@ -658,8 +661,7 @@ class VLLM(CustomLLM, FunctionCallingLLM):
             return await super().astream_structured_predict(
                 output_cls, prompt, llm_kwargs, **prompt_args
             )
-        messages = self._structured_messages(prompt, prompt_args)
-        kwargs = self._schema_kwargs(output_cls, llm_kwargs)
+        messages, kwargs = self._structured_request(output_cls, prompt, prompt_args, llm_kwargs)
 
         async def gen() -> AsyncGenerator[Any, None]:
             dispatcher.event(

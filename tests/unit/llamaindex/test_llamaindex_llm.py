@@ -385,10 +385,27 @@ def test_structured_predict_uses_structured_outputs(llm: VLLM, fake: FakeVLLM,
     city = llm.structured_predict(City, PromptTemplate("Describe {c}"), c="Paris")
     assert city == City(name="Paris", population=2100000)
     [body] = fake.bodies("/v1/chat/completions")
-    assert body["structured_outputs"]["json"] == City.model_json_schema()
-    assert body["messages"] == [{"role": "user", "content": "Describe Paris"}]
+    assert body["structured_outputs"] == {"json": City.model_json_schema()}
+    hint, user = body["messages"]
+    assert hint["role"] == "system"
+    assert json.dumps(City.model_json_schema(), separators=(",", ":")) in hint["content"]
+    assert user == {"role": "user", "content": "Describe Paris"}
     assert "tools" not in body
     assert events.names().count("LLMStructuredPredictEndEvent") == 1
+
+
+def test_schema_hint_joins_the_system_prompt_or_is_off(llm: VLLM, fake: FakeVLLM) -> None:
+    fake.replies = [Reply(content='{"name": "A", "population": 1}'),
+                    Reply(content='{"name": "B", "population": 2}')]
+    llm.model_copy(update={"system_prompt": "Be terse."}).structured_predict(
+        City, PromptTemplate("x"))
+    llm.model_copy(update={"schema_in_prompt": False}).structured_predict(
+        City, PromptTemplate("y"))
+    first, second = fake.bodies("/v1/chat/completions")
+    assert [m["role"] for m in first["messages"]] == ["system", "user"]
+    assert first["messages"][0]["content"].startswith("Be terse.\n\nReply with one compact JSON")
+    assert second["messages"] == [{"role": "user", "content": "y"}]
+    assert second["structured_outputs"] == {"json": City.model_json_schema()}
 
 
 async def test_structured_llm_and_async(llm: VLLM, fake: FakeVLLM) -> None:
