@@ -294,6 +294,22 @@ def test_with_adapter_shares_the_pool_and_switches_model(llm: VLLM, fake: FakeVL
     assert (meta.model_name, meta.context_window) == ("pirate", 2048)
 
 
+def test_per_call_model_picks_an_adapter(llm: VLLM, fake: FakeVLLM) -> None:
+    llm.chat(MESSAGES, model="pirate")
+    assert fake.bodies("/v1/chat/completions")[0]["model"] == "pirate"
+
+
+def test_to_dict_round_trip_without_the_key() -> None:
+    llm = VLLM(base_url="http://vllm.test:8000", api_key="sk-x", adapter="pirate", top_k=5,
+               additional_kwargs={"seed": 1})
+    data = llm.to_dict()
+    assert data["class_name"] == "vllm_accel_llm"
+    assert "api_key" not in data
+    clone = VLLM.from_dict(data)
+    assert (clone.adapter, clone.top_k, clone.additional_kwargs) == ("pirate", 5, {"seed": 1})
+    assert clone.api_key is None
+
+
 def test_adapter_is_loaded_on_first_use(llm: VLLM, fake: FakeVLLM) -> None:
     sea = llm.with_adapter("sea", path="/lora/sea")
     sea.complete("a")
