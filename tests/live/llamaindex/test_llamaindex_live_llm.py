@@ -169,11 +169,12 @@ async def test_async_calls_run_concurrently(llm: VLLM) -> None:
 
     single = [(await timed(0)), (await timed(1))]
     one_call = sum(end - start for start, end in single) / len(single)
-    n = 4
+    n = 8
     started = time.perf_counter()
     spans = await asyncio.gather(*(timed(i) for i in range(n)))
     together = time.perf_counter() - started
     ends = sorted(end for _, end in spans)
     # serial calls would finish one call-time apart; batched ones finish together
     assert ends[-1] - ends[0] < 0.5 * together
-    assert together < 0.5 * n * one_call, (together, one_call)
+    # about one call's time on the server's batching (serial would be n times; slack for a busy box)
+    assert together < 0.4 * n * one_call, (together, one_call)
