@@ -104,6 +104,13 @@ async def test_each_method_one_event_set_and_server_token_counts(
         usage.prompt_tokens, usage.completion_tokens)
 
 
+def test_metadata_warns_when_the_server_is_down() -> None:
+    llm = VLLM(base_url="http://127.0.0.1:9", max_retries=0)  # nothing listens on port 9
+    with pytest.warns(RuntimeWarning, match="metadata unavailable"):
+        meta = llm.metadata
+    assert (meta.is_chat_model, meta.context_window) == (True, 3900)
+
+
 def test_chat_keeps_roles_and_streams_in_pieces(llm: VLLM) -> None:
     pieces = [r.delta for r in llm.stream_chat(MESSAGES) if r.delta]
     assert len(pieces) > 1
