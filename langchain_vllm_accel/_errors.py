@@ -16,9 +16,15 @@ the same holds for every pair below::
     RequestTimeoutError          ModelTimeoutError                      VLLMRequestTimeoutError
     ServiceUnavailableError      ModelAPIError                          VLLMServiceUnavailableError
     InternalServerError          ModelAPIError                          VLLMInternalServerError
+    IncompleteStreamError        ModelAPIError                          VLLMIncompleteStreamError
     StreamError                  ModelAPIError                          VLLMStreamError
     APITimeoutError              ModelTimeoutError                      VLLMTimeoutError
     APIConnectionError           ModelConnectionError                   VLLMConnectionError
+    ConflictError                ModelError                             VLLMConflictError
+    APIStatusError (other)       ModelError                             VLLMStatusError
+    APIError (other)             ModelAPIError                          VLLMAPIError
+
+So ``except langchain_core.exceptions.ModelError`` catches every failed model call.
 
 Translation happens in one place, `map_errors`, around every call into the core client.
 """
@@ -33,10 +39,13 @@ from langchain_core import exceptions as lc
 import vllm_accel
 
 __all__ = [
+    "VLLMAPIError",
     "VLLMAuthenticationError",
     "VLLMBadRequestError",
+    "VLLMConflictError",
     "VLLMConnectionError",
     "VLLMContextOverflowError",
+    "VLLMIncompleteStreamError",
     "VLLMInternalServerError",
     "VLLMInvalidRequestError",
     "VLLMNotFoundError",
@@ -44,6 +53,7 @@ __all__ = [
     "VLLMRateLimitError",
     "VLLMRequestTimeoutError",
     "VLLMServiceUnavailableError",
+    "VLLMStatusError",
     "VLLMStreamError",
     "VLLMTimeoutError",
     "VLLMUnprocessableEntityError",
@@ -102,12 +112,28 @@ class VLLMStreamError(vllm_accel.StreamError, lc.ModelAPIError):
     """The server reported an error in the middle of a stream."""
 
 
+class VLLMIncompleteStreamError(vllm_accel.IncompleteStreamError, lc.ModelAPIError):
+    """The stream ended before it was complete (connection cut or server died)."""
+
+
 class VLLMTimeoutError(vllm_accel.APITimeoutError, lc.ModelTimeoutError):
     """A connect, read, write or pool timeout expired."""
 
 
 class VLLMConnectionError(vllm_accel.APIConnectionError, lc.ModelConnectionError):
     """The server could not be reached."""
+
+
+class VLLMConflictError(vllm_accel.ConflictError, lc.ModelError):
+    """A conflicting request (409)."""
+
+
+class VLLMStatusError(vllm_accel.APIStatusError, lc.ModelError):
+    """Another error status from the server."""
+
+
+class VLLMAPIError(vllm_accel.APIError, lc.ModelAPIError):
+    """Talking to the server failed in another way (e.g. an undecodable response)."""
 
 
 # Most specific first: the first class the error is an instance of wins.
@@ -123,9 +149,13 @@ _MAPPING: tuple[tuple[type[vllm_accel.VLLMError], type[vllm_accel.VLLMError]], .
     (vllm_accel.RequestTimeoutError, VLLMRequestTimeoutError),
     (vllm_accel.ServiceUnavailableError, VLLMServiceUnavailableError),
     (vllm_accel.InternalServerError, VLLMInternalServerError),
+    (vllm_accel.IncompleteStreamError, VLLMIncompleteStreamError),
     (vllm_accel.StreamError, VLLMStreamError),
     (vllm_accel.APITimeoutError, VLLMTimeoutError),
     (vllm_accel.APIConnectionError, VLLMConnectionError),
+    (vllm_accel.ConflictError, VLLMConflictError),
+    (vllm_accel.APIStatusError, VLLMStatusError),
+    (vllm_accel.APIError, VLLMAPIError),
 )
 _TRANSLATED = frozenset(cls for _, cls in _MAPPING)
 

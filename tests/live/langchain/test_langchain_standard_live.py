@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseChatModel
 from langchain_tests.integration_tests import (
     ChatModelIntegrationTests,
     EmbeddingsIntegrationTests,
@@ -36,7 +38,7 @@ class TestChatVLLMIntegration(ChatModelIntegrationTests):
             "model": "smollm2",
             "base_url": self._base_url,
             "temperature": 0,
-            "max_tokens": 64,
+            "max_tokens": 100,
         }
 
     @property
@@ -50,6 +52,40 @@ class TestChatVLLMIntegration(ChatModelIntegrationTests):
     @property
     def model_override_value(self) -> str:
         return "pirate"
+
+    @property
+    def supports_anthropic_inputs(self) -> bool:
+        return True  # Anthropic-style blocks in history (tool_use, thinking, cache_control)
+
+    @property
+    def enable_vcr_tests(self) -> bool:
+        return True
+
+    @pytest.mark.xfail(
+        reason="SmolLM2-135M limit: under tool_choice='auto' it answers the weather question in "
+        "prose and never emits a <tool_call> itself; the same loop with the first call forced "
+        "passes (test_langchain_live.py::test_agent_loop_calls_a_python_tool_...)",
+        raises=AssertionError,
+        strict=True,
+    )
+    @pytest.mark.parametrize("model", [{}, {"output_version": "v1"}], indirect=True)
+    def test_agent_loop(self, model: BaseChatModel) -> None:
+        super().test_agent_loop(model)
+
+    @pytest.mark.xfail(
+        reason="SmolLM2-135M limit: in plain JSON-object mode (no schema) it nests "
+        '{"setup": {"setup": ... until max_tokens instead of writing the two requested keys; '
+        "schema-constrained output (the json_schema default) passes test_structured_output",
+        raises=OutputParserException,
+        strict=True,
+    )
+    def test_json_mode(self, model: BaseChatModel) -> None:
+        super().test_json_mode(model)
+
+    @pytest.fixture
+    def vcr_config(self, vcr_config: dict[str, Any]) -> dict[str, Any]:
+        """``test_stream_time`` records its stream once (from the live server), then replays it."""
+        return {**vcr_config, "record_mode": "once"}
 
 
 class TestVLLMEmbeddingsIntegration(EmbeddingsIntegrationTests):

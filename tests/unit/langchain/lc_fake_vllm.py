@@ -33,6 +33,8 @@ class FakeVLLM:
     """When set, chat requests with ``tools`` answer with this call ``{"name", "arguments"}``."""
     error: tuple[int, dict[str, Any]] | None = None
     delay: float = 0.0
+    barrier: threading.Barrier | None = None
+    """When set, every request waits here: proves that many requests are in flight at once."""
     requests: list[tuple[str, dict[str, Any], httpx.Headers]] = field(default_factory=list)
     adapters: dict[str, str] = field(default_factory=dict)
     in_flight: int = 0
@@ -49,6 +51,8 @@ class FakeVLLM:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            if self.barrier is not None:
+                self.barrier.wait(timeout=10)
             if self.delay:
                 time.sleep(self.delay)
             return self._route(request.url.path, body)

@@ -297,7 +297,7 @@ def test_batch_is_concurrent_ordered_and_keeps_per_input_callbacks(
     fake: FakeVLLM, clients: dict[str, Any]
 ) -> None:
     fake.reply = lambda body: f"echo {body['messages'][-1]['content']}"
-    fake.delay = 0.05
+    fake.barrier = threading.Barrier(20)  # all 20 requests must be in flight together
     llm = make(clients)
     counters = [TokenCounter() for _ in range(20)]
     prompts = [f"p{i}" for i in range(20)]
@@ -310,10 +310,11 @@ def test_batch_is_concurrent_ordered_and_keeps_per_input_callbacks(
 def test_batch_respects_max_concurrency_and_return_exceptions(
     fake: FakeVLLM, clients: dict[str, Any]
 ) -> None:
-    fake.delay = 0.02
+    fake.barrier = threading.Barrier(3)
     llm = make(clients)
-    llm.batch(["a"] * 8, config={"max_concurrency": 3})
+    llm.batch(["a"] * 9, config={"max_concurrency": 3})
     assert fake.max_in_flight == 3
+    fake.barrier = None
     fake.error = (400, {"error": {"message": "bad", "type": "BadRequestError", "code": 400}})
     out = llm.batch(["a", "b"], return_exceptions=True)
     assert all(isinstance(o, ModelInvalidRequestError) for o in out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ class Tokens(BaseCallbackHandler):
 def test_generate_sends_concurrent_sub_batches_in_order(
     fake: FakeVLLM, clients: dict[str, Any]
 ) -> None:
-    fake.delay = 0.05
+    fake.barrier = threading.Barrier(3)  # the three sub-batches are in flight together
     llm = VLLM(model="smollm2", batch_size=2, top_k=7, **clients)
     prompts = [f"p{i}" for i in range(5)]
     result = llm.generate(prompts)
@@ -105,7 +106,7 @@ def test_llm_token_ids(fake: FakeVLLM, clients: dict[str, Any]) -> None:
 
 
 def test_embeddings_chunked_concurrent_and_ordered(fake: FakeVLLM, clients: dict[str, Any]) -> None:
-    fake.delay = 0.02
+    fake.barrier = threading.Barrier(3)
     texts = ["a", "bb", "ccc", "dddd", "eeeee"]
     embeddings = VLLMEmbeddings(
         model="minilm", chunk_size=2, max_concurrency=4, dimensions=3, **clients
@@ -116,6 +117,7 @@ def test_embeddings_chunked_concurrent_and_ordered(fake: FakeVLLM, clients: dict
     assert sorted(len(b["input"]) for b in bodies) == [1, 2, 2]
     assert all(b["dimensions"] == 3 and b["model"] == "minilm" for b in bodies)
     assert fake.max_in_flight == 3
+    fake.barrier = None
     assert embeddings.embed_query("xyz") == [3.0, 1.0, 0.5]
     assert embeddings.embed_documents([]) == []
 
