@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .throughput import PATHS
+
 TARGET_BATCH = "64"  # the batch size the issues' throughput targets name
+_PATH_LABELS = {p.name: p.label for p in PATHS}
 
 
 def _get(data: dict[str, Any], *keys: str) -> Any:
@@ -52,7 +55,8 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
                                ("chatvllm_batch", 5, 0.95), ("chatvllm_abatch", 5, 0.95),
                                ("li_batch", 6, 0.95), ("li_abatch", 6, 0.95)):
         e = tp.get(name) or {}
-        out.append(_target(issue, f"{e.get('label', name)}, {TARGET_BATCH} prompts, vs fan-out",
+        label = e.get("label") or _PATH_LABELS.get(name, name)
+        out.append(_target(issue, f"{label}, {TARGET_BATCH} prompts, vs fan-out",
                            e.get("ratio"), limit, at_most=False, unit="x",
                            how="tokens/s ratio, median of repetitions"))
     for issue, ours, anchor, imp_name, imp_base in (

@@ -35,6 +35,12 @@ PACKAGES = ["vllm-accel", "httpx", "httpx-sse", "pydantic", "openai", "langchain
 _T0 = time.perf_counter()
 
 
+def _elapsed() -> float:
+    """Seconds since ``python -m bench`` started (its environment's set-up included)."""
+    started = os.environ.get("VLLM_ACCEL_BENCH_STARTED")
+    return time.time() - float(started) if started else time.perf_counter() - _T0
+
+
 def log(msg: str) -> None:
     print(f"[{time.perf_counter() - _T0:6.0f} s] {msg}", flush=True)
 
@@ -156,9 +162,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--url", default=os.environ.get(URL_ENV),
                    help=f"use this running vLLM for throughput (env {URL_ENV}); dev only")
     p.add_argument("--sizes", default="8,32,64,128", help="batch sizes")
-    p.add_argument("--budget", type=float, default=17.0,
-                   help="minutes for the whole run (the throughput section gets what is left;"
-                   " the bench environment's first install comes on top)")
+    p.add_argument("--budget", type=float, default=16.0,
+                   help="minutes for the whole run, bench/.venv set-up included (the throughput"
+                   " section gets what is left; make's own set-up of .venv comes on top)")
     p.add_argument("--note", default=os.environ.get("VLLM_ACCEL_BENCH_NOTE", ""),
                    help="conditions to state in the report (env VLLM_ACCEL_BENCH_NOTE)")
     p.add_argument("--report-only", action="store_true", help="regenerate the docs from the JSON")
@@ -204,13 +210,15 @@ def main(argv: list[str]) -> int:
         sizes = [int(s) for s in args.sizes.split(",")]
         with vllm_server(args.url) as (base, how):
             # Whatever time the run has left goes to throughput (at least 2 minutes).
-            budget = max(120.0, args.budget * 60 - (time.perf_counter() - _T0) - 30)
+            budget = max(120.0, args.budget * 60 - _elapsed() - 30)
             log(f"throughput: {budget:.0f} s left in the time budget")
             tp = throughput.run(base, sizes, 1 if args.quick else 3, log, budget_s=budget)
             tp["server"] = {"how": how, "version": _server_version(base), "model": "smollm2"}
+            tp["measured_at"] = started.isoformat()
+            tp["other_vllm_servers"] = data["machine"]["other_vllm_servers_at_start"]
             data["throughput"] = tp
     data["machine"]["loadavg_end"] = list(os.getloadavg())
-    data["duration_s"] = round(time.perf_counter() - _T0, 1)
+    data["duration_s"] = round(_elapsed(), 1)
     data["targets"] = report.targets(data)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(data, indent=1) + "\n")

@@ -217,10 +217,13 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
     skipped: list[str] = []
     ceil_secs: dict[int, float] = {}
     done_reps = 0
+    skipped_before = 0
     for rep in range(reps):
-        if rep and time.perf_counter() + (time.perf_counter() - t_start) / rep > deadline:
+        if rep and (time.perf_counter() + (time.perf_counter() - t_start) / rep > deadline
+                    or len(skipped) > skipped_before):
             log(f"throughput: stopping after {rep} repetitions (time budget {budget_s:.0f} s)")
             break
+        skipped_before = len(skipped)
         for n in sizes:
             # A sequential loop's rate does not depend on the batch size: run it once per rep.
             rest = [p for p in paths if p.name != "fanout" and (p.cap is None or n == sizes[0])]
