@@ -153,17 +153,22 @@ def _memory_rows(data: dict[str, Any]) -> list[str]:
         return []
     short, long_ = mem["short_tokens"], mem["long_tokens"]
     rows = [f"| client | peak RSS growth, {short:,} chunks | peak RSS growth, {long_:,} chunks"
-            f" | time for {long_:,} chunks | RSS growth over {mem['requests']:,} requests |",
-            "|---|---:|---:|---:|---:|"]
+            f" | extra peak per extra chunk | time for {long_:,} chunks | RSS growth over"
+            " requests | then over more requests |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
     for key, e in mem["stream"].items():
         req = mem["requests_growth"].get(key, {})
         if "error" in e.get("short", {}) or "error" in e.get("long", {}):
-            rows.append(f"| {key} | error | error | | |")
+            rows.append(f"| {key} | error | error | | | | |")
             continue
-        growth = "error" if "error" in req else f"{req['growth_mb']:+.1f} MB"
+        growth = ("error" if "error" in req else
+                  f"{req['growth_mb']:+.1f} MB over {req['requests']:,}")
+        more = (f"{req['more_growth_mb']:+.1f} MB over {req['more_requests']:,}"
+                if req.get("more_requests") else "–")
         rows.append(f"| {key} | {e['short']['peak_growth_mb']:+.1f} MB"
-                    f" | {e['long']['peak_growth_mb']:+.1f} MB | {e['long']['seconds']:.1f} s"
-                    f" | {growth} |")
+                    f" | {e['long']['peak_growth_mb']:+.1f} MB"
+                    f" | {e['bytes_per_extra_chunk']:.0f} B | {e['long']['seconds']:.1f} s"
+                    f" | {growth} | {more} |")
     return rows
 
 
@@ -192,7 +197,14 @@ def markdown(data: dict[str, Any]) -> str:
         lines += [f"**Other vLLM servers were running on this machine at the start ({others}),"
                   " sharing its cores: absolute figures are slower and noisier than on a quiet"
                   " machine; ratios are taken within rounds to limit the effect.**", ""]
-    if data.get("note"):
+    runs = data.get("section_runs") or {}
+    if len({r.get("generated") for r in runs.values()}) > 1:
+        lines += ["Sections come from separate invocations of `python -m bench`: " + "; ".join(
+            f"{sec} at {r.get('generated')} (load average"
+            f" {(r.get('loadavg_start') or [0])[0]:.1f})" for sec, r in runs.items()) + ".", ""]
+        notes = {r.get("note") for r in runs.values() if r.get("note")}
+        lines += [f"Conditions: {n}" for n in notes] + ([""] if notes else [])
+    elif data.get("note"):
         lines += [f"Conditions: {data['note']}", ""]
     lines += [
         f"Targets from the issues: **{len(met)} met, {len(missed)} missed**"
@@ -248,8 +260,10 @@ def markdown(data: dict[str, Any]) -> str:
             "",
         ]
         if tp.get("skipped"):
-            lines += [f"Not measured, because the section's time budget ({tp['budget_s']:.0f} s)"
-                      " ran out on this machine: " + "; ".join(tp["skipped"]) + ".", ""]
+            lines += [f"{len(tp['skipped'])} planned runs (path x size x repetition) were not"
+                      f" made: the section's time budget ({tp['budget_s']:.0f} s) ran out on this"
+                      " machine. Each path's figure is the median of the repetitions it ran.",
+                      ""]
         if tp.get("errors"):
             lines += ["Errors: " + "; ".join(f"`{e}`" for e in tp["errors"]), ""]
     if data.get("imports"):
@@ -273,7 +287,12 @@ def markdown(data: dict[str, Any]) -> str:
             " The answer text itself is 4 characters per chunk. Constant memory is judged by the"
             " extra peak per extra chunk between the two lengths: at most 32 bytes (the text a"
             " stream keeps for its final message, up to 4 bytes a character). RSS growth"
-            " over requests: after 500 warm-up requests, before vs after (with `gc.collect()`).",
+            " over requests: after 500 warm-up requests, before vs after (with `gc.collect()`);"
+            " this package's clients and the floor run 10,000 requests and then half as many"
+            " again (a steady-state check), the anchors fewer to save time. The core keeps a"
+            " bounded window of per-request statistics (`client.stats()`, the last 10,000"
+            " requests), which is what fills during the first 10,000; the next column shows"
+            " whether anything grows after that.",
             "",
             *_memory_rows(data),
             "",
@@ -334,6 +353,10 @@ def chart(data: dict[str, Any], path: Path) -> None:
                                           .replace(" (one completions request)", " (compl.)")
                                           for n in names], rotation=35, ha="right", fontsize=7)
         ax.legend(fontsize=8)
+    if not any("ratio" in e for entries in sizes.values() for n, e in entries.items()
+               if n != "fanout"):
+        ax.text(0.5, 0.5, "not measured in this run\n(see docs/benchmarks.md)",
+                ha="center", va="center", transform=ax.transAxes, fontsize=12, color="gray")
     ax.set_title("Batch throughput on vLLM, x asyncio fan-out")
     ax = axes[1][1]
     imp = data.get("imports") or {}

@@ -153,6 +153,11 @@ def _server_version(base: str) -> str:
         return "unknown"
 
 
+def _get_load(data: dict[str, Any]) -> list[float] | None:
+    load = data.get("machine", {}).get("loadavg_start")
+    return list(load) if load else None
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
@@ -175,6 +180,8 @@ def main(argv: list[str]) -> int:
     args = parse(argv)
     if args.report_only:
         data = json.loads(RESULTS.read_text())
+        data["targets"] = report.targets(data)
+        RESULTS.write_text(json.dumps(data, indent=1) + "\n")
         report.write(data, ROOT)
         print(report.console_table(data))
         return 0
@@ -186,6 +193,14 @@ def main(argv: list[str]) -> int:
     if set(sections) != set(SECTIONS) and RESULTS.exists():
         data = json.loads(RESULTS.read_text())
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    runs = data.setdefault("section_runs", {})
+    for sec in SECTIONS:  # an older file: its sections came from its own run
+        if sec in data and sec not in runs:
+            runs[sec] = {"generated": data.get("generated"),
+                         "loadavg_start": _get_load(data), "note": data.get("note", "")}
+    for sec in sections:
+        runs[sec] = {"generated": started.isoformat(), "loadavg_start": list(os.getloadavg()),
+                     "note": args.note}
     data.update({"schema": 1, "generated": started.isoformat(),
                  "machine": machine() | {"other_vllm_servers_at_start": other_vllm_servers()},
                  "versions": versions(), "git": _git(), "quick": args.quick,
