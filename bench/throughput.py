@@ -279,6 +279,7 @@ def _summarize(paths: list[Path], sizes: list[int],
                 "tokens_per_s": statistics.median(tps.values()),
                 "seconds": statistics.median([s for s, _ in got.values()]),
                 "ratio": statistics.median([t / ceil[rep] for rep, t in tps.items()]),
+                "ratios": [t / ceil[rep] for rep, t in tps.items()],
                 "reps_ok": len(got),
                 "samples_tokens_per_s": list(tps.values()),
             }
