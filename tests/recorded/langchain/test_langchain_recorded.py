@@ -5,12 +5,15 @@ Recorded from the embedded servers by ``make record``; replayed offline with soc
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.exceptions import ContextOverflowError
+from langchain_core.exceptions import ContextOverflowError, ModelNotFoundError
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
+from langchain_core.outputs import LLMResult
+from langchain_core.runnables import ConfigurableField
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 
@@ -26,9 +29,18 @@ QUESTION = "What is the capital of France?"
 class Tokens(BaseCallbackHandler):
     def __init__(self) -> None:
         self.tokens: list[str] = []
+        self.ends: list[str] = []
 
     def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
         self.tokens.append(token)
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        self.ends.append(response.generations[0][0].text)
+
+
+def sent_bodies(vcr: Any, path: str) -> list[dict[str, Any]]:
+    """The JSON bodies this test sent to ``path`` (the cassette matched them byte for byte)."""
+    return [json.loads(r.body) for r in vcr.requests if r.path == path]
 
 
 def chat(url: str, **kwargs: Any) -> ChatVLLM:
@@ -152,3 +164,159 @@ def test_embeddings(recorded_embed_url: str) -> None:
     assert len(vectors) == 3
     assert {len(v) for v in vectors} == {384}
     assert embeddings.embed_query("green") == pytest.approx(vectors[1], abs=1e-4)
+
+
+def test_extras_are_deep_merged_into_the_request(recorded_chat_url: str, vcr: Any) -> None:
+    llm = chat(
+        recorded_chat_url,
+        max_tokens=8,
+        top_k=20,
+        min_p=0.05,
+        repetition_penalty=1.1,
+        chat_template_kwargs={"enable_thinking": False, "lang": "en"},
+        extra_body={"vllm_xargs": {"a": 1}},
+    )
+    result = llm.invoke(
+        QUESTION,
+        top_k=5,
+        chat_template_kwargs={"lang": "fr"},
+        extra_body={"vllm_xargs": {"b": 2}},
+    )
+    assert result.text
+    (body,) = sent_bodies(vcr, "/v1/chat/completions")
+    assert body["top_k"] == 5
+    assert body["min_p"] == 0.05
+    assert body["repetition_penalty"] == 1.1
+    assert body["chat_template_kwargs"] == {"enable_thinking": False, "lang": "fr"}
+    assert body["vllm_xargs"] == {"a": 1, "b": 2}
+    assert "best_of" not in body
+
+
+def test_invoke_with_streaming_true_and_stream_events_v3_send_tokens_once(
+    recorded_chat_url: str,
+) -> None:
+    llm = chat(recorded_chat_url, max_tokens=8, streaming=True)
+    tokens = Tokens()
+    message = llm.invoke(QUESTION, config={"callbacks": [tokens]})
+    assert "".join(tokens.tokens) == message.text
+    assert message.usage_metadata is not None
+    events_tokens = Tokens()
+    stream = chat(recorded_chat_url, max_tokens=8).stream_events(
+        QUESTION, version="v3", config={"callbacks": [events_tokens]}
+    )
+    list(stream)
+    assert "".join(events_tokens.tokens) == stream.output.text == message.text
+
+
+def test_stream_without_usage(recorded_chat_url: str, vcr: Any) -> None:
+    chunks = list(chat(recorded_chat_url, max_tokens=4, stream_usage=False).stream(QUESTION))
+    assert all(c.usage_metadata is None for c in chunks)
+    assert chunks[-1].chunk_position == "last"
+    assert sent_bodies(vcr, "/v1/chat/completions")[0]["stream_options"] == {"include_usage": False}
+
+
+def test_adapter_by_bind_and_configurable(recorded_chat_url: str, vcr: Any) -> None:
+    llm = chat(recorded_chat_url, max_tokens=8)
+    by_bind = llm.bind(adapter="pirate").invoke(QUESTION)
+    configurable = llm.configurable_fields(adapter=ConfigurableField(id="lora"))
+    by_config = configurable.invoke(QUESTION, config={"configurable": {"lora": "pirate"}})
+    for answer in (by_bind, by_config):
+        assert answer.text.lower().startswith("arr")
+        assert answer.response_metadata["model_name"] == "pirate"
+    assert [b["model"] for b in sent_bodies(vcr, "/v1/chat/completions")] == ["pirate", "pirate"]
+
+
+async def test_unknown_adapter_is_model_not_found(recorded_chat_url: str) -> None:
+    with pytest.raises(ModelNotFoundError) as info:
+        await chat(recorded_chat_url, max_tokens=2, max_retries=0).ainvoke(
+            QUESTION, adapter="no-such-adapter"
+        )
+    assert isinstance(info.value, vllm_accel.NotFoundError)
+    assert info.value.status_code == 404
+
+
+def test_named_tool_choice_and_no_argument_tool(recorded_chat_url: str, vcr: Any) -> None:
+    @tool
+    def current_time() -> str:
+        """Return the current time."""
+        return "12:00"
+
+    llm = chat(recorded_chat_url, max_tokens=48)
+    result = llm.bind_tools([multiply, current_time], tool_choice="multiply").invoke(
+        "What is 6 times 7?"
+    )
+    assert [(c["name"], c["args"]) for c in result.tool_calls] == [("multiply", {"a": 6, "b": 7})]
+    body = sent_bodies(vcr, "/v1/chat/completions")[0]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "multiply"}}
+    assert all(t["function"]["strict"] is True for t in body["tools"])
+
+
+def test_structured_output_methods_and_include_raw(recorded_chat_url: str) -> None:
+    llm = chat(recorded_chat_url, max_tokens=48)
+    calling = llm.with_structured_output(Capital, method="function_calling")
+    result = calling.invoke("What is the capital of France?")
+    assert isinstance(result, Capital)
+    raw = llm.with_structured_output(Capital, method="json_mode", include_raw=True).invoke(
+        "What is the capital of France? Reply in JSON."
+    )
+    assert isinstance(raw["raw"], AIMessage)
+    assert (raw["parsed"] is None) == (raw["parsing_error"] is not None)
+
+
+def test_token_count_with_tools(recorded_chat_url: str) -> None:
+    llm = chat(recorded_chat_url, max_tokens=1)
+    messages = [HumanMessage("What is 6 times 7?")]
+    usage = llm.bind_tools([multiply]).invoke(messages).usage_metadata
+    assert usage is not None
+    with_tools = llm.get_num_tokens_from_messages(messages, tools=[multiply])
+    assert with_tools == usage["input_tokens"]
+    assert with_tools > llm.get_num_tokens_from_messages(messages)
+
+
+def test_batch_keeps_order_and_per_input_callbacks(recorded_chat_url: str) -> None:
+    llm = chat(recorded_chat_url).configurable_fields(max_tokens=ConfigurableField(id="n"))
+    handlers = [Tokens() for _ in range(3)]
+    configs: Any = [
+        {"configurable": {"n": n}, "callbacks": [h]}
+        for n, h in zip((3, 1, 2), handlers, strict=True)
+    ]
+    results = llm.batch(["Tell me a story."] * 3, config=configs, ignore_eos=True)
+    assert [r.usage_metadata["output_tokens"] for r in results] == [3, 1, 2]
+    assert [h.ends for h in handlers] == [[r.text] for r in results]
+
+
+def test_llm_samples_stream_and_adapter(recorded_chat_url: str) -> None:
+    llm = VLLM(
+        model="smollm2",
+        base_url=recorded_chat_url,
+        temperature=0.8,
+        seed=7,
+        max_tokens=4,
+        n=2,
+        ignore_eos=True,
+    )
+    result = llm.generate(["The sky is", "Grass is"])
+    assert [len(g) for g in result.generations] == [2, 2]
+    assert result.llm_output is not None
+    assert result.llm_output["token_usage"]["completion_tokens"] == 16
+    tokens = Tokens()
+    streamed = list(
+        VLLM(model="smollm2", base_url=recorded_chat_url, temperature=0, max_tokens=6).stream(
+            "Once upon a time", config={"callbacks": [tokens]}
+        )
+    )
+    assert tokens.tokens == streamed
+    assert tokens.ends == ["".join(streamed)]
+
+
+async def test_llm_async_adapter_and_embeddings_async(
+    recorded_chat_url: str, recorded_embed_url: str
+) -> None:
+    llm = VLLM(model="smollm2", base_url=recorded_chat_url, temperature=0, max_tokens=4)
+    result = await llm.agenerate(["Hello"], adapter="pirate")
+    assert result.llm_output is not None
+    assert result.llm_output["model_name"] == "pirate"
+    embeddings = VLLMEmbeddings(model="minilm", base_url=recorded_embed_url, chunk_size=1)
+    vectors = await embeddings.aembed_documents(["red", "green"])
+    assert len(vectors) == 2
+    assert await embeddings.aembed_query("green") == pytest.approx(vectors[1], abs=1e-4)
