@@ -44,7 +44,7 @@ class TestChatVLLMUnit(ChatModelUnitTests):
         reason="langchain-core limit, not ours: load(allowed_objects='all') admits only classes "
         "listed in langchain-core's own serialization mapping, so no out-of-tree integration "
         "can pass; the round trip with allowed_objects=[ChatVLLM] is tested in "
-        "test_langchain_chat.py::test_dumpd_load_round_trip_hides_the_key",
+        "test_langchain_params.py::test_dumpd_load_round_trip_hides_the_key",
         raises=ValueError,
         strict=True,
     )
