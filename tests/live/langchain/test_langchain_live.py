@@ -7,8 +7,10 @@ with a Python tool, LoRA switching, batch order and per-input callbacks, exact t
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.chat_history import InMemoryChatMessageHistory
@@ -51,6 +53,43 @@ class Recorder(BaseCallbackHandler):
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         with self._lock:
             self.ends.append(response.generations[0][0].text)
+
+
+class InFlight:
+    """httpx event hooks counting requests sent and not yet answered (peak = real concurrency)."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    def sent(self, request: httpx.Request) -> None:
+        with self._lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+
+    def answered(self, response: httpx.Response) -> None:
+        with self._lock:
+            self.now -= 1
+
+    async def asent(self, request: httpx.Request) -> None:
+        self.sent(request)
+
+    async def aanswered(self, response: httpx.Response) -> None:
+        self.answered(response)
+
+
+@pytest.fixture
+def in_flight() -> Iterator[tuple[InFlight, httpx.Client, httpx.AsyncClient]]:
+    counter = InFlight()
+    sync = httpx.Client(
+        timeout=600, event_hooks={"request": [counter.sent], "response": [counter.answered]}
+    )
+    async_ = httpx.AsyncClient(
+        timeout=600, event_hooks={"request": [counter.asent], "response": [counter.aanswered]}
+    )
+    yield counter, sync, async_
+    sync.close()
 
 
 @pytest.fixture
@@ -239,6 +278,38 @@ def test_batch_keeps_order_and_per_input_configs_and_callbacks(chat: ChatVLLM) -
     for recorder, result in zip(recorders, results, strict=True):
         assert len(recorder.starts) == 1
         assert recorder.ends == [result.content]
+
+
+def test_batch_fills_continuous_batching(
+    chat_server_url: str, in_flight: tuple[InFlight, httpx.Client, httpx.AsyncClient]
+) -> None:
+    counter, sync, _ = in_flight
+    llm = ChatVLLM(model="smollm2", base_url=chat_server_url, max_tokens=8, http_client=sync)
+    results = llm.batch(["Tell me a story."] * 16, ignore_eos=True)
+    assert len(results) == 16
+    # all 16 in flight at once (LangChain's default batch caps at min(32, cpus + 4) threads)
+    assert counter.peak == 16
+    counter.peak = 0
+    llm.batch(["Tell me a story."] * 6, config={"max_concurrency": 3}, ignore_eos=True)
+    assert counter.peak == 3
+
+
+async def test_abatch_and_llm_sub_batches_are_concurrent(
+    chat_server_url: str, in_flight: tuple[InFlight, httpx.Client, httpx.AsyncClient]
+) -> None:
+    counter, sync, async_ = in_flight
+    llm = ChatVLLM(
+        model="smollm2", base_url=chat_server_url, max_tokens=8, http_async_client=async_
+    )
+    results = await llm.abatch(["Tell me a story."] * 12, ignore_eos=True)
+    assert len(results) == 12
+    assert counter.peak == 12
+    counter.peak = 0
+    completions = VLLM(
+        model="smollm2", base_url=chat_server_url, max_tokens=8, batch_size=2, http_client=sync
+    )
+    assert len(completions.batch(["Once upon a time"] * 6, ignore_eos=True)) == 6
+    assert counter.peak == 3  # three list-prompt sub-batches at once
 
 
 async def test_abatch_keeps_order_and_streams_tokens_once(chat: ChatVLLM) -> None:
