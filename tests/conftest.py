@@ -16,6 +16,7 @@ ones; a developer then saves 90 s a run. A clean clone (CI) has neither and star
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +37,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         rel = Path(str(item.path)).relative_to(root).parts
         if rel and rel[0] in TIERS:
             item.add_marker(getattr(pytest.mark, rel[0]))
+        if rel and rel[0] == "live" and item.get_closest_marker("flaky") is None:
+            # A 135M model on a shared CPU: one rerun absorbs a batching-dependent sample.
+            # A test that fails twice fails; the rerun is reported (`-ra` lists it).
+            item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=2))
 
 
 @pytest.fixture(autouse=True)
@@ -92,9 +97,19 @@ def embedded_servers() -> Iterator[EmbeddedServers | None]:
         groups = [s.pid for s in (servers.chat, servers.embeddings) if s and s.pid]
         yield servers
     # Teardown check: nothing the session started may outlive it (engine workers included).
-    left = [p.pid for p in psutil.process_iter() if _pgid(p.pid) in groups]
+    deadline = time.monotonic() + 15
+    while (left := _live_in_groups(groups)) and time.monotonic() < deadline:
+        time.sleep(0.2)
     if left:
         raise RuntimeError(f"vLLM processes outlived the test session: {left}")
+
+
+def _live_in_groups(groups: list[int]) -> list[int]:
+    left = []
+    for proc in psutil.process_iter(["status"]):
+        if _pgid(proc.pid) in groups and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            left.append(proc.pid)
+    return left
 
 
 def _pgid(pid: int) -> int | None:

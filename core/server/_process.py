@@ -246,8 +246,11 @@ class VLLMServer:
             except subprocess.TimeoutExpired:
                 _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
-        # Children that outlived the leader (engine core workers) go too.
+        # Children that outlived the leader (engine core workers) go too; wait until they are.
         _signal_group(proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def restart(self, **changes: object) -> VLLMServer:
         """Stop, then start again with some spec fields changed (same port).
@@ -297,6 +300,14 @@ def port_is_free(host: str, port: int) -> bool:
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
