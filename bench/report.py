@@ -27,6 +27,10 @@ def _target(issue: int, what: str, value: float | None, limit: float, *, at_most
            "at_most": at_most, "unit": unit, "met": met, "how": how}
     if spread and len(spread) > 1:
         out["range"] = [min(spread), max(spread)]
+    elif spread is not None and value is not None:
+        # One repetition on a busy server says too little to call a target met or missed.
+        out["met"] = None
+        out["inconclusive"] = "one repetition only"
     return out
 
 
@@ -114,6 +118,8 @@ def _fmt(value: float | None, unit: str) -> str:
 
 
 def _verdict(t: dict[str, Any]) -> str:
+    if t.get("inconclusive"):
+        return f"inconclusive ({t['inconclusive']})"
     return "not measured" if t["met"] is None else ("met" if t["met"] else "**MISSED**")
 
 
@@ -227,7 +233,8 @@ def markdown(data: dict[str, Any]) -> str:
         lines += [f"Conditions: {data['note']}", ""]
     lines += [
         f"Targets from the issues: **{len(met)} met, {len(missed)} missed,"
-        f" {len(tgts) - len(met) - len(missed)} not measured** (of {len(tgts)}).",
+        f" {len(tgts) - len(met) - len(missed)} not measured or inconclusive** (of"
+        f" {len(tgts)}).",
         "",
         "## Targets",
         "",
@@ -408,7 +415,8 @@ def write(data: dict[str, Any], root: Path) -> None:
 def console_table(data: dict[str, Any]) -> str:
     out = ["", "Targets:"]
     for t in data.get("targets") or targets(data):
-        verdict = "n/a" if t["met"] is None else ("met" if t["met"] else "MISSED")
+        verdict = ("?" if t.get("inconclusive") else "n/a" if t["met"] is None
+                   else "met" if t["met"] else "MISSED")
         out.append(f"  [{verdict:>6}] #{t['issue']} {t['what']}: {_fmt(t['value'], t['unit'])}"
                    f" ({'<=' if t['at_most'] else '>='} {_fmt(t['limit'], t['unit'])})")
     return "\n".join(out)

@@ -206,13 +206,13 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
     """
     paths = [p for p in PATHS if only is None or p.name in only or p.name == "fanout"]
     sizes = sorted(sizes)
+    deadline = time.perf_counter() + budget_s
     # Warm-up: the first requests of a fresh server are slow.
     ceiling(base, prompts(8))
     ceiling(base, prompts(8))
     samples: dict[int, dict[str, dict[int, tuple[float, int]]]] = {
         n: {p.name: {} for p in paths} for n in sizes}
     t_start = time.perf_counter()
-    deadline = t_start + budget_s
     errors: list[str] = []
     skipped: list[str] = []
     ceil_secs: dict[int, float] = {}
