@@ -308,3 +308,14 @@ def test_embeddings_chunking_and_params() -> None:
     assert embeddings._chunks(["a", "b", "c"]) == [["a", "b"], ["c"]]
     assert embeddings._params() == {"use_activation": True, "dimensions": 8}
     assert embeddings.embed_documents([]) == []
+
+
+def test_unknown_request_fields_are_refused_before_sending() -> None:
+    from langchain_core.exceptions import ModelInvalidRequestError
+
+    llm = ChatVLLM(model="m", base_url="http://unreachable.invalid:1", bogus_field=1, max_retries=0)
+    with pytest.raises(ModelInvalidRequestError, match="bogus_field") as info:
+        llm.invoke("hi")  # sockets are blocked here: the core client refuses it locally
+    assert "extra_body" in str(info.value)
+    with pytest.raises(ModelInvalidRequestError, match="at most 4"):
+        ChatVLLM(model="m", stop=["a", "b", "c", "d", "e"]).invoke("hi")
