@@ -287,6 +287,12 @@ def markdown(data: dict[str, Any]) -> str:
             *_throughput_rows(data),
             "",
         ]
+        if tp.get("reps", 0) < 2:
+            lines += ["**One repetition only, on a machine whose cores other vLLM servers were"
+                      " using: these figures show that every path runs on the real server, not"
+                      " how fast the paths are (the ceiling itself ran far below what a quiet"
+                      " machine of this kind reaches). Throughput verdicts are left"
+                      " inconclusive.**", ""]
         if tp.get("skipped"):
             lines += [f"{len(tp['skipped'])} planned runs (path x size x repetition) were not"
                       f" made: the section's time budget ({tp['budget_s']:.0f} s) ran out on this"
