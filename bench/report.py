@@ -391,7 +391,9 @@ def chart(data: dict[str, Any], path: Path) -> None:
                if n != "fanout"):
         ax.text(0.5, 0.5, "not measured in this run\n(see docs/benchmarks.md)",
                 ha="center", va="center", transform=ax.transAxes, fontsize=12, color="gray")
-    ax.set_title("Batch throughput on vLLM, x asyncio fan-out")
+    reps = _get(data, "throughput", "reps") or 0
+    ax.set_title("Batch throughput on vLLM, x asyncio fan-out"
+                 + (" (1 repetition: inconclusive)" if sizes and reps < 2 else ""))
     ax = axes[1][1]
     imp = data.get("imports") or {}
     names = [n for n, e in imp.items() if isinstance(e, dict)]
