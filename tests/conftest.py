@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,8 +80,13 @@ def _dev_server_urls() -> tuple[str, str] | None:
             chat, embed = lines[0], lines[1]
     if not (chat and embed):
         return None
-    for url in (chat, embed):
-        httpx.get(f"{url.rstrip('/')}/health", timeout=5).raise_for_status()
+    try:
+        for url in (chat, embed):
+            httpx.get(f"{url.rstrip('/')}/health", timeout=5).raise_for_status()
+    except httpx.HTTPError as exc:  # stale URLs: start our own servers instead
+        warnings.warn(f"dev servers not reachable ({exc}); starting the embedded servers",
+                      stacklevel=1)
+        return None
     return chat.rstrip("/"), embed.rstrip("/")
 
 
