@@ -270,12 +270,16 @@ class VLLM(CustomLLM, FunctionCallingLLM):
         return bases[0].id
 
     def _server_context_window(self) -> int:
+        name = self._served_name()
         models = self._models()
-        card = models.get(self._served_name())
+        if models.get(name) is None:  # loaded after the list was cached (an adapter): ask again
+            self._conn.facts.pop("models", None)
+            models = self._models()
+        card = models.get(name)
         if card is not None and card.max_model_len is None and card.parent:
             card = models.get(card.parent)
         if card is None or card.max_model_len is None:
-            raise ValueError(f"the server reports no max_model_len for {self._served_name()!r}")
+            raise ValueError(f"the server reports no max_model_len for {name!r}")
         return card.max_model_len
 
     def _server_accepts_tools(self) -> bool:
@@ -315,7 +319,11 @@ class VLLM(CustomLLM, FunctionCallingLLM):
                 stacklevel=2,
             )
             context_window = self.context_window or DEFAULT_CONTEXT_WINDOW
-            function_calling = bool(self.is_function_calling)
+            function_calling = (
+                self._conn.facts.get("tools", False)
+                if self.is_function_calling is None
+                else self.is_function_calling
+            )
             model_name = self.adapter or self.model or "unknown"
         return LLMMetadata(
             context_window=context_window,
