@@ -116,14 +116,16 @@ def test_llm_invoke_batch_keeps_order_across_concurrent_sub_batches(chat_server_
     assert llm.invoke(prompts[0]) == results[0]
 
 
-async def test_llm_streams_tokens_once_and_reports_usage(chat_server_url: str) -> None:
+async def test_llm_streams_tokens_once_and_reports_usage(
+    chat_server_url: str, pirate_adapter: str
+) -> None:
     llm = VLLM(model="smollm2", base_url=chat_server_url, temperature=0, max_tokens=8)
     recorder = Recorder()
     chunks = [c async for c in llm.astream("Once upon a time", config={"callbacks": [recorder]})]
     assert len([c for c in chunks if c]) > 1
     assert recorder.tokens == chunks
     assert recorder.ends == ["".join(chunks)]
-    result = await llm.agenerate(["Once upon a time"], adapter="pirate", ignore_eos=True)
+    result = await llm.agenerate(["Once upon a time"], adapter=pirate_adapter, ignore_eos=True)
     assert result.llm_output is not None
     assert result.llm_output["model_name"] == "pirate"
     assert result.llm_output["token_usage"]["completion_tokens"] == 8
@@ -172,9 +174,13 @@ def test_runnable_with_message_history(chat: ChatVLLM) -> None:
         "HumanMessage",
         "AIMessage",
     ]
-    # the second request carried the first exchange to the server
+    # the second request carried the first exchange to the server (whether a 135M model then
+    # recalls the name is up to the model, so the test checks what the server received)
     assert [len(messages) for messages in recorder.starts] == [1, 3]
-    assert "Zorblax" in str(second.content)
+    assert "Zorblax" in str(recorder.starts[1][0].content)
+    assert first.usage_metadata is not None
+    assert second.usage_metadata is not None
+    assert second.usage_metadata["input_tokens"] > first.usage_metadata["total_tokens"]
 
 
 # ---------------------------------------------------------------------------- tools
@@ -193,7 +199,7 @@ def test_agent_loop_calls_a_python_tool_and_answers_from_its_result(chat: ChatVL
     for step in range(3):
         # A 135M model does not decide to call tools on its own ("auto"): force the first step.
         llm = chat.bind_tools(list(tools.values()), tool_choice="any" if step == 0 else "auto")
-        ai = llm.invoke(messages)
+        ai = llm.invoke(messages, max_tokens=64)
         assert isinstance(ai, AIMessage)
         messages.append(ai)
         if not ai.tool_calls:
