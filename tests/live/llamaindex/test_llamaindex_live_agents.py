@@ -38,11 +38,10 @@ class Weather:
         return f"The weather in {city} is sunny and 23 degrees."
 
 
-@pytest.mark.parametrize("streaming", [True, False])
-async def test_function_agent_calls_the_tool_and_uses_the_result(llm: VLLM,
-                                                                 streaming: bool) -> None:
+async def test_function_agent_calls_the_tool_and_uses_the_result(llm: VLLM) -> None:
+    # streaming (the default); the non-streaming loop is in tests/recorded/llamaindex
     weather = Weather()
-    agent = FunctionAgent(tools=[weather.get_weather], llm=llm, streaming=streaming,
+    agent = FunctionAgent(tools=[weather.get_weather], llm=llm,
                           initial_tool_choice="get_weather")
     handler = agent.run("What is the weather in Paris?")
     results = [ev async for ev in handler.stream_events() if isinstance(ev, ToolCallResult)]

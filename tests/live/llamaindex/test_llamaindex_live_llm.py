@@ -143,16 +143,13 @@ class Capital(BaseModel):
     country: str
 
 
-async def test_structured_predict_through_structured_outputs(llm: VLLM) -> None:
+def test_structured_predict_through_structured_outputs(llm: VLLM) -> None:
+    # as_structured_llm, async and streaming variants are in tests/recorded/llamaindex
     prompt = PromptTemplate("Name the capital city of {country} as JSON.")
     result = llm.structured_predict(Capital, prompt, llm_kwargs={"max_tokens": 40},
                                     country="France")
     assert isinstance(result, Capital)
-    assert result.city
-    structured = llm.as_structured_llm(Capital)
-    response = await structured.achat([ChatMessage(role="user", content="Capital of Italy?")],
-                                      max_tokens=40)
-    assert isinstance(response.raw, Capital)
+    assert result.city == "Paris"
 
 
 def test_batch_complete_keeps_order(llm: VLLM) -> None:
