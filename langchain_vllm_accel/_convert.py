@@ -126,9 +126,11 @@ def message_to_dict(message: BaseMessage) -> dict[str, Any]:
         role = message.additional_kwargs.get("__openai_role__", "system")
         out = {"role": role, "content": _text_of(message.content)}
     elif isinstance(message, ToolMessage):
+        # Images and files a tool returns go to the server as content parts (a multimodal model
+        # reads them; a text-only one answers a clear 400) instead of being dropped silently.
         content = message.content
-        text = _text_of(content) if isinstance(content, list) else str(content)
-        out = {"role": "tool", "content": text, "tool_call_id": message.tool_call_id}
+        tool_content = _user_content(content) if isinstance(content, list) else str(content)
+        out = {"role": "tool", "content": tool_content or "", "tool_call_id": message.tool_call_id}
     elif isinstance(message, ChatMessage):
         out = {"role": message.role, "content": _user_content(message.content)}
     elif isinstance(message, FunctionMessage):

@@ -90,6 +90,25 @@ def test_ai_message_with_tool_calls_keeps_unicode_and_drops_anthropic_blocks() -
     ]
 
 
+def test_tool_message_keeps_its_image_as_a_content_part() -> None:
+    message = ToolMessage(
+        [
+            {"type": "text", "text": "here"},
+            {"type": "image", "base64": "AAAA", "mime_type": "image/png"},
+        ],
+        tool_call_id="call-1",
+    )
+    out = message_to_dict(message)
+    assert out["content"] == [
+        {"type": "text", "text": "here"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+    ]
+    text_only = ToolMessage([{"type": "text", "text": "a"}, "b"], tool_call_id="call-1")
+    assert message_to_dict(text_only)["content"] == "ab"
+    nothing = ToolMessage([{"type": "tool_result", "content": "x"}], tool_call_id="call-1")
+    assert message_to_dict(nothing)["content"] == ""
+
+
 def test_ai_message_with_only_tool_calls_sends_null_content() -> None:
     message = AIMessage("", tool_calls=[{"name": "f", "args": {}, "id": "1", "type": "tool_call"}])
     assert message_to_dict(message)["content"] is None
