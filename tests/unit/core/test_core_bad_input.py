@@ -172,7 +172,9 @@ def test_in_band_error_event_is_a_stream_error_not_a_chunk() -> None:
             b'"type": "InternalServerError", "code": 500}}\n\ndata: [DONE]\n\n')
     chunks, error = _decode([body])
     assert len(chunks) == 1
-    assert error is not None and error.startswith("StreamError") and "boom" in error
+    assert error is not None
+    assert error.startswith("StreamError")
+    assert "boom" in error
     assert StreamError.__name__ in error
 
 
@@ -192,6 +194,7 @@ def test_any_error_response_maps_to_a_typed_error(status: int, body: bytes,
     assert isinstance(error, APIStatusError)
     assert error.status_code == status
     assert error.retry_after is None or error.retry_after >= 0
-    assert str(error) and repr(error)
+    assert str(error)
+    assert repr(error)
     clone = pickle.loads(pickle.dumps(error))
     assert (type(clone), clone.status_code, str(clone)) == (type(error), status, str(error))
