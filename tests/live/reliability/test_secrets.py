@@ -2,7 +2,8 @@
 
 ``test_the_key_appears_nowhere`` drives every surface that could show a key (clients given the key
 as an argument, by ``VLLM_API_KEY`` and per request; the LangChain and LlamaIndex integrations;
-DEBUG logs of every logger; errors; a vcrpy recording made with the project's cassette config)
+DEBUG logs of every logger; errors; a vcrpy recording made with the project's cassette config;
+the server's own log)
 against the private server started with ``--api-key``, collects everything they print, log,
 serialize or record, and scans it. The key is random per session, and the requests succeed, so
 the key really was in use while the outputs were produced.
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -36,6 +38,7 @@ from vllm_accel import (
     Secret,
     VLLMClient,
 )
+from vllm_accel.server import paths
 
 pytestmark = pytest.mark.live
 
@@ -148,6 +151,10 @@ def test_the_key_appears_nowhere(keyed_server_url: str, api_key: str, tmp_path: 
     texts |= _llamaindex_outputs(keyed_server_url, api_key)
     assert any("retry 1 of POST /v1/completions" in r.getMessage() for r in caplog.records)
     texts["logs"] = "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records)
+    # The server's own log (the embedded launcher passes the key by environment, not argv).
+    server_log = paths().logs / f"smollm2-{urlsplit(keyed_server_url).port}.log"
+    assert server_log.exists(), server_log
+    texts["server log"] = server_log.read_text(errors="replace")
     _scan(texts, api_key, wrong)
 
 
