@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._config import MAX_COMPLETION_PROMPTS
-from ._errors import InvalidRequestError, VLLMError
+from ._errors import BadRequestError, InvalidRequestError, UnprocessableEntityError, VLLMError
 from ._models import ChatCompletion, Completion, CompletionChoice, Usage
 
-__all__ = ["BatchItem", "BatchMetrics", "Mode", "Plan", "metrics_of", "probe_body", "probe_ok"]
+__all__ = ["BatchItem", "BatchMetrics", "Mode", "Plan", "metrics_of", "probe_body", "probe_ok",
+           "splits_on"]
 
 Mode = Literal["completions", "chat"]
 
@@ -128,6 +129,10 @@ class Plan:
             items.append(BatchItem(i, prompt, result, error, latency))
         return items
 
+    def items_failed(self, error: VLLMError, latency: float) -> list[BatchItem]:
+        """Every item failed with the one request's ``error`` (none lost, input order)."""
+        return [BatchItem(i, prompt, None, error, latency) for i, prompt in enumerate(self.prompts)]
+
     def report(self, progress: Callable[[int, int], None] | None, done: int) -> None:
         """Call ``progress(done, total)`` (serialized)."""
         if progress is not None:
@@ -163,6 +168,17 @@ def metrics_of(
         tokens_per_second=completion_tokens / total_time if total_time > 0 else 0.0,
         item_latencies_ms=[i.latency * 1000.0 for i in items],
     )
+
+
+def splits_on(error: VLLMError) -> bool:
+    """Whether a failed one-request batch should go item by item.
+
+    Only when the server rejected the request's content (400/422: one bad prompt fails the whole
+    list). After a connection failure, an overload (429/503) or a broken answer that outlived the
+    retries, fanning out would send one request per prompt to a server that is already failing:
+    every item gets the error instead.
+    """
+    return isinstance(error, BadRequestError | UnprocessableEntityError)
 
 
 def probe_body(chat: bool, model: str | None) -> dict[str, Any]:

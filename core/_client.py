@@ -345,7 +345,8 @@ class VLLMClient(BaseClient):
         """Run many prompts; results keep input order, a failure only fails its own item.
 
         Plain strings in ``"completions"`` mode go in one ``/v1/completions`` request (the
-        fastest path; it falls back to one request per prompt if that request fails). Message
+        fastest path; if the server rejects it (400/422: a bad prompt), it goes one request per
+        prompt; any other failure, after the retries, is every item's error). Message
         lists, or ``mode="chat"``, fan out chat requests with at most ``max_concurrency`` in
         flight. ``progress(done, total)`` is called as items finish.
         """
@@ -371,8 +372,11 @@ class VLLMClient(BaseClient):
                 items = plan.items_from_completion(completion, time.perf_counter() - t0)
                 usage = completion.usage
                 plan.report(progress, len(items))
-            except VLLMError:
-                items = None  # one bad prompt fails the whole request: go item by item
+            except VLLMError as exc:
+                # One bad prompt fails the whole request: go item by item. Any other failure
+                # (after the retries) is every item's failure.
+                items = (None if _batch.splits_on(exc)
+                         else plan.items_failed(exc, time.perf_counter() - t0))
         if items is None:
             items = self._fan_out(plan, model, params, progress)
         return items, _batch.metrics_of(items, time.perf_counter() - started, usage)

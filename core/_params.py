@@ -237,13 +237,19 @@ def _prepare(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validated fields and the ``extra_body`` of ``params``."""
     fields = {k: v for k, v in params.items() if v is not None}
-    extra_body = dict(fields.pop("extra_body", None) or {})
+    extra_body = fields.pop("extra_body", None) or {}
+    if not isinstance(extra_body, Mapping):
+        raise InvalidRequestError("extra_body must be a dict")
+    extra_body = dict(extra_body)
     for key, why in _REJECTED.items():
         if key in fields:
             raise InvalidRequestError(why)
     guided = {_GUIDED_FIELDS[k]: fields.pop(k) for k in list(fields) if k in _GUIDED_FIELDS}
     if guided:
-        fields["structured_outputs"] = {**(fields.get("structured_outputs") or {}), **guided}
+        base = fields.get("structured_outputs") or {}
+        if not isinstance(base, Mapping):
+            raise InvalidRequestError("structured_outputs must be a dict")
+        fields["structured_outputs"] = {**base, **guided}
     if fields.get("stream_options") is not None and not stream:
         raise InvalidRequestError("stream_options is only valid when streaming")
     if stream and fields.get("prompt_logprobs") is not None:

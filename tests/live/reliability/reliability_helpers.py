@@ -1,0 +1,61 @@
+"""Shared pieces of the reliability tests: client factories, calibration, bounded runs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from vllm_accel import AsyncVLLMClient, RetryPolicy, VLLMClient
+
+T = TypeVar("T")
+
+# Fast retries: the matrix checks what is retried and how often, not how long backoff waits.
+FAST_RETRY = RetryPolicy(max_retries=3, initial_delay=0.05, max_delay=0.2, jitter=0.0)
+
+
+def measure_latency(base_url: str, api_key: str | None = None, samples: int = 3) -> float:
+    """The worst of a few tiny real generations (seconds), to size timeouts to this machine.
+
+    A shared CPU server answers 3 tokens in 0.2 s when idle and in several seconds when other
+    sessions load it; a fixed short timeout would make the delay cells flaky, a fixed long one
+    would make them slow.
+    """
+    worst = 0.0
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    with httpx.Client(timeout=120, headers=headers) as http:
+        for _ in range(samples):
+            t0 = time.monotonic()
+            http.post(f"{base_url}/v1/completions",
+                      json={"prompt": "Hi", "max_tokens": 3}).raise_for_status()
+            worst = max(worst, time.monotonic() - t0)
+    return worst
+
+
+def make_client(kind: str, url: str, read_timeout: float, **kwargs: Any) -> Any:
+    """A sync or async client with a short read timeout and fast retries."""
+    kwargs.setdefault("retry", FAST_RETRY)
+    timeout = httpx.Timeout(read_timeout, connect=2.0)
+    if kind == "sync":
+        return VLLMClient(url, timeout=timeout, **kwargs)
+    return AsyncVLLMClient(url, timeout=timeout, **kwargs)
+
+
+async def close_client(client: Any) -> None:
+    """Close either twin."""
+    if isinstance(client, AsyncVLLMClient):
+        await client.aclose()
+    else:
+        client.close()
+
+
+async def run_bounded(kind: str, sync_fn: Callable[[], T],
+                      async_fn: Callable[[], Awaitable[T]], limit: float) -> T:
+    """Run the sync scenario in a worker thread or the async one on this loop, within ``limit``
+    seconds: a hang fails the test instead of eating the CI budget."""
+    if kind == "sync":
+        return await asyncio.wait_for(asyncio.to_thread(sync_fn), limit)
+    return await asyncio.wait_for(async_fn(), limit)

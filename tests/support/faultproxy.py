@@ -1,0 +1,453 @@
+"""A fault-injecting HTTP/1.1 proxy for tests, in front of a real vLLM server.
+
+The proxy listens on a loopback port and forwards every request to the real server, except that
+the requests of the scripted routes (by default the two generation routes) take the next
+:class:`Fault` of the script, in order. Once the script is used up, requests pass through
+untouched. Every exchange is logged (route, request body, fault, status, the SSE events or body
+bytes that reached the client), so a test can count attempts and compare what the client returned
+with what the server actually sent.
+
+It runs its own asyncio loop in a background thread, so sync and async tests use it alike::
+
+    with FaultProxy(chat_server_url) as proxy:
+        proxy.script(Fault.status(503), Fault.cut_after(2))
+        client = VLLMClient(proxy.url, ...)
+
+Why not an existing tool: toxiproxy works at the TCP level only (latency, bandwidth, resets)
+and cannot answer 429 with ``Retry-After``, count SSE events, corrupt a JSON body or inject an
+in-band ``{"error": ...}`` event; mitmproxy could, but is a heavy dependency with its own TLS
+and process model, and pytest-httpserver/respx fake the server instead of fronting a real one.
+This proxy is about 300 lines on asyncio and httpx (already a dependency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+__all__ = ["GENERATION_PATHS", "Exchange", "Fault", "FaultProxy"]
+
+GENERATION_PATHS = frozenset({"/v1/chat/completions", "/v1/completions"})
+
+_HOP_HEADERS = frozenset({
+    "connection", "keep-alive", "transfer-encoding", "content-length", "host",
+    "accept-encoding", "content-encoding", "proxy-connection", "te", "upgrade",
+})
+_REASONS = {200: "OK", 429: "Too Many Requests", 500: "Internal Server Error",
+            503: "Service Unavailable", 401: "Unauthorized"}
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One scripted misbehaviour, applied to one request.
+
+    Use the constructors: :meth:`reset`, :meth:`cut_after`, :meth:`status`,
+    :meth:`delay_headers`, :meth:`delay_after`, :meth:`corrupt`, :meth:`split`,
+    :meth:`inband_error`, :meth:`passthrough`. Refusing connections is not per request (a refused
+    connection carries no request): see :meth:`FaultProxy.refuse_for`.
+    """
+
+    kind: str
+    after: int = 0
+    status_code: int = 0
+    retry_after: str | None = None
+    seconds: float = 0.0
+
+    @classmethod
+    def passthrough(cls) -> Fault:
+        """Forward this request untouched (a placeholder in a script)."""
+        return cls("pass")
+
+    @classmethod
+    def reset(cls) -> Fault:
+        """Read the request, then reset the connection (RST) before any response byte."""
+        return cls("reset")
+
+    @classmethod
+    def cut_after(cls, events: int) -> Fault:
+        """Forward, relay ``events`` SSE events (or half the body if not SSE), then drop the
+        connection without finishing the response (the chunked body stays incomplete)."""
+        return cls("cut", after=events)
+
+    @classmethod
+    def status(cls, code: int, retry_after: str | None = None) -> Fault:
+        """Answer ``code`` with a vLLM-shaped error body (and ``Retry-After``), not forwarding."""
+        return cls("status", status_code=code, retry_after=retry_after)
+
+    @classmethod
+    def delay_headers(cls, seconds: float) -> Fault:
+        """Hold the response headers for ``seconds``, then drop the connection."""
+        return cls("delay_headers", seconds=seconds)
+
+    @classmethod
+    def delay_after(cls, events: int, seconds: float) -> Fault:
+        """Forward, relay ``events`` SSE events (or the headers if not SSE), stall ``seconds``,
+        then drop the connection."""
+        return cls("delay_after", after=events, seconds=seconds)
+
+    @classmethod
+    def corrupt(cls, after: int = 0) -> Fault:
+        """Forward, but break the JSON: of SSE event number ``after``, or of the whole body."""
+        return cls("corrupt", after=after)
+
+    @classmethod
+    def split(cls) -> Fault:
+        """Forward, writing the response body one byte per write (every byte boundary)."""
+        return cls("split")
+
+    @classmethod
+    def inband_error(cls, after: int, code: int = 500) -> Fault:
+        """Forward, relay ``events`` events, then send vLLM's in-band error event and
+        ``[DONE]``, as vLLM does when generation fails after the 200."""
+        return cls("inband_error", after=after, status_code=code)
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One request the proxy received, and what it did with it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    fault: Fault | None
+    started: float = field(default_factory=time.monotonic)
+    status: int | None = None
+    events: list[str] = field(default_factory=list)
+    """The ``data:`` payloads of the SSE events that were written to the client."""
+    content: bytes = b""
+    """The (non-SSE) response body that was written to the client."""
+    completed: bool = False
+    """Whether the client was sent a complete response."""
+
+    def text(self) -> str:
+        """The generated text the client was sent (all choices, in order)."""
+        parts: list[str] = []
+        payloads = ([json.loads(e) for e in self.events if e.startswith("{")] if self.events
+                    else [json.loads(self.content)])
+        for payload in payloads:
+            for choice in payload.get("choices") or []:
+                parts.append(choice.get("text") or (choice.get("delta") or {}).get("content")
+                             or (choice.get("message") or {}).get("content") or "")
+        return "".join(parts)
+
+
+class FaultProxy:
+    """The proxy (a context manager; :meth:`start`/:meth:`stop` also work)."""
+
+    def __init__(self, upstream: str, *, paths: Iterable[str] = GENERATION_PATHS) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.paths = frozenset(paths)
+        self.exchanges: list[Exchange] = []
+        self._script: list[Fault] = []
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fault-proxy",
+                                        daemon=True)
+        self._server: asyncio.Server | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    # -- control (any thread) -------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The proxy's base URL, to give to the client under test."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def script(self, *faults: Fault) -> None:
+        """Replace the script: the next requests of the scripted routes take these faults."""
+        with self._lock:
+            self._script = list(faults)
+
+    def reset_log(self) -> None:
+        """Forget the logged exchanges."""
+        with self._lock:
+            self.exchanges.clear()
+
+    def count(self, path: str | None = None) -> int:
+        """How many requests arrived (of ``path``, default: of the scripted routes)."""
+        with self._lock:
+            return sum(1 for e in self.exchanges if (e.path == path if path else
+                                                     e.path in self.paths))
+
+    def attempts(self) -> list[Exchange]:
+        """The exchanges of the scripted routes, in arrival order."""
+        with self._lock:
+            return [e for e in self.exchanges if e.path in self.paths]
+
+    def refuse_for(self, seconds: float) -> None:
+        """Stop listening for ``seconds`` (``math.inf``: until :meth:`listen`): connecting is
+        refused by the kernel (ECONNREFUSED), as with a server that is down."""
+        self._run(self._close_listener())
+        if math.isfinite(seconds):
+            self._loop.call_soon_threadsafe(
+                lambda: self._loop.call_later(seconds, self._spawn, self._open_listener()))
+
+    def listen(self) -> None:
+        """Listen again after :meth:`refuse_for`."""
+        self._run(self._open_listener())
+
+    def start(self) -> FaultProxy:
+        """Start the loop thread and listen on a free loopback port."""
+        self._thread.start()
+        self._run(self._open_listener())
+        return self
+
+    def stop(self) -> None:
+        """Stop listening, abort every exchange in flight, and stop the thread."""
+        if not self._thread.is_alive():
+            return
+        self._run(self._shutdown())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- loop side ------------------------------------------------------------------------------
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(30)
+
+    def _spawn(self, coro: Any) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _open_listener(self) -> None:
+        if self._server is not None:
+            return
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(600, connect=5))
+        self._server = await asyncio.start_server(self._on_connection, "127.0.0.1", self.port,
+                                                  reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _close_listener(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def _on_connection(self, reader: asyncio.StreamReader,
+                             writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)  # type: ignore[arg-type]
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            while await self._one_request(reader, writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                httpx.HTTPError):
+            pass
+        except asyncio.CancelledError:  # stop(): asyncio's stream callback must not see it
+            pass
+        finally:
+            self._tasks.discard(task)  # type: ignore[arg-type]
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _one_request(self, reader: asyncio.StreamReader,
+                           writer: asyncio.StreamWriter) -> bool:
+        """Serve one request; False when the connection must be closed."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return False
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _ = lines[0].split(" ", 2)
+        headers = {}
+        for line in lines[1:]:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                headers[name.strip().lower()] = value.strip()
+        raw = await reader.readexactly(int(headers.get("content-length", "0")))
+        path = target.split("?", 1)[0]
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        with self._lock:
+            fault = self._script.pop(0) if path in self.paths and self._script else None
+            exchange = Exchange(method, path, headers, body, fault)
+            self.exchanges.append(exchange)
+        kind = fault.kind if fault else "pass"
+        if kind == "reset":
+            _reset(writer)
+            return False
+        if kind == "status":
+            assert fault is not None
+            await self._answer_status(writer, exchange, fault)
+            return True
+        if kind == "delay_headers":
+            assert fault is not None
+            await asyncio.sleep(fault.seconds)
+            return False
+        return await self._forward(writer, exchange, method, target, headers, raw, fault)
+
+    async def _answer_status(self, writer: asyncio.StreamWriter, exchange: Exchange,
+                             fault: Fault) -> None:
+        code = fault.status_code
+        payload = json.dumps({"error": {
+            "message": f"injected {code} by the fault proxy", "type": _REASONS.get(code, "Error"),
+            "param": None, "code": code}}).encode()
+        extra = {"retry-after": fault.retry_after} if fault.retry_after is not None else {}
+        writer.write(_head(code, {"content-type": "application/json", **extra},
+                           length=len(payload)) + payload)
+        await writer.drain()
+        exchange.status, exchange.content, exchange.completed = code, payload, True
+
+    async def _forward(self, writer: asyncio.StreamWriter, exchange: Exchange, method: str,
+                       target: str, headers: dict[str, str], raw: bytes,
+                       fault: Fault | None) -> bool:
+        assert self._http is not None
+        up_headers = {k: v for k, v in headers.items() if k not in _HOP_HEADERS}
+        request = self._http.build_request(method, self.upstream + target, headers=up_headers,
+                                           content=raw)
+        response = await self._http.send(request, stream=True)
+        try:
+            exchange.status = response.status_code
+            out_headers = {k: v for k, v in response.headers.items() if k not in _HOP_HEADERS}
+            if response.headers.get("content-type", "").startswith("text/event-stream"):
+                return await self._relay_sse(writer, exchange, response, out_headers, fault)
+            return await self._relay_body(writer, exchange, response, out_headers, fault)
+        finally:
+            await response.aclose()  # closing upstream early makes vLLM abort the request
+
+    async def _relay_body(self, writer: asyncio.StreamWriter, exchange: Exchange,
+                          response: httpx.Response, headers: dict[str, str],
+                          fault: Fault | None) -> bool:
+        content = await response.aread()
+        kind = fault.kind if fault else "pass"
+        if kind == "corrupt":
+            content = content[: len(content) // 2]
+        head = _head(response.status_code, headers, length=len(content))
+        if kind == "cut":
+            writer.write(head + content[: len(content) // 2])
+            exchange.content = content[: len(content) // 2]
+            await writer.drain()
+            return False
+        if kind == "delay_after":
+            assert fault is not None
+            writer.write(head)
+            await writer.drain()
+            await asyncio.sleep(fault.seconds)
+            return False
+        if kind == "split":
+            writer.write(head)
+            for i in range(len(content)):
+                writer.write(content[i:i + 1])
+                await writer.drain()
+        else:
+            writer.write(head + content)
+        await writer.drain()
+        exchange.content, exchange.completed = content, True
+        return True
+
+    async def _relay_sse(self, writer: asyncio.StreamWriter, exchange: Exchange,
+                         response: httpx.Response, headers: dict[str, str],
+                         fault: Fault | None) -> bool:
+        kind = fault.kind if fault else "pass"
+        after = fault.after if fault else 0
+        writer.write(_head(response.status_code, headers, length=None))
+        await writer.drain()
+        buffer = b""
+        sent = 0
+        async for data in response.aiter_raw():
+            buffer += data
+            while b"\n\n" in buffer:
+                event, buffer = buffer.split(b"\n\n", 1)
+                event += b"\n\n"
+                if sent == after and kind in ("cut", "delay_after", "inband_error"):
+                    return await self._end_sse(writer, exchange, fault)
+                payload = event.decode().removeprefix("data: ").rstrip("\n")
+                if kind == "corrupt" and sent == after:
+                    event = event.replace(b"{", b"{,", 1)
+                    payload = payload.replace("{", "{,", 1)
+                if kind == "split":
+                    for i in range(len(event)):
+                        await _chunk(writer, event[i:i + 1])
+                else:
+                    await _chunk(writer, event)
+                exchange.events.append(payload)
+                sent += 1
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        exchange.completed = True
+        return True
+
+    async def _end_sse(self, writer: asyncio.StreamWriter, exchange: Exchange,
+                       fault: Fault | None) -> bool:
+        assert fault is not None
+        if fault.kind == "delay_after":
+            await asyncio.sleep(fault.seconds)
+            return False
+        if fault.kind == "inband_error":
+            error = json.dumps({"error": {
+                "message": "injected in-band error by the fault proxy",
+                "type": "InternalServerError", "param": None, "code": fault.status_code}})
+            for payload in (error, "[DONE]"):
+                await _chunk(writer, f"data: {payload}\n\n".encode())
+                exchange.events.append(payload)
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            exchange.completed = True
+            return True
+        return False  # "cut": the chunked body is never terminated
+
+
+def _head(status: int, headers: dict[str, str], *, length: int | None) -> bytes:
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    lines.append(f"content-length: {length}" if length is not None
+                 else "transfer-encoding: chunked")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+async def _chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
+    writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+    await writer.drain()
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with RST (SO_LINGER 0) instead of FIN."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
