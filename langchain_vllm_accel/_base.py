@@ -14,7 +14,7 @@ import asyncio
 import os
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
@@ -197,6 +197,8 @@ class VLLMSampling(VLLMConnection):
     """
 
     _ls_model_type: ClassVar[Literal["chat", "llm"]]
+    if TYPE_CHECKING:  # a field of LangChain's BaseLanguageModel
+        custom_get_token_ids: Callable[[str], list[int]] | None
 
     adapter: str | None = Field(default=None, alias="lora_adapter")
     """LoRA adapter to use (sent as the request ``model``); per call: ``adapter=`` or ``model=``."""
@@ -274,6 +276,15 @@ class VLLMSampling(VLLMConnection):
         if stop := stop or self.stop:
             params["ls_stop"] = stop
         return params
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Token ids of ``text`` from the served model's own tokenizer (``/tokenize``)."""
+        if self.custom_get_token_ids is not None:
+            return self.custom_get_token_ids(text)
+        from ._errors import map_errors
+
+        with map_errors():
+            return list(self.client.tokenize(text, model=self.adapter or self.model).tokens)
 
     # ------------------------------------------------------------------ requests
 

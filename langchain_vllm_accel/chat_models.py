@@ -247,15 +247,6 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
 
     # ------------------------------------------------------------------ tokens
 
-    def get_token_ids(self, text: str) -> list[int]:
-        """Token ids of ``text`` from the served model's own tokenizer (``/tokenize``)."""
-        if self.custom_get_token_ids is not None:
-            return self.custom_get_token_ids(text)
-        from ._errors import map_errors
-
-        with map_errors():
-            return list(self.client.tokenize(text, model=self.adapter or self.model).tokens)
-
     def get_num_tokens(self, text: str) -> int:
         """Number of tokens of ``text`` (exact: counted by the server)."""
         if self.custom_get_token_ids is not None:
