@@ -17,14 +17,22 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from types import TracebackType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import httpx
 from httpx_sse import ServerSentEvent
 
 from ._errors import StreamError
-from ._models import ChatCompletion, ChatCompletionChunk, Completion, CompletionChunk, Usage
 from ._sse import SSEProtocol, aiter_sse, iter_sse
+
+if TYPE_CHECKING:  # the pydantic models are imported on the first request (import cost)
+    from ._models import (  # noqa: F401 (the stream classes' type arguments are strings)
+        ChatCompletion,
+        ChatCompletionChunk,
+        Completion,
+        CompletionChunk,
+        Usage,
+    )
 
 __all__ = [
     "AsyncChatStream",
@@ -292,7 +300,7 @@ def _completion_text(chunk: CompletionChunk) -> str:
     return "".join(c.text for c in chunk.choices)
 
 
-class ChatStream(Stream[ChatCompletionChunk, ChatCompletion]):
+class ChatStream(Stream["ChatCompletionChunk", "ChatCompletion"]):
     """Streamed chat: iterates ``ChatCompletionChunk``; ``final()`` gives a ``ChatCompletion``."""
 
     def text_deltas(self) -> Iterator[str]:
@@ -303,7 +311,7 @@ class ChatStream(Stream[ChatCompletionChunk, ChatCompletion]):
                 yield text
 
 
-class AsyncChatStream(AsyncStream[ChatCompletionChunk, ChatCompletion]):
+class AsyncChatStream(AsyncStream["ChatCompletionChunk", "ChatCompletion"]):
     """Async twin of :class:`ChatStream`."""
 
     async def text_deltas(self) -> AsyncIterator[str]:
@@ -314,7 +322,7 @@ class AsyncChatStream(AsyncStream[ChatCompletionChunk, ChatCompletion]):
                 yield text
 
 
-class CompletionStream(Stream[CompletionChunk, Completion]):
+class CompletionStream(Stream["CompletionChunk", "Completion"]):
     """Streamed completion: iterates ``CompletionChunk``; ``final()`` -> ``Completion``."""
 
     def text_deltas(self) -> Iterator[str]:
@@ -325,7 +333,7 @@ class CompletionStream(Stream[CompletionChunk, Completion]):
                 yield text
 
 
-class AsyncCompletionStream(AsyncStream[CompletionChunk, Completion]):
+class AsyncCompletionStream(AsyncStream["CompletionChunk", "Completion"]):
     """Async twin of :class:`CompletionStream`."""
 
     async def text_deltas(self) -> AsyncIterator[str]:
