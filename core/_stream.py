@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 import httpx
 from httpx_sse import ServerSentEvent
@@ -142,7 +142,7 @@ class Stream(_Base[C, R]):
         self._send = send
         self._iter: Generator[C, None, None] | None = None
 
-    def open(self) -> Stream[C, R]:
+    def open(self) -> Self:
         """Send the request now (retried until a 2xx arrives) and return the stream."""
         if self._response is None and not self._finished:
             try:
@@ -174,7 +174,7 @@ class Stream(_Base[C, R]):
             response.close()
             self._settle(error)
 
-    def __iter__(self) -> Stream[C, R]:
+    def __iter__(self) -> Self:
         return self
 
     def __next__(self) -> C:
@@ -200,7 +200,7 @@ class Stream(_Base[C, R]):
             pass
         return self._state.accumulator.result()
 
-    def __enter__(self) -> Stream[C, R]:
+    def __enter__(self) -> Self:
         return self.open()
 
     def __exit__(
@@ -222,7 +222,7 @@ class AsyncStream(_Base[C, R]):
         self._send = send
         self._iter: AsyncIterator[C] | None = None
 
-    async def open(self) -> AsyncStream[C, R]:
+    async def open(self) -> Self:
         """Send the request now (retried until a 2xx arrives) and return the stream."""
         if self._response is None and not self._finished:
             try:
@@ -232,7 +232,7 @@ class AsyncStream(_Base[C, R]):
                 raise
         return self
 
-    def __await__(self) -> Generator[Any, None, AsyncStream[C, R]]:
+    def __await__(self) -> Generator[Any, None, Self]:
         return self.open().__await__()
 
     async def _events(self) -> AsyncIterator[C]:
@@ -257,7 +257,7 @@ class AsyncStream(_Base[C, R]):
             await response.aclose()
             self._settle(error)
 
-    def __aiter__(self) -> AsyncStream[C, R]:
+    def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> C:
@@ -283,7 +283,7 @@ class AsyncStream(_Base[C, R]):
             pass
         return self._state.accumulator.result()
 
-    async def __aenter__(self) -> AsyncStream[C, R]:
+    async def __aenter__(self) -> Self:
         return await self.open()
 
     async def __aexit__(
