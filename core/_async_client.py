@@ -19,7 +19,6 @@ from ._base import LIMITS, BaseClient, Call
 from ._config import DEFAULT_BATCH_CONCURRENCY, ENDPOINT_TEST_TIMEOUT, RetryPolicy
 from ._errors import BadRequestError, VLLMError, error_from_httpx, error_from_response
 from ._secret import SecretLike
-from ._stream import AsyncChatStream, AsyncCompletionStream, AsyncRawStream
 
 if TYPE_CHECKING:  # imported by the methods that need them (import cost)
     from . import _batch, _metrics
@@ -34,6 +33,7 @@ if TYPE_CHECKING:  # imported by the methods that need them (import cost)
         ModelStatistics,
         TokenizeResponse,
     )
+    from ._stream import AsyncChatStream, AsyncCompletionStream, AsyncRawStream
 
 __all__ = ["AsyncVLLMClient"]
 
@@ -134,6 +134,8 @@ class AsyncVLLMClient(BaseClient):
 
         Usage is requested by default (``stream_options.include_usage``).
         """
+        from ._stream import AsyncChatStream
+
         call = self._chat_call(messages, model, params, stream=True)
         return AsyncChatStream(lambda: self._send(call), self._chat_state(call),
                           self._stream_finish(call))
@@ -154,6 +156,8 @@ class AsyncVLLMClient(BaseClient):
     def stream_generation(self, prompt: Any, *, model: str | None = None,
                           **params: Any) -> AsyncCompletionStream:
         """Streamed ``POST /v1/completions``; iterate ``CompletionChunk`` or ``text_deltas()``."""
+        from ._stream import AsyncCompletionStream
+
         call = self._completion_call(prompt, model, params, stream=True)
         return AsyncCompletionStream(lambda: self._send(call), self._completion_state(call),
                                 self._stream_finish(call))
@@ -235,6 +239,8 @@ class AsyncVLLMClient(BaseClient):
     def make_stream_request(self, path_or_url: str, data: Mapping[str, Any], *,
                             api_key: str | SecretLike | None = None) -> AsyncRawStream:
         """POST ``data`` with ``stream: true`` (and usage on) and iterate the JSON events."""
+        from ._stream import AsyncRawStream
+
         body = {"stream_options": {"include_usage": True}, **data, "stream": True}
         call = self._call("POST", path_or_url, json=body, model=data.get("model"), stream=True,
                           api_key=api_key)

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._accumulate import ChatAccumulator, CompletionAccumulator, RawAccumulator
 from ._config import (
     ENV_API_KEY,
     ENV_MODEL,
@@ -29,12 +28,12 @@ from ._errors import APIError, InvalidRequestError, VLLMError, decode_body
 from ._retry import retry_delay
 from ._secret import Secret, SecretLike, to_secret
 from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
-from ._stream import Finish, StreamState
 
-if TYPE_CHECKING:  # pydantic and the models are imported on the first request (import cost)
+if TYPE_CHECKING:  # pydantic, the models and the streams are imported on first use (import cost)
     from pydantic import BaseModel
 
     from ._models import ChatCompletionChunk, CompletionChunk, Usage
+    from ._stream import Finish, StreamState
 
 __all__ = ["BaseClient", "Call"]
 
@@ -297,14 +296,18 @@ class BaseClient:
         return finish
 
     def _chat_state(self, call: Call) -> StreamState[ChatCompletionChunk, Any]:
+        from ._accumulate import ChatAccumulator
         from ._models import ChatCompletionChunk
+        from ._stream import StreamState
 
         call.state = StreamState(ChatCompletionChunk.model_validate_json, ChatAccumulator(),
                                  request_id=call.request_id)
         return call.state
 
     def _completion_state(self, call: Call) -> StreamState[CompletionChunk, Any]:
+        from ._accumulate import CompletionAccumulator
         from ._models import CompletionChunk
+        from ._stream import StreamState
 
         call.state = StreamState(CompletionChunk.model_validate_json, CompletionAccumulator(),
                                  request_id=call.request_id)
@@ -312,6 +315,9 @@ class BaseClient:
 
     def _raw_state(self, call: Call) -> StreamState[dict[str, Any], None]:
         import json
+
+        from ._accumulate import RawAccumulator
+        from ._stream import StreamState
 
         call.state = StreamState(json.loads, RawAccumulator(), request_id=call.request_id)
         return call.state

@@ -17,7 +17,6 @@ from ._base import LIMITS, BaseClient, Call
 from ._config import DEFAULT_BATCH_CONCURRENCY, ENDPOINT_TEST_TIMEOUT, RetryPolicy
 from ._errors import BadRequestError, VLLMError, error_from_httpx, error_from_response
 from ._secret import SecretLike
-from ._stream import ChatStream, CompletionStream, RawStream
 
 if TYPE_CHECKING:  # imported by the methods that need them (import cost)
     from . import _batch, _metrics
@@ -32,6 +31,7 @@ if TYPE_CHECKING:  # imported by the methods that need them (import cost)
         ModelStatistics,
         TokenizeResponse,
     )
+    from ._stream import ChatStream, CompletionStream, RawStream
 
 __all__ = ["VLLMClient"]
 
@@ -130,6 +130,8 @@ class VLLMClient(BaseClient):
 
         Usage is requested by default (``stream_options.include_usage``).
         """
+        from ._stream import ChatStream
+
         call = self._chat_call(messages, model, params, stream=True)
         return ChatStream(lambda: self._send(call), self._chat_state(call),
                           self._stream_finish(call))
@@ -150,6 +152,8 @@ class VLLMClient(BaseClient):
     def stream_generation(self, prompt: Any, *, model: str | None = None,
                           **params: Any) -> CompletionStream:
         """Streamed ``POST /v1/completions``; iterate ``CompletionChunk`` or ``text_deltas()``."""
+        from ._stream import CompletionStream
+
         call = self._completion_call(prompt, model, params, stream=True)
         return CompletionStream(lambda: self._send(call), self._completion_state(call),
                                 self._stream_finish(call))
@@ -229,6 +233,8 @@ class VLLMClient(BaseClient):
     def make_stream_request(self, path_or_url: str, data: Mapping[str, Any], *,
                             api_key: str | SecretLike | None = None) -> RawStream:
         """POST ``data`` with ``stream: true`` (and usage on) and iterate the JSON events."""
+        from ._stream import RawStream
+
         body = {"stream_options": {"include_usage": True}, **data, "stream": True}
         call = self._call("POST", path_or_url, json=body, model=data.get("model"), stream=True,
                           api_key=api_key)
