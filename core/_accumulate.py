@@ -9,20 +9,17 @@ one seen replaces the previous one.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._models import (
-    ChatChoice,
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatMessage,
-    Completion,
-    CompletionChoice,
-    CompletionChunk,
-    FunctionCall,
-    ToolCall,
-    Usage,
-)
+if TYPE_CHECKING:  # the pydantic models are imported on the first result (import cost)
+    from ._models import (
+        ChatCompletion,
+        ChatCompletionChunk,
+        Completion,
+        CompletionChunk,
+        FunctionCall,
+        Usage,
+    )
 
 __all__ = ["ChatAccumulator", "CompletionAccumulator", "RawAccumulator", "merge_logprobs"]
 
@@ -84,6 +81,7 @@ class ChatAccumulator(_Header):
     """Folds ``ChatCompletionChunk``s into a ``ChatCompletion``.
 
     Example:
+        >>> from vllm_accel import ChatCompletionChunk
         >>> acc = ChatAccumulator()
         >>> for text in ("Hel", "lo"):
         ...     acc.add(ChatCompletionChunk.model_validate(
@@ -140,6 +138,8 @@ class ChatAccumulator(_Header):
 
     def result(self) -> ChatCompletion:
         """The ``ChatCompletion`` built from every chunk so far."""
+        from ._models import ChatChoice, ChatCompletion, ChatMessage, FunctionCall, ToolCall
+
         choices = []
         for index in sorted(self._choices):
             state = self._choices[index]
@@ -193,6 +193,8 @@ class CompletionAccumulator(_Header):
 
     def result(self) -> Completion:
         """The ``Completion`` built from every chunk so far."""
+        from ._models import Completion, CompletionChoice
+
         choices = [
             CompletionChoice(index=i, text=self._text[i].getvalue(), **self._meta[i])
             for i in sorted(self._text)
@@ -217,6 +219,8 @@ class RawAccumulator:
         if isinstance(chunk, dict):
             self.model = chunk.get("model") or self.model
             if isinstance(chunk.get("usage"), dict):
+                from ._models import Usage
+
                 self.usage = Usage.model_validate(chunk["usage"])
 
     def result(self) -> None:

@@ -11,27 +11,29 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _batch, _lora, _managed, _metrics
 from ._base import LIMITS, BaseClient, Call
 from ._config import DEFAULT_BATCH_CONCURRENCY, ENDPOINT_TEST_TIMEOUT, RetryPolicy
 from ._errors import BadRequestError, VLLMError, error_from_httpx, error_from_response
-from ._models import (
-    ChatCompletion,
-    Completion,
-    DetokenizeResponse,
-    EmbeddingResponse,
-    LoRAAdapter,
-    ModelInfo,
-    ModelList,
-    ModelStatistics,
-    TokenizeResponse,
-)
 from ._secret import SecretLike
-from ._stream import AsyncChatStream, AsyncCompletionStream, AsyncRawStream
+
+if TYPE_CHECKING:  # imported by the methods that need them (import cost)
+    from . import _batch, _metrics
+    from ._models import (
+        ChatCompletion,
+        Completion,
+        DetokenizeResponse,
+        EmbeddingResponse,
+        LoRAAdapter,
+        ModelInfo,
+        ModelList,
+        ModelStatistics,
+        TokenizeResponse,
+    )
+    from ._stream import AsyncChatStream, AsyncCompletionStream, AsyncRawStream
 
 __all__ = ["AsyncVLLMClient"]
 
@@ -121,6 +123,8 @@ class AsyncVLLMClient(BaseClient):
             InvalidRequestError: a parameter is invalid (nothing was sent).
             APIError: the request failed (see the error tree).
         """
+        from ._models import ChatCompletion
+
         call = self._chat_call(messages, model, params, stream=False)
         return self._parse(call, await self._send(call), ChatCompletion)
 
@@ -130,6 +134,8 @@ class AsyncVLLMClient(BaseClient):
 
         Usage is requested by default (``stream_options.include_usage``).
         """
+        from ._stream import AsyncChatStream
+
         call = self._chat_call(messages, model, params, stream=True)
         return AsyncChatStream(lambda: self._send(call), self._chat_state(call),
                           self._stream_finish(call))
@@ -142,12 +148,16 @@ class AsyncVLLMClient(BaseClient):
             model: a served model or LoRA adapter name.
             **params: typed :class:`CompletionParams` fields; ``extra_body`` for anything else.
         """
+        from ._models import Completion
+
         call = self._completion_call(prompt, model, params, stream=False)
         return self._parse(call, await self._send(call), Completion)
 
     def stream_generation(self, prompt: Any, *, model: str | None = None,
                           **params: Any) -> AsyncCompletionStream:
         """Streamed ``POST /v1/completions``; iterate ``CompletionChunk`` or ``text_deltas()``."""
+        from ._stream import AsyncCompletionStream
+
         call = self._completion_call(prompt, model, params, stream=True)
         return AsyncCompletionStream(lambda: self._send(call), self._completion_state(call),
                                 self._stream_finish(call))
@@ -155,6 +165,8 @@ class AsyncVLLMClient(BaseClient):
     async def embed(self, input: Any, *, model: str | None = None,
                     **params: Any) -> EmbeddingResponse:
         """``POST /v1/embeddings`` (one request for a whole list; ``.vectors()`` keeps order)."""
+        from ._models import EmbeddingResponse
+
         call = self._embed_call(input, model, params)
         return self._parse(call, await self._send(call), EmbeddingResponse)
 
@@ -165,6 +177,8 @@ class AsyncVLLMClient(BaseClient):
                        return_token_strs: bool | None = None,
                        **extra: Any) -> TokenizeResponse:
         """``POST /tokenize`` of a prompt, or of chat ``messages`` rendered by the template."""
+        from ._models import TokenizeResponse
+
         call = self._tokenize_call(prompt, messages, model, {
             "add_special_tokens": add_special_tokens, "return_token_strs": return_token_strs,
             **extra})
@@ -173,11 +187,15 @@ class AsyncVLLMClient(BaseClient):
     async def detokenize(self, tokens: list[int], *,
                          model: str | None = None) -> DetokenizeResponse:
         """``POST /detokenize``."""
+        from ._models import DetokenizeResponse
+
         call = self._detokenize_call(tokens, model)
         return self._parse(call, await self._send(call), DetokenizeResponse)
 
     async def models(self) -> ModelList:
         """``GET /v1/models``: base models and LoRA adapters."""
+        from ._models import ModelList
+
         call = self._call("GET", "/v1/models")
         return self._parse(call, await self._send(call), ModelList)
 
@@ -198,6 +216,8 @@ class AsyncVLLMClient(BaseClient):
 
     async def metrics(self) -> _metrics.MetricsSnapshot:
         """``GET /metrics``, parsed (Prometheus text format)."""
+        from . import _metrics
+
         call = self._call("GET", "/metrics")
         response = await self._send(call)
         self._record(call, status=response.status_code)
@@ -219,6 +239,8 @@ class AsyncVLLMClient(BaseClient):
     def make_stream_request(self, path_or_url: str, data: Mapping[str, Any], *,
                             api_key: str | SecretLike | None = None) -> AsyncRawStream:
         """POST ``data`` with ``stream: true`` (and usage on) and iterate the JSON events."""
+        from ._stream import AsyncRawStream
+
         body = {"stream_options": {"include_usage": True}, **data, "stream": True}
         call = self._call("POST", path_or_url, json=body, model=data.get("model"), stream=True,
                           api_key=api_key)
@@ -244,15 +266,21 @@ class AsyncVLLMClient(BaseClient):
 
     async def test_endpoint(self, url: str | None = None, model: str | None = None) -> bool:
         """Whether a one-token completion on ``url`` succeeds; never raises, never retries."""
+        from . import _batch
+
         body = _batch.probe_body(False, model or self.model)
         return await self._probe(url or "/v1/completions", body)
 
     async def test_chat_endpoint(self, url: str | None = None, model: str | None = None) -> bool:
         """Whether a one-token chat completion on ``url`` succeeds; never raises."""
+        from . import _batch
+
         body = _batch.probe_body(True, model or self.model)
         return await self._probe(url or "/v1/chat/completions", body)
 
     async def _probe(self, url: str, body: dict[str, Any]) -> bool:
+        from . import _batch
+
         try:
             # The client's timeout, not a short one: a busy server is not a down server.
             call = self._call("POST", url, json=body, model=body.get("model"), max_retries=0)
@@ -262,7 +290,9 @@ class AsyncVLLMClient(BaseClient):
 
     async def is_compatible_model(self, model: str) -> bool:
         """True if the server serves ``model``; if it is unreachable, a name heuristic decides."""
+        from . import _lora
         from ._factory import model_name_heuristic
+        from ._models import ModelList
 
         call = self._call("GET", "/v1/models", timeout=ENDPOINT_TEST_TIMEOUT, max_retries=0)
         try:
@@ -275,11 +305,15 @@ class AsyncVLLMClient(BaseClient):
 
     async def get_model_info(self, model: str | None = None) -> ModelInfo:
         """What the server tells about ``model`` (default: the client's, else the first base)."""
+        from . import _metrics
+
         return _metrics.model_info(await self.models(), await self.metrics(), await self.version(),
                                    model or self.model)
 
     async def get_model_statistics(self, model: str | None = None) -> ModelStatistics:
         """Server-side statistics of ``model`` computed from ``/metrics``."""
+        from . import _metrics
+
         models, metrics = await self.models(), await self.metrics()
         return _metrics.model_statistics(models, metrics, model or self.model)
 
@@ -287,6 +321,8 @@ class AsyncVLLMClient(BaseClient):
 
     async def list_lora_adapters(self) -> list[LoRAAdapter]:
         """The LoRA adapters the server has loaded (``/v1/models`` entries with a parent)."""
+        from . import _lora
+
         return _lora.adapters(await self.models())
 
     async def load_lora_adapter(self, name: str, path: str, *,
@@ -297,6 +333,8 @@ class AsyncVLLMClient(BaseClient):
             InvalidRequestError: bad name/path, or ``name`` is loaded from another path (pass
                 ``load_inplace=True`` to replace it).
         """
+        from . import _lora
+
         _lora.check_load(self.base_url, name, path)
         if not load_inplace:
             existing = _lora.existing(await self.models(), name, path)
@@ -321,6 +359,8 @@ class AsyncVLLMClient(BaseClient):
         Raises:
             NotFoundError: the adapter is not loaded and ``missing_ok`` is False.
         """
+        from . import _lora
+
         call = self._call("POST", "/v1/unload_lora_adapter", retryable=False,
                           json=_lora.unload_body(name))
         try:
@@ -339,6 +379,8 @@ class AsyncVLLMClient(BaseClient):
         Raises:
             QuantizationNotSupportedError: the server is not managed by this process.
         """
+        from . import _managed
+
         # Supervising a process is blocking (it waits for /health up to minutes); run it off the
         # event loop. This is process management, not HTTP: the client itself stays natively async.
         await asyncio.to_thread(_managed.relaunch, self.base_url, method, model)
@@ -373,6 +415,8 @@ class AsyncVLLMClient(BaseClient):
         **params: Any,
     ) -> tuple[list[_batch.BatchItem], _batch.BatchMetrics]:
         """:meth:`process_batch` plus total time, time per item, tokens/s and item latencies."""
+        from . import _batch
+
         plan = _batch.Plan.make(prompts, mode, max_concurrency, params)
         started = time.perf_counter()
         items: list[_batch.BatchItem] | None = None

@@ -12,13 +12,11 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
-from ._accumulate import ChatAccumulator, CompletionAccumulator, RawAccumulator
 from ._config import (
     ENV_API_KEY,
     ENV_MODEL,
@@ -27,11 +25,15 @@ from ._config import (
     normalize_base_url,
 )
 from ._errors import APIError, InvalidRequestError, VLLMError, decode_body
-from ._models import ChatCompletionChunk, CompletionChunk, Usage
 from ._retry import retry_delay
 from ._secret import Secret, SecretLike, to_secret
 from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
-from ._stream import Finish, StreamState
+
+if TYPE_CHECKING:  # pydantic, the models and the streams are imported on first use (import cost)
+    from pydantic import BaseModel
+
+    from ._models import ChatCompletionChunk, CompletionChunk, Usage
+    from ._stream import Finish, StreamState
 
 __all__ = ["BaseClient", "Call"]
 
@@ -44,7 +46,7 @@ def _params() -> Any:
 
     return module
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 _USER_AGENT = "vllm-accel/0.1"
 LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128)
@@ -251,6 +253,10 @@ class BaseClient:
 
     def _parse(self, call: Call, response: httpx.Response, cls: type[M]) -> M:
         """Validate a 2xx JSON body into ``cls`` and record the request."""
+        from pydantic import ValidationError
+
+        from ._models import Usage
+
         try:
             result = cls.model_validate_json(response.content)
         except ValidationError as exc:
@@ -271,6 +277,8 @@ class BaseClient:
 
     def _body(self, call: Call, response: httpx.Response) -> Any:
         """A 2xx body as JSON or text (LoRA routes answer in plain text); records the request."""
+        from ._models import Usage
+
         body = decode_body(response.content)
         usage = body.get("usage") if isinstance(body, dict) else None
         self._record(call, status=response.status_code,
@@ -288,17 +296,28 @@ class BaseClient:
         return finish
 
     def _chat_state(self, call: Call) -> StreamState[ChatCompletionChunk, Any]:
+        from ._accumulate import ChatAccumulator
+        from ._models import ChatCompletionChunk
+        from ._stream import StreamState
+
         call.state = StreamState(ChatCompletionChunk.model_validate_json, ChatAccumulator(),
                                  request_id=call.request_id)
         return call.state
 
     def _completion_state(self, call: Call) -> StreamState[CompletionChunk, Any]:
+        from ._accumulate import CompletionAccumulator
+        from ._models import CompletionChunk
+        from ._stream import StreamState
+
         call.state = StreamState(CompletionChunk.model_validate_json, CompletionAccumulator(),
                                  request_id=call.request_id)
         return call.state
 
     def _raw_state(self, call: Call) -> StreamState[dict[str, Any], None]:
         import json
+
+        from ._accumulate import RawAccumulator
+        from ._stream import StreamState
 
         call.state = StreamState(json.loads, RawAccumulator(), request_id=call.request_id)
         return call.state

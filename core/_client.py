@@ -9,27 +9,29 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _batch, _lora, _managed, _metrics
 from ._base import LIMITS, BaseClient, Call
 from ._config import DEFAULT_BATCH_CONCURRENCY, ENDPOINT_TEST_TIMEOUT, RetryPolicy
 from ._errors import BadRequestError, VLLMError, error_from_httpx, error_from_response
-from ._models import (
-    ChatCompletion,
-    Completion,
-    DetokenizeResponse,
-    EmbeddingResponse,
-    LoRAAdapter,
-    ModelInfo,
-    ModelList,
-    ModelStatistics,
-    TokenizeResponse,
-)
 from ._secret import SecretLike
-from ._stream import ChatStream, CompletionStream, RawStream
+
+if TYPE_CHECKING:  # imported by the methods that need them (import cost)
+    from . import _batch, _metrics
+    from ._models import (
+        ChatCompletion,
+        Completion,
+        DetokenizeResponse,
+        EmbeddingResponse,
+        LoRAAdapter,
+        ModelInfo,
+        ModelList,
+        ModelStatistics,
+        TokenizeResponse,
+    )
+    from ._stream import ChatStream, CompletionStream, RawStream
 
 __all__ = ["VLLMClient"]
 
@@ -118,6 +120,8 @@ class VLLMClient(BaseClient):
             InvalidRequestError: a parameter is invalid (nothing was sent).
             APIError: the request failed (see the error tree).
         """
+        from ._models import ChatCompletion
+
         call = self._chat_call(messages, model, params, stream=False)
         return self._parse(call, self._send(call), ChatCompletion)
 
@@ -126,6 +130,8 @@ class VLLMClient(BaseClient):
 
         Usage is requested by default (``stream_options.include_usage``).
         """
+        from ._stream import ChatStream
+
         call = self._chat_call(messages, model, params, stream=True)
         return ChatStream(lambda: self._send(call), self._chat_state(call),
                           self._stream_finish(call))
@@ -138,12 +144,16 @@ class VLLMClient(BaseClient):
             model: a served model or LoRA adapter name.
             **params: typed :class:`CompletionParams` fields; ``extra_body`` for anything else.
         """
+        from ._models import Completion
+
         call = self._completion_call(prompt, model, params, stream=False)
         return self._parse(call, self._send(call), Completion)
 
     def stream_generation(self, prompt: Any, *, model: str | None = None,
                           **params: Any) -> CompletionStream:
         """Streamed ``POST /v1/completions``; iterate ``CompletionChunk`` or ``text_deltas()``."""
+        from ._stream import CompletionStream
+
         call = self._completion_call(prompt, model, params, stream=True)
         return CompletionStream(lambda: self._send(call), self._completion_state(call),
                                 self._stream_finish(call))
@@ -151,6 +161,8 @@ class VLLMClient(BaseClient):
     def embed(self, input: Any, *, model: str | None = None,
               **params: Any) -> EmbeddingResponse:
         """``POST /v1/embeddings`` (one request for a whole list; ``.vectors()`` keeps order)."""
+        from ._models import EmbeddingResponse
+
         call = self._embed_call(input, model, params)
         return self._parse(call, self._send(call), EmbeddingResponse)
 
@@ -160,6 +172,8 @@ class VLLMClient(BaseClient):
                  model: str | None = None, add_special_tokens: bool | None = None,
                  return_token_strs: bool | None = None, **extra: Any) -> TokenizeResponse:
         """``POST /tokenize`` of a prompt, or of chat ``messages`` rendered by the template."""
+        from ._models import TokenizeResponse
+
         call = self._tokenize_call(prompt, messages, model, {
             "add_special_tokens": add_special_tokens, "return_token_strs": return_token_strs,
             **extra})
@@ -167,11 +181,15 @@ class VLLMClient(BaseClient):
 
     def detokenize(self, tokens: list[int], *, model: str | None = None) -> DetokenizeResponse:
         """``POST /detokenize``."""
+        from ._models import DetokenizeResponse
+
         call = self._detokenize_call(tokens, model)
         return self._parse(call, self._send(call), DetokenizeResponse)
 
     def models(self) -> ModelList:
         """``GET /v1/models``: base models and LoRA adapters."""
+        from ._models import ModelList
+
         call = self._call("GET", "/v1/models")
         return self._parse(call, self._send(call), ModelList)
 
@@ -192,6 +210,8 @@ class VLLMClient(BaseClient):
 
     def metrics(self) -> _metrics.MetricsSnapshot:
         """``GET /metrics``, parsed (Prometheus text format)."""
+        from . import _metrics
+
         call = self._call("GET", "/metrics")
         response = self._send(call)
         self._record(call, status=response.status_code)
@@ -213,6 +233,8 @@ class VLLMClient(BaseClient):
     def make_stream_request(self, path_or_url: str, data: Mapping[str, Any], *,
                             api_key: str | SecretLike | None = None) -> RawStream:
         """POST ``data`` with ``stream: true`` (and usage on) and iterate the JSON events."""
+        from ._stream import RawStream
+
         body = {"stream_options": {"include_usage": True}, **data, "stream": True}
         call = self._call("POST", path_or_url, json=body, model=data.get("model"), stream=True,
                           api_key=api_key)
@@ -234,15 +256,21 @@ class VLLMClient(BaseClient):
 
     def test_endpoint(self, url: str | None = None, model: str | None = None) -> bool:
         """Whether a one-token completion on ``url`` succeeds; never raises, never retries."""
+        from . import _batch
+
         body = _batch.probe_body(False, model or self.model)
         return self._probe(url or "/v1/completions", body)
 
     def test_chat_endpoint(self, url: str | None = None, model: str | None = None) -> bool:
         """Whether a one-token chat completion on ``url`` succeeds; never raises."""
+        from . import _batch
+
         body = _batch.probe_body(True, model or self.model)
         return self._probe(url or "/v1/chat/completions", body)
 
     def _probe(self, url: str, body: dict[str, Any]) -> bool:
+        from . import _batch
+
         try:
             # The client's timeout, not a short one: a busy server is not a down server.
             call = self._call("POST", url, json=body, model=body.get("model"), max_retries=0)
@@ -252,7 +280,9 @@ class VLLMClient(BaseClient):
 
     def is_compatible_model(self, model: str) -> bool:
         """True if the server serves ``model``; if it is unreachable, a name heuristic decides."""
+        from . import _lora
         from ._factory import model_name_heuristic
+        from ._models import ModelList
 
         call = self._call("GET", "/v1/models", timeout=ENDPOINT_TEST_TIMEOUT, max_retries=0)
         try:
@@ -265,11 +295,15 @@ class VLLMClient(BaseClient):
 
     def get_model_info(self, model: str | None = None) -> ModelInfo:
         """What the server tells about ``model`` (default: the client's, else the first base)."""
+        from . import _metrics
+
         return _metrics.model_info(self.models(), self.metrics(), self.version(),
                                    model or self.model)
 
     def get_model_statistics(self, model: str | None = None) -> ModelStatistics:
         """Server-side statistics of ``model`` computed from ``/metrics``."""
+        from . import _metrics
+
         models, metrics = self.models(), self.metrics()
         return _metrics.model_statistics(models, metrics, model or self.model)
 
@@ -277,6 +311,8 @@ class VLLMClient(BaseClient):
 
     def list_lora_adapters(self) -> list[LoRAAdapter]:
         """The LoRA adapters the server has loaded (``/v1/models`` entries with a parent)."""
+        from . import _lora
+
         return _lora.adapters(self.models())
 
     def load_lora_adapter(self, name: str, path: str, *,
@@ -287,6 +323,8 @@ class VLLMClient(BaseClient):
             InvalidRequestError: bad name/path, or ``name`` is loaded from another path (pass
                 ``load_inplace=True`` to replace it).
         """
+        from . import _lora
+
         _lora.check_load(self.base_url, name, path)
         if not load_inplace:
             existing = _lora.existing(self.models(), name, path)
@@ -311,6 +349,8 @@ class VLLMClient(BaseClient):
         Raises:
             NotFoundError: the adapter is not loaded and ``missing_ok`` is False.
         """
+        from . import _lora
+
         call = self._call("POST", "/v1/unload_lora_adapter", retryable=False,
                           json=_lora.unload_body(name))
         try:
@@ -329,6 +369,8 @@ class VLLMClient(BaseClient):
         Raises:
             QuantizationNotSupportedError: the server is not managed by this process.
         """
+        from . import _managed
+
         _managed.relaunch(self.base_url, method, model)
         info = self.get_model_info(model)
         info.quantization = method
@@ -361,6 +403,8 @@ class VLLMClient(BaseClient):
         **params: Any,
     ) -> tuple[list[_batch.BatchItem], _batch.BatchMetrics]:
         """:meth:`process_batch` plus total time, time per item, tokens/s and item latencies."""
+        from . import _batch
+
         plan = _batch.Plan.make(prompts, mode, max_concurrency, params)
         started = time.perf_counter()
         items: list[_batch.BatchItem] | None = None

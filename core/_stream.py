@@ -17,14 +17,22 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from types import TracebackType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 import httpx
 from httpx_sse import ServerSentEvent
 
 from ._errors import StreamError
-from ._models import ChatCompletion, ChatCompletionChunk, Completion, CompletionChunk, Usage
 from ._sse import SSEProtocol, aiter_sse, iter_sse
+
+if TYPE_CHECKING:  # the pydantic models are imported on the first request (import cost)
+    from ._models import (  # noqa: F401 (the stream classes' type arguments are strings)
+        ChatCompletion,
+        ChatCompletionChunk,
+        Completion,
+        CompletionChunk,
+        Usage,
+    )
 
 __all__ = [
     "AsyncChatStream",
@@ -134,7 +142,7 @@ class Stream(_Base[C, R]):
         self._send = send
         self._iter: Generator[C, None, None] | None = None
 
-    def open(self) -> Stream[C, R]:
+    def open(self) -> Self:
         """Send the request now (retried until a 2xx arrives) and return the stream."""
         if self._response is None and not self._finished:
             try:
@@ -166,7 +174,7 @@ class Stream(_Base[C, R]):
             response.close()
             self._settle(error)
 
-    def __iter__(self) -> Stream[C, R]:
+    def __iter__(self) -> Self:
         return self
 
     def __next__(self) -> C:
@@ -192,7 +200,7 @@ class Stream(_Base[C, R]):
             pass
         return self._state.accumulator.result()
 
-    def __enter__(self) -> Stream[C, R]:
+    def __enter__(self) -> Self:
         return self.open()
 
     def __exit__(
@@ -214,7 +222,7 @@ class AsyncStream(_Base[C, R]):
         self._send = send
         self._iter: AsyncIterator[C] | None = None
 
-    async def open(self) -> AsyncStream[C, R]:
+    async def open(self) -> Self:
         """Send the request now (retried until a 2xx arrives) and return the stream."""
         if self._response is None and not self._finished:
             try:
@@ -224,7 +232,7 @@ class AsyncStream(_Base[C, R]):
                 raise
         return self
 
-    def __await__(self) -> Generator[Any, None, AsyncStream[C, R]]:
+    def __await__(self) -> Generator[Any, None, Self]:
         return self.open().__await__()
 
     async def _events(self) -> AsyncIterator[C]:
@@ -249,7 +257,7 @@ class AsyncStream(_Base[C, R]):
             await response.aclose()
             self._settle(error)
 
-    def __aiter__(self) -> AsyncStream[C, R]:
+    def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> C:
@@ -275,7 +283,7 @@ class AsyncStream(_Base[C, R]):
             pass
         return self._state.accumulator.result()
 
-    async def __aenter__(self) -> AsyncStream[C, R]:
+    async def __aenter__(self) -> Self:
         return await self.open()
 
     async def __aexit__(
@@ -292,7 +300,7 @@ def _completion_text(chunk: CompletionChunk) -> str:
     return "".join(c.text for c in chunk.choices)
 
 
-class ChatStream(Stream[ChatCompletionChunk, ChatCompletion]):
+class ChatStream(Stream["ChatCompletionChunk", "ChatCompletion"]):
     """Streamed chat: iterates ``ChatCompletionChunk``; ``final()`` gives a ``ChatCompletion``."""
 
     def text_deltas(self) -> Iterator[str]:
@@ -303,7 +311,7 @@ class ChatStream(Stream[ChatCompletionChunk, ChatCompletion]):
                 yield text
 
 
-class AsyncChatStream(AsyncStream[ChatCompletionChunk, ChatCompletion]):
+class AsyncChatStream(AsyncStream["ChatCompletionChunk", "ChatCompletion"]):
     """Async twin of :class:`ChatStream`."""
 
     async def text_deltas(self) -> AsyncIterator[str]:
@@ -314,7 +322,7 @@ class AsyncChatStream(AsyncStream[ChatCompletionChunk, ChatCompletion]):
                 yield text
 
 
-class CompletionStream(Stream[CompletionChunk, Completion]):
+class CompletionStream(Stream["CompletionChunk", "Completion"]):
     """Streamed completion: iterates ``CompletionChunk``; ``final()`` -> ``Completion``."""
 
     def text_deltas(self) -> Iterator[str]:
@@ -325,7 +333,7 @@ class CompletionStream(Stream[CompletionChunk, Completion]):
                 yield text
 
 
-class AsyncCompletionStream(AsyncStream[CompletionChunk, Completion]):
+class AsyncCompletionStream(AsyncStream["CompletionChunk", "Completion"]):
     """Async twin of :class:`CompletionStream`."""
 
     async def text_deltas(self) -> AsyncIterator[str]:

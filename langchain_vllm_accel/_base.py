@@ -1,7 +1,8 @@
 """What `ChatVLLM`, `VLLM` and `VLLMEmbeddings` share.
 
-Connection fields, cached core clients, typed vLLM sampling fields, request-parameter merging
-and LoRA adapter selection.
+Connection fields, cached core clients, typed vLLM sampling fields, request-parameter merging,
+LoRA adapter selection and the LangChain plumbing (serialization, LangSmith parameters) of the
+two language models.
 
 The core client (``vllm_accel``, which imports httpx) is imported lazily, on the first request,
 so that ``import langchain_vllm_accel`` stays cheap.
@@ -13,14 +14,16 @@ import asyncio
 import os
 import threading
 import weakref
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from ._convert import merge_extra_body
 
 if TYPE_CHECKING:
+    from langchain_core.language_models.base import LangSmithParams
+
     from vllm_accel import AsyncVLLMClient, VLLMClient
 
 ENV_BASE_URL = "VLLM_BASE_URL"
@@ -105,6 +108,13 @@ class VLLMConnection(BaseModel):
     _own_sync: Any = PrivateAttr(default=None)
     _own_async: Any = PrivateAttr(default=None)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _build_model_kwargs(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            return _split_unknown(cls, dict(values))
+        return values
+
     def _client_key(self) -> _ClientKey:
         key = self.api_key.get_secret_value() if self.api_key is not None else None
         headers = tuple(sorted((self.default_headers or {}).items()))
@@ -181,7 +191,14 @@ def _split_unknown(cls: type[BaseModel], values: dict[str, Any]) -> dict[str, An
 
 
 class VLLMSampling(VLLMConnection):
-    """Typed sampling fields shared by the chat and completion models, plus LoRA selection."""
+    """What the chat and completion models share: typed sampling fields, LoRA selection, plumbing.
+
+    Subclasses set ``_ls_model_type`` and their own ``get_lc_namespace``.
+    """
+
+    _ls_model_type: ClassVar[Literal["chat", "llm"]]
+    if TYPE_CHECKING:  # a field of LangChain's BaseLanguageModel
+        custom_get_token_ids: Callable[[str], list[int]] | None
 
     adapter: str | None = Field(default=None, alias="lora_adapter")
     """LoRA adapter to use (sent as the request ``model``); per call: ``adapter=`` or ``model=``."""
@@ -218,13 +235,58 @@ class VLLMSampling(VLLMConnection):
     """Other request fields known to the core client, sent with every request."""
     extra_body: dict[str, Any] | None = None
     """Raw fields merged into the JSON body last; per-call ``extra_body`` is deep-merged in."""
+    streaming: bool = False
+    """Stream internally even for ``invoke`` (callbacks then see every token)."""
 
-    @model_validator(mode="before")
+    # ------------------------------------------------------------------ LangChain plumbing
+
     @classmethod
-    def _build_model_kwargs(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            return _split_unknown(cls, dict(values))
-        return values
+    def is_lc_serializable(cls) -> bool:
+        """Instances serialize with ``dumpd`` (the API key as a secret reference)."""
+        return True
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """The API key is serialized as a reference to ``VLLM_API_KEY``."""
+        return {"api_key": "VLLM_API_KEY"}
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "adapter": self.adapter,
+            "base_url": self.base_url,
+            **self._default_params,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        from langchain_core.language_models.base import LangSmithParams
+
+        params = LangSmithParams(
+            ls_provider="vllm",
+            ls_model_name=self._ls_model_name(kwargs),
+            ls_model_type=self._ls_model_type,
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if isinstance(temperature, int | float):
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if isinstance(max_tokens, int):
+            params["ls_max_tokens"] = max_tokens
+        if stop := stop or self.stop:
+            params["ls_stop"] = stop
+        return params
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Token ids of ``text`` from the served model's own tokenizer (``/tokenize``)."""
+        if self.custom_get_token_ids is not None:
+            return self.custom_get_token_ids(text)
+        from ._errors import map_errors
+
+        with map_errors():
+            return list(self.client.tokenize(text, model=self.adapter or self.model).tokens)
+
+    # ------------------------------------------------------------------ requests
 
     def _param_field_names(self) -> tuple[str, ...]:
         """Every typed request field of this model class (computed once per class)."""

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import Field
@@ -47,8 +46,8 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         ```
     """
 
-    streaming: bool = False
-    """Stream internally even for ``invoke`` (callbacks then see every token)."""
+    _ls_model_type = "chat"
+
     stream_usage: bool = True
     """Ask for token usage at the end of streamed responses (``stream_options``)."""
     logprobs: bool | None = None
@@ -68,44 +67,9 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         return "vllm-chat"
 
     @classmethod
-    def is_lc_serializable(cls) -> bool:
-        """Instances serialize with ``dumpd`` (the API key as a secret reference)."""
-        return True
-
-    @classmethod
     def get_lc_namespace(cls) -> list[str]:
         """The import path of the class, for ``load``."""
         return ["langchain_vllm_accel", "chat_models"]
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        """The API key is serialized as a reference to ``VLLM_API_KEY``."""
-        return {"api_key": "VLLM_API_KEY"}
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "adapter": self.adapter,
-            "base_url": self.base_url,
-            **self._default_params,
-        }
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(
-            ls_provider="vllm",
-            ls_model_name=self._ls_model_name(kwargs),
-            ls_model_type="chat",
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if isinstance(temperature, int | float):
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if isinstance(max_tokens, int):
-            params["ls_max_tokens"] = max_tokens
-        if stop := stop or self.stop:
-            params["ls_stop"] = stop
-        return params
 
     # ------------------------------------------------------------------ requests
 
@@ -282,15 +246,6 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         return list(await asyncio.gather(*jobs))
 
     # ------------------------------------------------------------------ tokens
-
-    def get_token_ids(self, text: str) -> list[int]:
-        """Token ids of ``text`` from the served model's own tokenizer (``/tokenize``)."""
-        if self.custom_get_token_ids is not None:
-            return self.custom_get_token_ids(text)
-        from ._errors import map_errors
-
-        with map_errors():
-            return list(self.client.tokenize(text, model=self.adapter or self.model).tokens)
 
     def get_num_tokens(self, text: str) -> int:
         """Number of tokens of ``text`` (exact: counted by the server)."""

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from ._base import VLLMConnection, _split_unknown
+from ._base import VLLMConnection
 
 
 class VLLMEmbeddings(VLLMConnection, Embeddings):
@@ -37,13 +37,6 @@ class VLLMEmbeddings(VLLMConnection, Embeddings):
     """vLLM: truncate each input to this many tokens (``-1`` = the model's limit)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Other ``embed`` parameters of the core client (e.g. ``use_activation``)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _build_model_kwargs(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            return _split_unknown(cls, dict(values))
-        return values
 
     def _params(self) -> dict[str, Any]:
         params: dict[str, Any] = dict(self.model_kwargs)

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseLLM
-from langchain_core.language_models.base import LangSmithParams
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field
 
@@ -40,8 +39,8 @@ class VLLM(VLLMSampling, BaseLLM):
         ```
     """
 
-    streaming: bool = False
-    """Stream internally even for ``invoke`` (callbacks then see every token)."""
+    _ls_model_type = "llm"
+
     logprobs: int | None = None
     """Number of top log-probabilities to return per token (``generation_info["logprobs"]``)."""
     echo: bool | None = None
@@ -55,42 +54,9 @@ class VLLM(VLLMSampling, BaseLLM):
         return "vllm"
 
     @classmethod
-    def is_lc_serializable(cls) -> bool:
-        """Instances serialize with ``dumpd`` (the API key as a secret reference)."""
-        return True
-
-    @classmethod
     def get_lc_namespace(cls) -> list[str]:
         """The import path of the class, for ``load``."""
         return ["langchain_vllm_accel", "llms"]
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        """The API key is serialized as a reference to ``VLLM_API_KEY``."""
-        return {"api_key": "VLLM_API_KEY"}
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "adapter": self.adapter,
-            "base_url": self.base_url,
-            **self._default_params,
-        }
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(
-            ls_provider="vllm", ls_model_name=self._ls_model_name(kwargs), ls_model_type="llm"
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if isinstance(temperature, int | float):
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if isinstance(max_tokens, int):
-            params["ls_max_tokens"] = max_tokens
-        if stop := stop or self.stop:
-            params["ls_stop"] = stop
-        return params
 
     # ------------------------------------------------------------------ results
 
@@ -265,15 +231,6 @@ class VLLM(VLLMSampling, BaseLLM):
                     yield chunk
 
     # ------------------------------------------------------------------ tokens
-
-    def get_token_ids(self, text: str) -> list[int]:
-        """Token ids of ``text`` from the served model's own tokenizer (``/tokenize``)."""
-        if self.custom_get_token_ids is not None:
-            return self.custom_get_token_ids(text)
-        from ._errors import map_errors
-
-        with map_errors():
-            return list(self.client.tokenize(text, model=self.adapter or self.model).tokens)
 
     def get_num_tokens(self, text: str) -> int:
         """Number of tokens of ``text`` (exact: counted by the server)."""

@@ -1,5 +1,10 @@
 """Lazily created core clients, shared by a LlamaIndex object and its cheap copies.
 
+``ClientsMixin`` is what ``VLLM`` and ``VLLMEmbedding`` share: the ``client``/``async_client``
+constructor overrides, the lazily built clients and ``close``/``aclose``. The connection fields
+both declare are typed once here (``BaseUrl``, ``ApiKey``, ...) and declared by each class in its
+own place, so that each class keeps its field order (``to_dict``, ``to_json``, the schema).
+
 A ``Connection`` owns one sync ``VLLMClient`` and one ``AsyncVLLMClient`` per event loop (an
 httpx async pool cannot outlive or cross its loop), created on first use so that constructing,
 copying and pickling an LLM or embedding model never opens a socket. It pickles to a fresh,
@@ -12,12 +17,34 @@ import asyncio
 import threading
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
 
 if TYPE_CHECKING:
     from vllm_accel import AsyncVLLMClient, VLLMClient
 
-__all__ = ["Connection", "safe_url"]
+__all__ = [
+    "ApiKey",
+    "BaseUrl",
+    "ClientsMixin",
+    "Connection",
+    "DefaultHeaders",
+    "MaxRetries",
+    "Timeout",
+    "safe_url",
+]
+
+BaseUrl = Annotated[
+    str | None, Field(description="Server URL (env VLLM_BASE_URL, default localhost:8000).")
+]
+ApiKey = Annotated[
+    SecretStr | None,
+    Field(description="API key (env VLLM_API_KEY); never OPENAI_API_KEY.", exclude=True),
+]
+Timeout = Annotated[float, Field(description="Seconds per request (connect: 5).")]
+MaxRetries = Annotated[int, Field(ge=0)]
+DefaultHeaders = Annotated[dict[str, str] | None, Field(exclude=True)]
 
 
 class Connection:
@@ -72,6 +99,79 @@ class Connection:
         client = self._aclients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.aclose()
+
+
+class ClientsMixin(BaseModel):
+    """The core clients of a LlamaIndex object, created on first use from its connection fields.
+
+    Subclasses declare ``base_url``, ``api_key``, ``timeout``, ``max_retries`` and
+    ``default_headers`` (with the types above) and implement ``_client_model``.
+    """
+
+    if TYPE_CHECKING:
+        base_url: str | None
+        api_key: SecretStr | None
+        timeout: float
+        max_retries: int
+        default_headers: dict[str, str] | None
+
+    _conn: Connection = PrivateAttr(default_factory=Connection)
+
+    def __init__(
+        self,
+        *,
+        client: VLLMClient | None = None,
+        async_client: AsyncVLLMClient | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Build the object; ``client``/``async_client`` replace the lazily created clients."""
+        super().__init__(**kwargs)
+        self._conn.sync_override = client
+        self._conn.async_override = async_client
+
+    def _client_model(self) -> str | None:
+        """The clients' default model."""
+        raise NotImplementedError
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "api_key": self.api_key,
+            "model": self._client_model(),
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "headers": self.default_headers,
+        }
+
+    @property
+    def client(self) -> VLLMClient:
+        """The sync core client (created on first use, shared with the object's copies)."""
+
+        def make() -> VLLMClient:
+            from vllm_accel import VLLMClient
+
+            return VLLMClient(**self._client_kwargs())
+
+        return self._conn.client(make)
+
+    @property
+    def async_client(self) -> AsyncVLLMClient:
+        """The async core client of the running event loop (created on first use)."""
+
+        def make() -> AsyncVLLMClient:
+            from vllm_accel import AsyncVLLMClient
+
+            return AsyncVLLMClient(**self._client_kwargs())
+
+        return self._conn.aclient(make)
+
+    def close(self) -> None:
+        """Close the sync client (it is rebuilt if used again)."""
+        self._conn.close()
+
+    async def aclose(self) -> None:
+        """Close the clients of this event loop (they are rebuilt if used again)."""
+        await self._conn.aclose()
 
 
 def safe_url(url: str | None) -> str | None:

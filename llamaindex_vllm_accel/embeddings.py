@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import Field
 
-from ._connection import Connection, safe_url
-
-if TYPE_CHECKING:
-    from vllm_accel import AsyncVLLMClient, VLLMClient
+from ._connection import (
+    ApiKey,
+    BaseUrl,
+    ClientsMixin,
+    DefaultHeaders,
+    MaxRetries,
+    Timeout,
+    safe_url,
+)
 
 __all__ = ["VLLMEmbedding"]
 
 
-class VLLMEmbedding(BaseEmbedding):
+class VLLMEmbedding(ClientsMixin, BaseEmbedding):
     """Embeddings from vLLM's ``/v1/embeddings``: a whole batch per request, native async.
 
     Texts are sent as they are (no newline rewriting); optional instruction prefixes apply only
@@ -33,12 +38,8 @@ class VLLMEmbedding(BaseEmbedding):
     embed_batch_size: int = Field(
         default=256, gt=0, le=2048, description="Texts per /v1/embeddings request."
     )
-    base_url: str | None = Field(
-        default=None, description="Server URL (env VLLM_BASE_URL, default localhost:8000)."
-    )
-    api_key: SecretStr | None = Field(
-        default=None, description="API key (env VLLM_API_KEY); never OPENAI_API_KEY.", exclude=True
-    )
+    base_url: BaseUrl = None
+    api_key: ApiKey = None
     dimensions: int | None = Field(
         default=None, description="Output dimensions (Matryoshka models only)."
     )
@@ -56,68 +57,17 @@ class VLLMEmbedding(BaseEmbedding):
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="More /v1/embeddings fields (e.g. extra_body)."
     )
-    timeout: float = Field(default=600.0, description="Seconds per request (connect: 5).")
-    max_retries: int = Field(default=2, ge=0)
-    default_headers: dict[str, str] | None = Field(default=None, exclude=True)
-
-    _conn: Connection = PrivateAttr(default_factory=Connection)
-
-    def __init__(
-        self,
-        *,
-        client: VLLMClient | None = None,
-        async_client: AsyncVLLMClient | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Build the model; ``client``/``async_client`` replace the lazily created clients."""
-        super().__init__(**kwargs)
-        self._conn.sync_override = client
-        self._conn.async_override = async_client
+    timeout: Timeout = 600.0
+    max_retries: MaxRetries = 2
+    default_headers: DefaultHeaders = None
 
     @classmethod
     def class_name(cls) -> str:
         """The name LlamaIndex serializes this class under."""
         return "vllm_accel_embedding"
 
-    def _client_kwargs(self) -> dict[str, Any]:
-        return {
-            "base_url": self.base_url,
-            "api_key": self.api_key,
-            "model": self.model_name or None,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "headers": self.default_headers,
-        }
-
-    @property
-    def client(self) -> VLLMClient:
-        """The sync core client (created on first use)."""
-
-        def make() -> VLLMClient:
-            from vllm_accel import VLLMClient
-
-            return VLLMClient(**self._client_kwargs())
-
-        return self._conn.client(make)
-
-    @property
-    def async_client(self) -> AsyncVLLMClient:
-        """The async core client of the running event loop (created on first use)."""
-
-        def make() -> AsyncVLLMClient:
-            from vllm_accel import AsyncVLLMClient
-
-            return AsyncVLLMClient(**self._client_kwargs())
-
-        return self._conn.aclient(make)
-
-    def close(self) -> None:
-        """Close the sync client (it is rebuilt if used again)."""
-        self._conn.close()
-
-    async def aclose(self) -> None:
-        """Close the clients of this event loop (they are rebuilt if used again)."""
-        await self._conn.aclose()
+    def _client_model(self) -> str | None:
+        return self.model_name or None
 
     def to_payload(self) -> dict[str, Any]:
         """What events and callbacks show: no credentials."""

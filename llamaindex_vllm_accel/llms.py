@@ -22,7 +22,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import BaseModel, Field
 from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
 from llama_index.core.instrumentation.events.llm import (
     LLMStructuredPredictEndEvent,
@@ -36,7 +36,15 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import PydanticProgramMode
 from llama_index_instrumentation import get_dispatcher
 
-from ._connection import Connection, safe_url
+from ._connection import (
+    ApiKey,
+    BaseUrl,
+    ClientsMixin,
+    DefaultHeaders,
+    MaxRetries,
+    Timeout,
+    safe_url,
+)
 from ._convert import (
     ChatStreamState,
     CompletionStreamState,
@@ -54,7 +62,7 @@ if TYPE_CHECKING:
     from llama_index.core.prompts import BasePromptTemplate
     from llama_index.core.tools.types import BaseTool
 
-    from vllm_accel import AsyncVLLMClient, BatchItem, VLLMClient
+    from vllm_accel import BatchItem
     from vllm_accel._models import ModelList
     from vllm_accel._stream import (
         AsyncChatStream,
@@ -87,7 +95,7 @@ _PROBE_TOOL = {
 }
 
 
-class VLLM(CustomLLM, FunctionCallingLLM):
+class VLLM(ClientsMixin, CustomLLM, FunctionCallingLLM):
     """A vLLM server as a LlamaIndex LLM (chat, tools, structured outputs, LoRA, batching).
 
     Metadata needs no flags: the context window comes from the server's ``max_model_len``, and
@@ -100,12 +108,8 @@ class VLLM(CustomLLM, FunctionCallingLLM):
         >>> pirate = llm.with_adapter("pirate")  # same pool, LoRA adapter  # doctest: +SKIP
     """
 
-    base_url: str | None = Field(
-        default=None, description="Server URL (env VLLM_BASE_URL, default localhost:8000)."
-    )
-    api_key: SecretStr | None = Field(
-        default=None, description="API key (env VLLM_API_KEY); never OPENAI_API_KEY.", exclude=True
-    )
+    base_url: BaseUrl = None
+    api_key: ApiKey = None
     model: str | None = Field(
         default=None, description="Served model name (env VLLM_MODEL; default: the first one)."
     )
@@ -152,23 +156,9 @@ class VLLM(CustomLLM, FunctionCallingLLM):
         "user message to /v1/chat/completions.",
     )
     max_concurrency: int = Field(default=64, ge=1, description="In-flight requests of a batch.")
-    timeout: float = Field(default=600.0, description="Seconds per request (connect: 5).")
-    max_retries: int = Field(default=2, ge=0)
-    default_headers: dict[str, str] | None = Field(default=None, exclude=True)
-
-    _conn: Connection = PrivateAttr(default_factory=Connection)
-
-    def __init__(
-        self,
-        *,
-        client: VLLMClient | None = None,
-        async_client: AsyncVLLMClient | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Build the LLM; ``client``/``async_client`` replace the lazily created core clients."""
-        super().__init__(**kwargs)
-        self._conn.sync_override = client
-        self._conn.async_override = async_client
+    timeout: Timeout = 600.0
+    max_retries: MaxRetries = 2
+    default_headers: DefaultHeaders = None
 
     @classmethod
     def class_name(cls) -> str:
@@ -177,45 +167,8 @@ class VLLM(CustomLLM, FunctionCallingLLM):
 
     # -- clients -------------------------------------------------------------------------------
 
-    def _client_kwargs(self) -> dict[str, Any]:
-        return {
-            "base_url": self.base_url,
-            "api_key": self.api_key,
-            "model": self.model,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "headers": self.default_headers,
-        }
-
-    @property
-    def client(self) -> VLLMClient:
-        """The sync core client (created on first use, shared with ``with_adapter`` copies)."""
-
-        def make() -> VLLMClient:
-            from vllm_accel import VLLMClient
-
-            return VLLMClient(**self._client_kwargs())
-
-        return self._conn.client(make)
-
-    @property
-    def async_client(self) -> AsyncVLLMClient:
-        """The async core client of the running event loop (created on first use)."""
-
-        def make() -> AsyncVLLMClient:
-            from vllm_accel import AsyncVLLMClient
-
-            return AsyncVLLMClient(**self._client_kwargs())
-
-        return self._conn.aclient(make)
-
-    def close(self) -> None:
-        """Close the sync client (it is rebuilt if the LLM is used again)."""
-        self._conn.close()
-
-    async def aclose(self) -> None:
-        """Close the clients of this event loop (they are rebuilt if the LLM is used again)."""
-        await self._conn.aclose()
+    def _client_model(self) -> str | None:
+        return self.model
 
     # -- LoRA ----------------------------------------------------------------------------------
 
