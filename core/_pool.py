@@ -256,8 +256,9 @@ class EndpointPool:
                 causes: Mapping[str, VLLMError] | None = None) -> EndpointState | None:
         """Reserve an endpoint for one attempt; None when every candidate is at capacity.
 
-        Endpoints this request has not tried yet (not in ``causes``) come first; a tried one is
-        used again only when no untried one can take it. Release with :meth:`release`.
+        Endpoints this request has not tried yet (not in ``causes``) come first (a request
+        waits for a slot on them rather than going back to one that failed it); a tried one is
+        used again only when every untried one is out. Release with :meth:`release`.
 
         Args:
             model: the requested model (placement), None for the default model.
