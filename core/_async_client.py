@@ -129,42 +129,54 @@ class AsyncVLLMClient(BaseClient):
         await self._place(call.model)
         while True:
             state = await self._acquire(call)
-            request = self._request(self._http, call, state)
             try:
-                response = await self._http.send(request, stream=True)
-            except httpx.HTTPError as exc:
-                error = error_from_httpx(exc, request_id=call.request_id)
-            else:
-                if not response.is_success:
-                    await response.aread()
-                    await response.aclose()
-                    error = error_from_response(response, request_id=call.request_id)
-                elif call.stream:  # fail over only until the first chunk is in
-                    raw = response.aiter_raw()
-                    try:
-                        first = await anext(raw, b"")
-                    except httpx.HTTPError as exc:
-                        first, error = b"", error_from_httpx(exc, request_id=call.request_id)
-                    else:
-                        error = APIConnectionError("the stream closed before its first chunk",
-                                                   request_id=call.request_id)
-                    if first:
-                        call.lease = state
-                        return replay_response(response, first, raw)
-                    await response.aclose()
-                else:
-                    try:
-                        await response.aread()
-                    except httpx.HTTPError as exc:  # answering had started: never resend
-                        await response.aclose()
-                        error = error_from_httpx(exc, request_id=call.request_id)
-                        raise self._answered_failure(call, state, response.status_code,
-                                                     error) from exc
-                    call.lease = state
-                    return response
-            delay = self._failover_delay(call, state, error)
+                result = await self._attempt(call, state)
+            except BaseException as exc:
+                if not isinstance(exc, VLLMError):  # cancelled or interrupted mid-attempt
+                    self._release(state, "neutral")
+                raise
+            if isinstance(result, httpx.Response):
+                return result
+            delay = self._failover_delay(call, state, result)
             if delay:
                 await self._sleep(delay)
+
+    async def _attempt(self, call: Call, state: EndpointState) -> httpx.Response | VLLMError:
+        """One attempt on ``state``: the 2xx response, or the error to fail over from.
+
+        On success ``call`` holds the endpoint until it is recorded. A failure after the
+        server started answering is recorded and raised, never returned (never resent).
+        """
+        request = self._request(self._http, call, state)
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            return error_from_httpx(exc, request_id=call.request_id)
+        if not response.is_success:
+            await response.aread()
+            await response.aclose()
+            return error_from_response(response, request_id=call.request_id)
+        if call.stream:  # fail over only until the first chunk is in
+            raw = response.aiter_raw()
+            try:
+                first = await anext(raw, b"")
+            except httpx.HTTPError as exc:
+                await response.aclose()
+                return error_from_httpx(exc, request_id=call.request_id)
+            if not first:
+                await response.aclose()
+                return APIConnectionError("the stream closed before its first chunk",
+                                          request_id=call.request_id)
+            call.lease = state
+            return replay_response(response, first, raw)
+        try:
+            await response.aread()
+        except httpx.HTTPError as exc:  # answering had started: never resend
+            await response.aclose()
+            error = error_from_httpx(exc, request_id=call.request_id)
+            raise self._answered_failure(call, state, response.status_code, error) from exc
+        call.lease = state
+        return response
 
     async def _acquire(self, call: Call) -> EndpointState:
         while (state := self._acquire_now(call)) is None:
