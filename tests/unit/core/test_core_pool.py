@@ -429,3 +429,37 @@ def test_a_404_for_an_adapter_another_endpoint_serves_moves_there(clock: Clock) 
     nxt = client._acquire_now(call)
     assert nxt is not None
     assert nxt.serves("pirate")
+
+
+def test_active_health_results_close_or_open_the_circuit(clock: Clock) -> None:
+    pool = _pool(clock, "a", reset_timeout=60)
+    pool.record_health(pool["a"], False, APIConnectionError("health check failed"))
+    assert pool["a"].breaker.state == "open"
+    assert pool.stats()["a"].last_error == "APIConnectionError: health check failed"
+    pool.record_health(pool["a"], True)
+    assert pool["a"].breaker.state == "closed"  # back without waiting for the timeout
+
+
+def test_a_peeked_stream_replays_its_first_bytes_and_closes_the_original() -> None:
+    from vllm_accel._stream import replay_response
+
+    closed = []
+
+    class Source(httpx.SyncByteStream):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            yield b"data: 1\n\n"
+            yield b"data: 2\n\n"
+
+        def close(self) -> None:
+            closed.append(True)
+
+    original = httpx.Response(200, stream=Source(),
+                              headers={"content-type": "text/event-stream"},
+                              request=httpx.Request("POST", "http://a/v1/chat/completions"))
+    raw = original.iter_raw()
+    first = next(raw)
+    again = replay_response(original, first, raw)
+    assert again.status_code == 200
+    assert b"".join(again.iter_bytes()) == b"data: 1\n\ndata: 2\n\n"
+    again.close()
+    assert closed
