@@ -77,7 +77,8 @@ class Endpoint:
 
     Example:
         >>> Endpoint("http://gpu-a:8000", api_key="secret", weight=2, max_concurrency=32)
-        Endpoint(base_url='http://gpu-a:8000', name='http://gpu-a:8000', weight=2, ...)
+        Endpoint(base_url='http://gpu-a:8000', name='http://gpu-a:8000', weight=2, \
+max_concurrency=32, has_api_key=True)
     """
 
     base_url: str

@@ -60,6 +60,9 @@ class RoundRobin:
         self._lock = threading.Lock()
         self._current: dict[str, float] = {}
 
+    def __repr__(self) -> str:
+        return "RoundRobin()"
+
     def choose(self, candidates: Sequence[E], model: str | None) -> E:
         """The candidate whose running credit is highest; it then pays the total weight."""
         with self._lock:
@@ -81,6 +84,9 @@ class LeastOutstanding:
 
     def __init__(self) -> None:
         self._tie = RoundRobin()
+
+    def __repr__(self) -> str:
+        return "LeastOutstanding()"
 
     def choose(self, candidates: Sequence[E], model: str | None) -> E:
         """The least loaded candidate (``outstanding / weight``)."""
@@ -104,6 +110,9 @@ class LoRAAware:
 
     def __init__(self, inner: RoutingPolicy | None = None) -> None:
         self.inner: RoutingPolicy = inner or LeastOutstanding()
+
+    def __repr__(self) -> str:
+        return f"LoRAAware({self.inner!r})"
 
     def choose(self, candidates: Sequence[E], model: str | None) -> E:
         """The ``inner`` choice among the candidates that serve ``model``."""
