@@ -205,7 +205,11 @@ class AsyncVLLMClient(BaseClient):
                 pool.learn_models(state, answer)
             target = pool.load_target(model)
             if target is not None and model is not None:
-                await self._on(target).load_lora_adapter(model, pool.lora_paths[model])
+                try:
+                    await self._on(target).load_lora_adapter(model, pool.lora_paths[model])
+                except VLLMError as exc:
+                    pool.record_failure(target, exc)  # the next request may pick another
+                    raise
                 pool.add_model(target, model)
 
     def _on(self, state: EndpointState, *, max_retries: int | None = None) -> AsyncVLLMClient:

@@ -333,6 +333,12 @@ class EndpointPool:
             if error is not None:
                 state.last_error = error
 
+    def record_failure(self, state: EndpointState, error: VLLMError) -> None:
+        """A call outside routing (model list, adapter load) failed on ``state``."""
+        state.last_error = error
+        if counts_against(error):
+            state.breaker.record_failure()
+
     # -- LoRA placement -----------------------------------------------------------------------
 
     def needs_models(self, model: str | None) -> list[EndpointState]:
@@ -348,7 +354,7 @@ class EndpointPool:
         """Record what ``/v1/models`` of an endpoint lists (or that asking it failed)."""
         if isinstance(models, VLLMError):
             state.models_tried_at = self.clock()
-            state.last_error = models
+            self.record_failure(state, models)
         else:
             state.models = set(models.ids())
 

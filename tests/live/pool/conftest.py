@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from pool_live_helpers import Replicas, router_binary, wait_gone
+from pool_live_helpers import Replicas, router_binary, wait_gone, warm_up_lora
 
 from vllm_accel.server import VLLMServer, chat_spec, free_port, paths, prepare
 
@@ -37,6 +37,7 @@ def replicas() -> Iterator[Replicas]:
         print(f"\n[pool] two replicas ready in {time.monotonic() - started:.0f} s: "
               f"{[s.base_url for s in servers]}", file=sys.stderr)
         groups = [s.pid for s in servers if s.pid]
+        warm_up_lora(servers, str(models.lora_adapter))
         yield Replicas(servers[0], servers[1], str(models.lora_adapter))
     finally:
         for server in servers:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import venv
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psutil
 
 from vllm_accel.server import VLLMServer, paths
@@ -76,3 +79,29 @@ def router_binary() -> Path:
             raise RuntimeError(f"installing {ROUTER_REQUIREMENT} failed; see {log}:\n{tail}")
         marker.write_text(ROUTER_REQUIREMENT + "\n")
     return exe
+
+
+def warm_up_lora(servers: list[VLLMServer], lora_path: str) -> None:
+    """One LoRA request on each replica, in parallel, before any test.
+
+    vLLM on CPU compiles the LoRA graph on a server's first adapter request (minutes on a busy
+    2-core machine; cached under ~/.cache/vllm afterwards), so the tests' own timeouts measure
+    the pool, not the compiler. Plain httpx: this must not depend on the client under test.
+    """
+
+    def warm(url: str) -> None:
+        with httpx.Client(base_url=url, timeout=1200) as http:
+            body = {"lora_name": "warm-up", "lora_path": lora_path}
+            http.post("/v1/load_lora_adapter", json=body).raise_for_status()
+            try:
+                http.post("/v1/chat/completions", json={
+                    "model": "warm-up", "max_tokens": 2,
+                    "messages": [{"role": "user", "content": "Hi"}]}).raise_for_status()
+            finally:
+                http.post("/v1/unload_lora_adapter", json={"lora_name": "warm-up"})
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(len(servers)) as pool:
+        list(pool.map(warm, [s.base_url for s in servers if s.base_url]))
+    print(f"[pool] LoRA warm-up on both replicas: {time.monotonic() - started:.0f} s",
+          file=sys.stderr)
