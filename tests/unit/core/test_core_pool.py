@@ -463,3 +463,12 @@ def test_a_peeked_stream_replays_its_first_bytes_and_closes_the_original() -> No
     assert b"".join(again.iter_bytes()) == b"data: 1\n\ndata: 2\n\n"
     again.close()
     assert closed
+
+
+def test_failures_outside_routing_count_against_the_circuit(clock: Clock) -> None:
+    pool = _pool(clock, "a", failure_threshold=2)
+    pool.learn_models(pool["a"], APIConnectionError("refused"))
+    pool.record_failure(pool["a"], BadRequestError("bad adapter", status_code=400))
+    assert pool["a"].breaker.state == "closed"  # a 400 says the server is up
+    pool.record_failure(pool["a"], APIConnectionError("refused"))
+    assert pool["a"].breaker.state == "open"
