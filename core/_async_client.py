@@ -29,6 +29,7 @@ from ._errors import (
     error_from_httpx,
     error_from_response,
 )
+from ._fanout import FanOut, aggregate_statistics, merge_models
 from ._models import (
     ChatCompletion,
     Completion,
@@ -40,14 +41,7 @@ from ._models import (
     ModelStatistics,
     TokenizeResponse,
 )
-from ._pool import (
-    Endpoint,
-    EndpointPool,
-    EndpointState,
-    FanOut,
-    aggregate_statistics,
-    merge_models,
-)
+from ._pool import Endpoint, EndpointPool, EndpointState
 from ._secret import SecretLike
 from ._stream import AsyncChatStream, AsyncCompletionStream, AsyncRawStream, replay_response
 

@@ -32,7 +32,8 @@ from vllm_accel import (
     VLLMClient,
 )
 from vllm_accel._base import BaseClient
-from vllm_accel._pool import aggregate_statistics, counts_against, fails_over, merge_models
+from vllm_accel._fanout import aggregate_statistics, merge_models
+from vllm_accel._pool import counts_against, fails_over
 
 
 class Clock:
