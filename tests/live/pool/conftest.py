@@ -32,6 +32,7 @@ def replicas() -> Iterator[Replicas]:
     try:
         for server in servers:
             server.launch()
+        router_binary()  # installed (first run only) while the replicas boot
         for server in servers:
             server.wait_ready()
         print(f"\n[pool] two replicas ready in {time.monotonic() - started:.0f} s: "
