@@ -138,13 +138,13 @@ def test_an_adapter_on_one_replica_gets_all_its_requests(
         with VLLMClient(endpoints=_pool(replicas), timeout=300) as fresh:
             for c in (client, fresh):
                 before = _successes(other)
-                items = c.process_batch(_prompts(12), model="pirate-one", **LORA)
+                items = c.process_batch(_prompts(4), model="pirate-one", **LORA)
                 assert all(i.ok for i in items), [i.error for i in items if not i.ok][:3]
                 assert all(i.result and i.result.model == "pirate-one" for i in items)
                 assert _successes(other) == before  # nothing went to the other replica
                 assert c.pool is not None
                 name = "a" if holders[0] == replicas.urls[0] else "b"
-                assert c.pool.stats()[name].requests.by_model["pirate-one"].requests >= 12
+                assert c.pool.stats()[name].requests.by_model["pirate-one"].requests >= 4
     finally:
         client.unload_lora_adapter("pirate-one")
     assert all("pirate-one" not in _served(u) for u in replicas.urls)
@@ -156,7 +156,7 @@ def test_auto_load_places_an_unknown_adapter_once(replicas: Replicas, wire: Wire
     pool = _pool(replicas, lora_paths={"pirate-auto": replicas.lora_path}, auto_load_lora=True)
     with VLLMClient(endpoints=pool, timeout=300, http_client=http) as c:
         try:
-            items = c.process_batch(_prompts(10), model="pirate-auto", **LORA)
+            items = c.process_batch(_prompts(4), model="pirate-auto", **LORA)
             assert all(i.ok for i in items)
             holders = [u for u in replicas.urls if "pirate-auto" in _served(u)]
             assert len(holders) == 1
@@ -172,11 +172,11 @@ def test_load_everywhere_and_pool_wide_statistics(
     client.load_lora_adapter("pirate-all", replicas.lora_path, everywhere=True)
     try:
         assert all("pirate-all" in _served(u) for u in replicas.urls)
-        items = client.process_batch(_prompts(20), model="pirate-all", **LORA)
+        items = client.process_batch(_prompts(6), model="pirate-all", **LORA)
         assert all(i.ok for i in items)
         assert client.pool is not None
         stats = client.pool.stats()
-        assert all(s.requests.by_model["pirate-all"].requests >= 3 for s in stats.values())
+        assert all(s.requests.by_model["pirate-all"].requests >= 2 for s in stats.values())
         per = client.get_model_statistics_by_endpoint("smollm2")
         total = client.get_model_statistics("smollm2")
         counts = [s.requests_processed for s in per.values() if not isinstance(s, Exception)]
