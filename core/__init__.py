@@ -17,9 +17,11 @@ if TYPE_CHECKING:
     from ._accumulate import ChatAccumulator, CompletionAccumulator
     from ._async_client import AsyncVLLMClient
     from ._batch import BatchItem, BatchMetrics
+    from ._breaker import CircuitBreaker
     from ._client import VLLMClient
     from ._config import RetryPolicy
     from ._errors import (
+        AllEndpointsFailedError,
         APIConnectionError,
         APIError,
         APIStatusError,
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
         BadRequestError,
         ConflictError,
         ContextLengthError,
+        EndpointsFailedError,
         IncompleteStreamError,
         InternalServerError,
         InvalidRequestError,
@@ -74,6 +77,8 @@ if TYPE_CHECKING:
         Usage,
     )
     from ._params import ChatParams, CompletionParams, EmbeddingParams
+    from ._pool import Endpoint, EndpointPool, EndpointStats
+    from ._routing import LeastOutstanding, LoRAAware, RoundRobin, RoutingPolicy
     from ._secret import Secret
     from ._stats import GroupStats, RequestRecord, StatsSnapshot
     from ._stream import (
@@ -92,6 +97,7 @@ _EXPORTS: dict[str, str] = {
     "APIError": "._errors",
     "APIStatusError": "._errors",
     "APITimeoutError": "._errors",
+    "AllEndpointsFailedError": "._errors",
     "AsyncChatStream": "._stream",
     "AsyncCompletionStream": "._stream",
     "AsyncRawStream": "._stream",
@@ -109,6 +115,7 @@ _EXPORTS: dict[str, str] = {
     "ChatParams": "._params",
     "ChatStream": "._stream",
     "ChoiceDelta": "._models",
+    "CircuitBreaker": "._breaker",
     "Completion": "._models",
     "CompletionAccumulator": "._accumulate",
     "CompletionChoice": "._models",
@@ -121,12 +128,18 @@ _EXPORTS: dict[str, str] = {
     "Embedding": "._models",
     "EmbeddingParams": "._params",
     "EmbeddingResponse": "._models",
+    "Endpoint": "._pool",
+    "EndpointPool": "._pool",
+    "EndpointStats": "._pool",
+    "EndpointsFailedError": "._errors",
     "FunctionCall": "._models",
     "GroupStats": "._stats",
     "IncompleteStreamError": "._errors",
     "InternalServerError": "._errors",
     "InvalidRequestError": "._errors",
+    "LeastOutstanding": "._routing",
     "LoRAAdapter": "._models",
+    "LoRAAware": "._routing",
     "MetricsSnapshot": "._metrics",
     "ModelCard": "._models",
     "ModelInfo": "._models",
@@ -141,6 +154,8 @@ _EXPORTS: dict[str, str] = {
     "RequestRecord": "._stats",
     "RequestTimeoutError": "._errors",
     "RetryPolicy": "._config",
+    "RoundRobin": "._routing",
+    "RoutingPolicy": "._routing",
     "Sample": "._metrics",
     "Secret": "._secret",
     "ServiceUnavailableError": "._errors",
@@ -164,6 +179,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AllEndpointsFailedError",
     "AsyncChatStream",
     "AsyncCompletionStream",
     "AsyncRawStream",
@@ -181,6 +197,7 @@ __all__ = [
     "ChatParams",
     "ChatStream",
     "ChoiceDelta",
+    "CircuitBreaker",
     "Completion",
     "CompletionAccumulator",
     "CompletionChoice",
@@ -193,12 +210,18 @@ __all__ = [
     "Embedding",
     "EmbeddingParams",
     "EmbeddingResponse",
+    "Endpoint",
+    "EndpointPool",
+    "EndpointStats",
+    "EndpointsFailedError",
     "FunctionCall",
     "GroupStats",
     "IncompleteStreamError",
     "InternalServerError",
     "InvalidRequestError",
+    "LeastOutstanding",
     "LoRAAdapter",
+    "LoRAAware",
     "MetricsSnapshot",
     "ModelCard",
     "ModelInfo",
@@ -213,6 +236,8 @@ __all__ = [
     "RequestRecord",
     "RequestTimeoutError",
     "RetryPolicy",
+    "RoundRobin",
+    "RoutingPolicy",
     "Sample",
     "Secret",
     "ServiceUnavailableError",

@@ -8,6 +8,7 @@ that every public method exists on both with the same signature).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
@@ -15,9 +16,20 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._base import LIMITS, BaseClient, Call
+from ._base import LIMITS, BaseClient, Call, logger
 from ._config import DEFAULT_BATCH_CONCURRENCY, ENDPOINT_TEST_TIMEOUT, RetryPolicy
-from ._errors import BadRequestError, VLLMError, error_from_httpx, error_from_response
+from ._errors import (
+    APIConnectionError,
+    BadRequestError,
+    InvalidRequestError,
+    NotFoundError,
+    QuantizationNotSupportedError,
+    VLLMError,
+    error_from_httpx,
+    error_from_response,
+)
+from ._fanout import FanOut, aggregate_statistics, merge_models
+from ._pool import Endpoint, EndpointPool, EndpointState
 from ._secret import SecretLike
 
 if TYPE_CHECKING:  # imported by the methods that need them (import cost)
@@ -53,6 +65,10 @@ class AsyncVLLMClient(BaseClient):
         retry: a full :class:`RetryPolicy`.
         headers: extra headers for every request.
         http_client: an ``httpx.AsyncClient`` to use (not closed by :meth:`aclose`).
+        endpoints: several servers instead of ``base_url``: an :class:`EndpointPool`, or a
+            list of :class:`Endpoint` / base URLs. Requests are routed, fail over, and stay
+            placed on the endpoints that serve their LoRA adapter (see ``vllm_accel._pool``);
+            ``api_key`` is then only the key of the endpoints that have none of their own.
 
     Example:
         >>> async with AsyncVLLMClient("http://localhost:8000") as client:  # doctest: +SKIP
@@ -70,11 +86,16 @@ class AsyncVLLMClient(BaseClient):
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
+        endpoints: EndpointPool | Sequence[Endpoint | str] | None = None,
     ) -> None:
         super().__init__(base_url, api_key=api_key, model=model, timeout=timeout,
-                         max_retries=max_retries, retry=retry, headers=headers)
+                         max_retries=max_retries, retry=retry, headers=headers,
+                         endpoints=endpoints)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=LIMITS)
+        self._freed = asyncio.Event()
+        self._placing = asyncio.Lock()
+        self._health_task: asyncio.Task[None] | None = None
 
     # -- the I/O loop ---------------------------------------------------------------------------
 
@@ -82,6 +103,8 @@ class AsyncVLLMClient(BaseClient):
 
     async def _send(self, call: Call) -> httpx.Response:
         """Send ``call`` with retries; return the 2xx response (unread when streaming)."""
+        if self.pool is not None and call.route is not None:
+            return await self._send_pooled(call)
         while True:
             request = self._request(self._http, call)
             try:
@@ -96,8 +119,146 @@ class AsyncVLLMClient(BaseClient):
                 error = error_from_response(response, request_id=call.request_id)
             await self._sleep(self._retry_delay(call, error))
 
+    async def _send_pooled(self, call: Call) -> httpx.Response:
+        """Route ``call`` over the pool, failing over while nothing has been answered."""
+        self._start_health_checks()
+        await self._place(call.model)
+        while True:
+            state = await self._acquire(call)
+            try:
+                result = await self._attempt(call, state)
+            except BaseException as exc:
+                if not isinstance(exc, VLLMError):  # cancelled or interrupted mid-attempt
+                    self._release(state, "neutral")
+                raise
+            if isinstance(result, httpx.Response):
+                return result
+            delay = self._failover_delay(call, state, result)
+            if delay:
+                await self._sleep(delay)
+
+    async def _attempt(self, call: Call, state: EndpointState) -> httpx.Response | VLLMError:
+        """One attempt on ``state``: the 2xx response, or the error to fail over from.
+
+        On success ``call`` holds the endpoint until it is recorded. A failure after the
+        server started answering is recorded and raised, never returned (never resent).
+        """
+        request = self._request(self._http, call, state)
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            return error_from_httpx(exc, request_id=call.request_id)
+        if not response.is_success:
+            await response.aread()
+            await response.aclose()
+            return error_from_response(response, request_id=call.request_id)
+        if call.stream:  # fail over only until the first chunk is in
+            raw = response.aiter_raw()
+            try:
+                first = await anext(raw, b"")
+            except httpx.HTTPError as exc:
+                await response.aclose()
+                return error_from_httpx(exc, request_id=call.request_id)
+            if not first:
+                await response.aclose()
+                return APIConnectionError("the stream closed before its first chunk",
+                                          request_id=call.request_id)
+            from ._stream import replay_response
+
+            call.lease = state
+            return replay_response(response, first, raw)
+        try:
+            await response.aread()
+        except httpx.HTTPError as exc:  # answering had started: never resend
+            await response.aclose()
+            error = error_from_httpx(exc, request_id=call.request_id)
+            raise self._answered_failure(call, state, response.status_code, error) from exc
+        call.lease = state
+        return response
+
+    async def _acquire(self, call: Call) -> EndpointState:
+        while (state := self._acquire_now(call)) is None:
+            self._freed.clear()
+            # woken by a release; the timeout covers circuit timers
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._freed.wait(), 0.05)
+        return state
+
+    def _notify_free(self) -> None:
+        self._freed.set()
+
+    async def _place(self, model: str | None) -> None:
+        """Learn which endpoints serve ``model``, and load it first if asked (pool only)."""
+        pool = self.pool
+        assert pool is not None
+        if not pool.needs_models(model) and pool.load_target(model) is None:
+            return
+        async with self._placing:
+            states = pool.needs_models(model)
+            answers = await asyncio.gather(
+                *(self._on(s, max_retries=0).models() for s in states), return_exceptions=True)
+            for state, answer in zip(states, answers, strict=True):
+                if isinstance(answer, BaseException) and not isinstance(answer, VLLMError):
+                    raise answer
+                pool.learn_models(state, answer)
+            target = pool.load_target(model)
+            if target is not None and model is not None:
+                try:
+                    await self._on(target).load_lora_adapter(model, pool.lora_paths[model])
+                except VLLMError as exc:
+                    pool.record_failure(target, exc)  # the next request may pick another
+                    raise
+                pool.add_model(target, model)
+
+    def _on(self, state: EndpointState, *, max_retries: int | None = None) -> AsyncVLLMClient:
+        """A plain client of one pool endpoint (its own key only), sharing the connections."""
+        child = AsyncVLLMClient(
+            state.base_url, api_key=state.api_key or self._api_key, model=self.model,
+            timeout=state.endpoint.timeout or self.timeout, headers=self._headers,
+            retry=self.retry if max_retries is None else RetryPolicy(max_retries=max_retries),
+            http_client=self._http)
+        child._stats = FanOut.recorder(self._stats, state)
+        return child
+
+    async def check_health(self) -> dict[str, bool]:
+        """``GET /health`` on every endpoint of the pool now; updates their circuits.
+
+        Returns:
+            endpoint name -> healthy. A single-server client gives ``{base_url: health()}``.
+        """
+        if self.pool is None:
+            return {self.base_url: await self.health()}
+        states = self.pool.endpoints
+        answers = await asyncio.gather(*(self._on(s, max_retries=0).health() for s in states))
+        for state, ok in zip(states, answers, strict=True):
+            self.pool.record_health(state, ok, None if ok else APIConnectionError(
+                "active health check failed"))
+        self._notify_free()
+        return {s.name: ok for s, ok in zip(states, answers, strict=True)}
+
+    def _start_health_checks(self) -> None:
+        pool = self.pool
+        if pool is None or pool.health_check_interval is None or self._health_task is not None:
+            return
+        interval = pool.health_check_interval
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await self.check_health()
+                except Exception:  # pragma: no cover - never let the prober die
+                    logger.exception("active health check failed")
+
+        self._health_task = asyncio.get_running_loop().create_task(loop())
+
     async def aclose(self) -> None:
-        """Close the connection pool (unless it was passed in)."""
+        """Close the connection pool (unless it was passed in) and stop health probes."""
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
+            self._health_task = None
         if self._owns_http:
             await self._http.aclose()
 
@@ -193,14 +354,41 @@ class AsyncVLLMClient(BaseClient):
         return self._parse(call, await self._send(call), DetokenizeResponse)
 
     async def models(self) -> ModelList:
-        """``GET /v1/models``: base models and LoRA adapters."""
+        """``GET /v1/models``: base models and LoRA adapters.
+
+        With a pool: every endpoint is asked (and the pool learns what each serves); the
+        answer lists each name once. Unreachable endpoints are skipped.
+
+        Raises:
+            AllEndpointsFailedError: no endpoint of the pool answered.
+        """
         from ._models import ModelList
 
+        if self.pool is not None:
+            pool = self.pool
+            ops: FanOut[ModelList] = FanOut(pool)
+            answers = await asyncio.gather(*(self._on(s).models() for s in pool.endpoints),
+                                           return_exceptions=True)
+            for state, answer in zip(pool.endpoints, answers, strict=True):
+                if isinstance(answer, VLLMError):
+                    ops.failed(state, answer)
+                elif isinstance(answer, BaseException):
+                    raise answer
+                else:
+                    ops.ok(state, answer)
+                    pool.learn_models(state, answer)
+            ops.check("GET /v1/models", partial_ok=True)
+            return merge_models(ops.results.values())
         call = self._call("GET", "/v1/models")
         return self._parse(call, await self._send(call), ModelList)
 
     async def health(self) -> bool:
-        """``GET /health``: True if the server answers 200; never raises."""
+        """``GET /health``: True if the server answers 200; never raises.
+
+        With a pool: True if any endpoint is healthy (see :meth:`check_health` for each).
+        """
+        if self.pool is not None:
+            return any((await self.check_health()).values())
         call = self._call("GET", "/health", max_retries=0)
         try:
             response = await self._send(call)
@@ -311,11 +499,45 @@ class AsyncVLLMClient(BaseClient):
                                    model or self.model)
 
     async def get_model_statistics(self, model: str | None = None) -> ModelStatistics:
-        """Server-side statistics of ``model`` computed from ``/metrics``."""
-        from . import _metrics
+        """Server-side statistics of ``model`` computed from ``/metrics``.
 
+        With a pool: summed over the endpoints that serve ``model`` and answer (averages
+        weighted by requests); :meth:`get_model_statistics_by_endpoint` gives each one.
+
+        Raises:
+            AllEndpointsFailedError: no endpoint of the pool answered.
+        """
+        from . import _metrics
+        from ._models import ModelStatistics
+
+        if self.pool is not None:
+            by_endpoint = await self.get_model_statistics_by_endpoint(model)
+            found = [v for v in by_endpoint.values() if isinstance(v, ModelStatistics)]
+            if not found:
+                raise self.pool.all_failed(self.pool.endpoints, {
+                    k: v for k, v in by_endpoint.items() if isinstance(v, VLLMError)})
+            return aggregate_statistics(found)
         models, metrics = await self.models(), await self.metrics()
         return _metrics.model_statistics(models, metrics, model or self.model)
+
+    async def get_model_statistics_by_endpoint(
+        self, model: str | None = None
+    ) -> dict[str, ModelStatistics | VLLMError]:
+        """Each endpoint's statistics of ``model``, or the error it gave.
+
+        A single-server client gives one entry, named by its ``base_url``.
+        """
+        if self.pool is None:
+            return {self.base_url: await self.get_model_statistics(model)}
+        states = self.pool.endpoints
+        answers = await asyncio.gather(
+            *(self._on(s).get_model_statistics(model) for s in states), return_exceptions=True)
+        out: dict[str, ModelStatistics | VLLMError] = {}
+        for state, answer in zip(states, answers, strict=True):
+            if isinstance(answer, BaseException) and not isinstance(answer, VLLMError):
+                raise answer
+            out[state.name] = answer
+        return out
 
     # -- LoRA -----------------------------------------------------------------------------------
 
@@ -325,16 +547,25 @@ class AsyncVLLMClient(BaseClient):
 
         return _lora.adapters(await self.models())
 
-    async def load_lora_adapter(self, name: str, path: str, *,
-                                load_inplace: bool = False) -> LoRAAdapter:
+    async def load_lora_adapter(self, name: str, path: str, *, load_inplace: bool = False,
+                                everywhere: bool = False) -> LoRAAdapter:
         """Load an adapter; loading one that is already loaded from the same path is a no-op.
+
+        With a pool, the adapter is loaded on the least-loaded endpoint (or left where it is
+        already loaded), or on every endpoint with ``everywhere=True``; the pool remembers
+        where it is and routes its requests there, and remembers its path (for
+        ``auto_load_lora``). ``everywhere`` changes nothing for a single server.
 
         Raises:
             InvalidRequestError: bad name/path, or ``name`` is loaded from another path (pass
                 ``load_inplace=True`` to replace it).
+            EndpointsFailedError: ``everywhere`` and some endpoints failed (the others have it).
+            AllEndpointsFailedError: no endpoint could load it.
         """
         from . import _lora
 
+        if self.pool is not None:
+            return await self._load_on_pool(name, path, load_inplace, everywhere)
         _lora.check_load(self.base_url, name, path)
         if not load_inplace:
             existing = _lora.existing(await self.models(), name, path)
@@ -353,14 +584,70 @@ class AsyncVLLMClient(BaseClient):
             return existing
         return _lora.loaded(await self.models(), name, path)
 
+    async def _load_on_pool(self, name: str, path: str, load_inplace: bool,
+                            everywhere: bool) -> LoRAAdapter:
+        from ._models import LoRAAdapter
+
+        pool = self.pool
+        assert pool is not None
+        pool.lora_paths[name] = path
+        if everywhere:
+            targets = list(pool.endpoints)
+        else:
+            await self._place(name)  # learn who serves it
+            targets = [s for s in pool.endpoints if s.serves(name)]
+            if not targets or load_inplace:
+                best = pool.least_loaded(targets or None)
+                targets = [best] if best is not None else list(pool.endpoints)[:1]
+        answers = await asyncio.gather(
+            *(self._on(s).load_lora_adapter(name, path, load_inplace=load_inplace)
+              for s in targets), return_exceptions=True)
+        ops: FanOut[LoRAAdapter] = FanOut(pool)
+        for state, answer in zip(targets, answers, strict=True):
+            if isinstance(answer, LoRAAdapter):
+                ops.ok(state, answer)
+                pool.add_model(state, name)
+            elif isinstance(answer, VLLMError) and not isinstance(answer, InvalidRequestError):
+                ops.failed(state, answer)
+            else:
+                raise answer  # a local check or a name clash: the same answer everywhere
+        ops.check(f"loading LoRA adapter {name!r}")
+        return next(iter(ops.results.values()))
+
     async def unload_lora_adapter(self, name: str, *, missing_ok: bool = True) -> None:
         """Unload an adapter; a missing one is a no-op unless ``missing_ok=False``.
 
+        With a pool, it is unloaded from every endpoint (and forgotten for ``auto_load_lora``);
+        ``missing_ok=False`` then raises only if no endpoint had it.
+
         Raises:
             NotFoundError: the adapter is not loaded and ``missing_ok`` is False.
+            EndpointsFailedError: some endpoints could not be asked.
         """
         from . import _lora
 
+        if self.pool is not None:
+            pool = self.pool
+            pool.lora_paths.pop(name, None)
+            answers = await asyncio.gather(
+                *(self._on(s).unload_lora_adapter(name, missing_ok=False)
+                  for s in pool.endpoints), return_exceptions=True)
+            ops: FanOut[bool] = FanOut(pool)
+            for state, answer in zip(pool.endpoints, answers, strict=True):
+                if answer is None:
+                    ops.ok(state, True)
+                elif isinstance(answer, VLLMError) and _lora.is_missing(answer):
+                    ops.ok(state, False)
+                elif isinstance(answer, VLLMError):
+                    ops.failed(state, answer)
+                else:
+                    raise answer
+                pool.remove_model(state, name)
+            ops.check(f"unloading LoRA adapter {name!r}")
+            if not missing_ok and not any(ops.results.values()):
+                raise NotFoundError(f"LoRA adapter {name!r} is not loaded on any endpoint",
+                                    status_code=404)
+            return
         call = self._call("POST", "/v1/unload_lora_adapter", retryable=False,
                           json=_lora.unload_body(name))
         try:
@@ -377,10 +664,15 @@ class AsyncVLLMClient(BaseClient):
         is restored and :class:`QuantizationError` is raised.
 
         Raises:
-            QuantizationNotSupportedError: the server is not managed by this process.
+            QuantizationNotSupportedError: the server is not managed by this process, or the
+                client has an endpoint pool (relaunch each endpoint's server instead).
         """
         from . import _managed
 
+        if self.pool is not None:
+            raise QuantizationNotSupportedError(
+                "set_quantization relaunches one managed server; with an endpoint pool, "
+                "relaunch each endpoint's server with --quantization")
         # Supervising a process is blocking (it waits for /health up to minutes); run it off the
         # event loop. This is process management, not HTTP: the client itself stays natively async.
         await asyncio.to_thread(_managed.relaunch, self.base_url, method, model)
@@ -418,6 +710,8 @@ class AsyncVLLMClient(BaseClient):
         from . import _batch
 
         plan = _batch.Plan.make(prompts, mode, max_concurrency, params)
+        if self.pool is not None and len(self.pool) > 1:
+            plan.single_request = False  # one request per prompt spreads over the endpoints
         started = time.perf_counter()
         items: list[_batch.BatchItem] | None = None
         usage = None

@@ -10,7 +10,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -24,7 +24,16 @@ from ._config import (
     make_timeout,
     normalize_base_url,
 )
-from ._errors import APIError, InvalidRequestError, VLLMError, decode_body
+from ._errors import (
+    AllEndpointsFailedError,
+    APIError,
+    IncompleteStreamError,
+    InvalidRequestError,
+    NotFoundError,
+    VLLMError,
+    decode_body,
+)
+from ._pool import Endpoint, EndpointPool, EndpointState, Outcome, counts_against, fails_over
 from ._retry import retry_delay
 from ._secret import Secret, SecretLike, to_secret
 from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
@@ -70,6 +79,25 @@ class Call:
     started: float = field(default_factory=time.perf_counter)
     retries: int = 0
     state: StreamState[Any, Any] | None = None
+    route: str | None = None
+    """The path to send to on a pool's endpoints (None: ``url`` is absolute, not routed)."""
+    lease: EndpointState | None = None
+    """The pool endpoint holding this request until it is recorded."""
+    last: EndpointState | None = None
+    """The pool endpoint of the latest attempt."""
+    causes: dict[str, VLLMError] = field(default_factory=dict)
+    """Pool endpoint name -> the error of this request's failed attempt there."""
+
+
+def _outcome(error: BaseException | None, cancelled: bool = False) -> Outcome:
+    """What an ended request tells about its endpoint's health."""
+    if error is None:
+        return "success"
+    if cancelled or not isinstance(error, VLLMError):
+        return "neutral"
+    if isinstance(error, IncompleteStreamError) or counts_against(error):
+        return "failure"
+    return "success" if error.status_code is not None else "neutral"
 
 
 class BaseClient:
@@ -85,7 +113,16 @@ class BaseClient:
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
+        endpoints: EndpointPool | Sequence[Endpoint | str] | None = None,
     ) -> None:
+        self.pool: EndpointPool | None = None
+        """The endpoint pool (None for a single-server client)."""
+        if endpoints is not None:
+            if base_url is not None:
+                raise InvalidRequestError("pass either base_url or endpoints, not both")
+            self.pool = (endpoints if isinstance(endpoints, EndpointPool)
+                         else EndpointPool(endpoints))
+            base_url = self.pool.endpoints[0].base_url
         self.base_url = normalize_base_url(base_url)
         self._api_key = to_secret(api_key if api_key is not None else os.environ.get(ENV_API_KEY))
         self.model: str | None = model or os.environ.get(ENV_MODEL) or None
@@ -98,12 +135,18 @@ class BaseClient:
         self._stats = StatsRecorder()
 
     def __repr__(self) -> str:
+        if self.pool is not None:
+            names = [s.name for s in self.pool.endpoints]
+            return f"{type(self).__name__}(endpoints={names!r}, model={self.model!r})"
         return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r})"
 
     # -- public, shared -----------------------------------------------------------------------
 
     def set_api_key(self, key: str | SecretLike | None) -> None:
         """Use another API key from the next request on (None removes it).
+
+        With an endpoint pool this is the key of the endpoints that have none of their own;
+        rotate one endpoint's key with ``client.pool.set_api_key(name, key)``.
 
         Args:
             key: the new key (str, ``Secret`` or pydantic ``SecretStr``).
@@ -116,7 +159,11 @@ class BaseClient:
         return self._api_key is not None
 
     def stats(self) -> StatsSnapshot:
-        """Client-side statistics: totals, and p50/p95/p99 per endpoint and per model."""
+        """Client-side statistics: totals, and p50/p95/p99 per route and per model.
+
+        With an endpoint pool this covers every endpoint; ``client.pool.stats()`` gives each
+        endpoint's own numbers, health and load.
+        """
         return self._stats.snapshot()
 
     def reset_stats(self) -> None:
@@ -144,29 +191,45 @@ class BaseClient:
         max_retries: int | None = None,
     ) -> Call:
         url = self._url(path_or_url)
+        absolute = path_or_url.startswith(("http://", "https://"))
+        if self.pool is not None and api_key is not None:
+            raise InvalidRequestError(
+                "a per-request api_key cannot be used with an endpoint pool (it could reach "
+                "another endpoint on failover): give each Endpoint its own api_key")
         call = Call(
             method, url, urlsplit(url).path or "/", json=json, model=model, stream=stream,
             retryable=retryable, api_key=to_secret(api_key),
             timeout=None if timeout is None else make_timeout(timeout), max_retries=max_retries,
+            route=None if absolute else "/" + path_or_url.lstrip("/"),
         )
         if isinstance(json, dict) and isinstance(json.get("request_id"), str):
             call.request_id = json["request_id"]  # X-Request-Id would override it otherwise
         return call
 
-    def _request(self, http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
+    def _request(self, http: httpx.Client | httpx.AsyncClient, call: Call,
+                 target: EndpointState | None = None) -> httpx.Request:
         headers = dict(self._headers)
         headers["X-Request-Id"] = call.request_id
-        key = call.api_key or self._api_key
+        url, timeout = call.url, call.timeout or self.timeout
+        if target is not None:
+            assert call.route is not None
+            url = target.base_url + call.route
+            if call.timeout is None and target.endpoint.timeout is not None:
+                timeout = make_timeout(target.endpoint.timeout)
+            key = target.api_key or self._api_key
+        elif self.pool is not None:  # an absolute URL: only the key of the endpoint it names
+            key = next((s.api_key or self._api_key for s in self.pool.endpoints
+                        if url.startswith(s.base_url + "/")), None)
+        else:
+            key = call.api_key or self._api_key
         if key is not None:
             headers["Authorization"] = f"Bearer {key.get_secret_value()}"
         if call.stream:
             headers["Accept"] = "text/event-stream"
         if call.state is not None:
             call.state.started = time.perf_counter()
-        return http.build_request(
-            call.method, call.url, json=call.json, headers=headers,
-            timeout=call.timeout or self.timeout,
-        )
+        return http.build_request(call.method, url, json=call.json, headers=headers,
+                                  timeout=timeout)
 
     def _model(self, model: str | None) -> str | None:
         return model or self.model
@@ -211,8 +274,7 @@ class BaseClient:
 
     # -- response handling and the statistics choke point -------------------------------------
 
-    def _retry_delay(self, call: Call, error: VLLMError) -> float:
-        """Seconds to sleep before the next attempt; raises ``error`` (recorded) to give up."""
+    def _policy(self, call: Call) -> RetryPolicy:
         policy = self.retry
         if call.max_retries is not None:
             policy = RetryPolicy(
@@ -220,7 +282,11 @@ class BaseClient:
                 max_delay=policy.max_delay, max_retry_after=policy.max_retry_after,
                 jitter=policy.jitter, retry_statuses=policy.retry_statuses,
             )
-        delay = retry_delay(policy, call.retries, error, retryable=call.retryable)
+        return policy
+
+    def _retry_delay(self, call: Call, error: VLLMError) -> float:
+        """Seconds to sleep before the next attempt; raises ``error`` (recorded) to give up."""
+        delay = retry_delay(self._policy(call), call.retries, error, retryable=call.retryable)
         if delay is None:
             self._record(call, status=error.status_code, error=error)
             raise error
@@ -230,6 +296,79 @@ class BaseClient:
                     call.method, call.endpoint, call.request_id, delay, type(error).__name__,
                     error.message)
         return delay
+
+    # -- the pool's decisions (the twins' pooled send loops call these) ------------------------
+
+    def _notify_free(self) -> None:
+        """An endpoint slot was released (the twins wake requests waiting for capacity)."""
+
+    def _release(self, state: EndpointState, outcome: Outcome,
+                 error: VLLMError | None = None) -> None:
+        assert self.pool is not None
+        self.pool.release(state, outcome, error)
+        self._notify_free()
+
+    def _acquire_now(self, call: Call) -> EndpointState | None:
+        """Reserve an endpoint for the next attempt of ``call``; None: wait for a slot.
+
+        Raises ``AllEndpointsFailedError`` (recorded) when every eligible circuit is open.
+        """
+        assert self.pool is not None
+        try:
+            state = self.pool.acquire(call.model, call.causes)
+        except AllEndpointsFailedError as exc:
+            exc.request_id = call.request_id
+            self._record(call, status=None, error=exc)
+            raise
+        if state is not None:
+            call.last = state
+        return state
+
+    def _failover_delay(self, call: Call, state: EndpointState, error: VLLMError) -> float:
+        """Seconds to wait after a failed attempt on ``state``; raises (recorded) to give up.
+
+        Nothing was answered, so the request may move: 0 s when an untried endpoint is left.
+        """
+        pool = self.pool
+        assert pool is not None
+        self._release(state, _outcome(error), error)
+        call.causes[state.name] = error
+        moved = False  # a 404 for an adapter another endpoint still serves: go there
+        if (isinstance(error, NotFoundError) and call.model is not None
+                and state.serves(call.model)):
+            pool.remove_model(state, call.model)
+            moved = any(s.serves(call.model) for s in pool.endpoints)
+        policy = self._policy(call)
+        delay: float | None = None
+        if moved:
+            delay = 0.0 if call.retryable and call.retries < policy.max_retries else None
+        elif fails_over(error):
+            delay = retry_delay(policy, call.retries, error, retryable=call.retryable)
+        if delay is None:
+            final: VLLMError = error
+            if fails_over(error) and pool.covers(call.model, call.causes):
+                final = pool.all_failed(pool.eligible(call.model), call.causes)
+                final.request_id = call.request_id
+            self._record(call, status=error.status_code, error=final)
+            raise final
+        state.recorder.add(RequestRecord(  # the endpoint's own view of the failed attempt
+            request_id=call.request_id, endpoint=call.endpoint, model=call.model,
+            status=error.status_code, latency=time.perf_counter() - call.started,
+            error=type(error).__name__))
+        call.retries += 1
+        if pool.has_untried(call.model, call.causes):
+            delay = 0.0
+        logger.info("failover %d of %s %s [request %s] from %s in %.2f s after %s: %s",
+                    call.retries, call.method, call.endpoint, call.request_id, state.name, delay,
+                    type(error).__name__, error.message)
+        return delay
+
+    def _answered_failure(self, call: Call, state: EndpointState, status: int,
+                          error: VLLMError) -> VLLMError:
+        """The server started answering, then failed: never resent; recorded, to be raised."""
+        self._release(state, "failure", error)
+        self._record(call, status=status, error=error)
+        return error
 
     def _record(
         self,
@@ -242,14 +381,21 @@ class BaseClient:
         model: str | None = None,
         cancelled: bool = False,
     ) -> None:
-        self._stats.add(RequestRecord(
+        if call.lease is not None:
+            lease, call.lease = call.lease, None
+            failed = error if isinstance(error, VLLMError) else None
+            self._release(lease, _outcome(error, cancelled), failed)
+        record = RequestRecord(
             request_id=call.request_id, endpoint=call.endpoint, model=model or call.model,
             status=status, latency=time.perf_counter() - call.started, ttft=ttft,
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
             retries=call.retries, error=type(error).__name__ if error is not None else None,
             cancelled=cancelled,
-        ))
+        )
+        self._stats.add(record)
+        if call.last is not None:
+            call.last.recorder.add(record)
 
     def _parse(self, call: Call, response: httpx.Response, cls: type[M]) -> M:
         """Validate a 2xx JSON body into ``cls`` and record the request."""

@@ -6,6 +6,7 @@ Only the send/sleep loop lives here; everything else is in the shared, I/O-free
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -13,9 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._base import LIMITS, BaseClient, Call
+from ._base import LIMITS, BaseClient, Call, logger
 from ._config import DEFAULT_BATCH_CONCURRENCY, ENDPOINT_TEST_TIMEOUT, RetryPolicy
-from ._errors import BadRequestError, VLLMError, error_from_httpx, error_from_response
+from ._errors import (
+    APIConnectionError,
+    BadRequestError,
+    InvalidRequestError,
+    NotFoundError,
+    QuantizationNotSupportedError,
+    VLLMError,
+    error_from_httpx,
+    error_from_response,
+)
+from ._fanout import FanOut, aggregate_statistics, merge_models
+from ._pool import Endpoint, EndpointPool, EndpointState
 from ._secret import SecretLike
 
 if TYPE_CHECKING:  # imported by the methods that need them (import cost)
@@ -51,10 +63,16 @@ class VLLMClient(BaseClient):
         retry: a full :class:`RetryPolicy`.
         headers: extra headers for every request.
         http_client: an ``httpx.Client`` to use (not closed by :meth:`close`).
+        endpoints: several servers instead of ``base_url``: an :class:`EndpointPool`, or a
+            list of :class:`Endpoint` / base URLs. Requests are routed, fail over, and stay
+            placed on the endpoints that serve their LoRA adapter (see ``vllm_accel._pool``);
+            ``api_key`` is then only the key of the endpoints that have none of their own.
 
     Example:
         >>> with VLLMClient("http://localhost:8000") as client:  # doctest: +SKIP
         ...     print(client.chat("Hello!", max_tokens=16).text)
+        >>> with VLLMClient(endpoints=["http://a:8000", "http://b:8000"]) as pool:  # doctest: +SKIP
+        ...     print(pool.chat("Hello!", max_tokens=16).text, pool.pool.stats())
     """
 
     def __init__(
@@ -68,11 +86,22 @@ class VLLMClient(BaseClient):
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
+        endpoints: EndpointPool | Sequence[Endpoint | str] | None = None,
     ) -> None:
         super().__init__(base_url, api_key=api_key, model=model, timeout=timeout,
-                         max_retries=max_retries, retry=retry, headers=headers)
+                         max_retries=max_retries, retry=retry, headers=headers,
+                         endpoints=endpoints)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self.timeout, limits=LIMITS)
+        self._freed = threading.Condition()
+        self._placing = threading.Lock()
+        self._closed = threading.Event()
+        self._health_thread: threading.Thread | None = None
+        if self.pool is not None and self.pool.health_check_interval is not None:
+            self._health_thread = threading.Thread(
+                target=self._health_loop, args=(self.pool.health_check_interval,),
+                name="vllm-accel-health", daemon=True)
+            self._health_thread.start()
 
     # -- the I/O loop ---------------------------------------------------------------------------
 
@@ -80,6 +109,8 @@ class VLLMClient(BaseClient):
 
     def _send(self, call: Call) -> httpx.Response:
         """Send ``call`` with retries; return the 2xx response (unread when streaming)."""
+        if self.pool is not None and call.route is not None:
+            return self._send_pooled(call)
         while True:
             request = self._request(self._http, call)
             try:
@@ -94,8 +125,132 @@ class VLLMClient(BaseClient):
                 error = error_from_response(response, request_id=call.request_id)
             self._sleep(self._retry_delay(call, error))
 
+    def _send_pooled(self, call: Call) -> httpx.Response:
+        """Route ``call`` over the pool, failing over while nothing has been answered."""
+        self._place(call.model)
+        while True:
+            state = self._acquire(call)
+            try:
+                result = self._attempt(call, state)
+            except BaseException as exc:
+                if not isinstance(exc, VLLMError):  # cancelled or interrupted mid-attempt
+                    self._release(state, "neutral")
+                raise
+            if isinstance(result, httpx.Response):
+                return result
+            delay = self._failover_delay(call, state, result)
+            if delay:
+                self._sleep(delay)
+
+    def _attempt(self, call: Call, state: EndpointState) -> httpx.Response | VLLMError:
+        """One attempt on ``state``: the 2xx response, or the error to fail over from.
+
+        On success ``call`` holds the endpoint until it is recorded. A failure after the
+        server started answering is recorded and raised, never returned (never resent).
+        """
+        request = self._request(self._http, call, state)
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            return error_from_httpx(exc, request_id=call.request_id)
+        if not response.is_success:
+            response.read()
+            response.close()
+            return error_from_response(response, request_id=call.request_id)
+        if call.stream:  # fail over only until the first chunk is in
+            raw = response.iter_raw()
+            try:
+                first = next(raw, b"")
+            except httpx.HTTPError as exc:
+                response.close()
+                return error_from_httpx(exc, request_id=call.request_id)
+            if not first:
+                response.close()
+                return APIConnectionError("the stream closed before its first chunk",
+                                          request_id=call.request_id)
+            from ._stream import replay_response
+
+            call.lease = state
+            return replay_response(response, first, raw)
+        try:
+            response.read()
+        except httpx.HTTPError as exc:  # answering had started: never resend
+            response.close()
+            error = error_from_httpx(exc, request_id=call.request_id)
+            raise self._answered_failure(call, state, response.status_code, error) from exc
+        call.lease = state
+        return response
+
+    def _acquire(self, call: Call) -> EndpointState:
+        while (state := self._acquire_now(call)) is None:
+            with self._freed:
+                self._freed.wait(0.05)  # woken by a release; the timeout covers circuit timers
+        return state
+
+    def _notify_free(self) -> None:
+        with self._freed:
+            self._freed.notify_all()
+
+    def _place(self, model: str | None) -> None:
+        """Learn which endpoints serve ``model``, and load it first if asked (pool only)."""
+        pool = self.pool
+        assert pool is not None
+        if not pool.needs_models(model) and pool.load_target(model) is None:
+            return
+        with self._placing:
+            for state in pool.needs_models(model):
+                try:
+                    pool.learn_models(state, self._on(state, max_retries=0).models())
+                except VLLMError as exc:
+                    pool.learn_models(state, exc)
+            target = pool.load_target(model)
+            if target is not None and model is not None:
+                try:
+                    self._on(target).load_lora_adapter(model, pool.lora_paths[model])
+                except VLLMError as exc:
+                    pool.record_failure(target, exc)  # the next request may pick another
+                    raise
+                pool.add_model(target, model)
+
+    def _on(self, state: EndpointState, *, max_retries: int | None = None) -> VLLMClient:
+        """A plain client of one pool endpoint (its own key only), sharing the connections."""
+        child = VLLMClient(
+            state.base_url, api_key=state.api_key or self._api_key, model=self.model,
+            timeout=state.endpoint.timeout or self.timeout, headers=self._headers,
+            retry=self.retry if max_retries is None else RetryPolicy(max_retries=max_retries),
+            http_client=self._http)
+        child._stats = FanOut.recorder(self._stats, state)
+        return child
+
+    def check_health(self) -> dict[str, bool]:
+        """``GET /health`` on every endpoint of the pool now; updates their circuits.
+
+        Returns:
+            endpoint name -> healthy. A single-server client gives ``{base_url: health()}``.
+        """
+        if self.pool is None:
+            return {self.base_url: self.health()}
+        result = {}
+        for state in self.pool.endpoints:
+            ok = self._on(state, max_retries=0).health()
+            self.pool.record_health(state, ok, None if ok else APIConnectionError(
+                "active health check failed"))
+            result[state.name] = ok
+        self._notify_free()
+        return result
+
+    def _health_loop(self, interval: float) -> None:
+        while not self._closed.wait(interval):
+            try:
+                self.check_health()
+            except Exception:  # pragma: no cover - never let the prober die
+                logger.exception("active health check failed")
+
     def close(self) -> None:
-        """Close the connection pool (unless it was passed in)."""
+        """Close the connection pool (unless it was passed in) and stop health probes."""
+        self._closed.set()
+        if self._health_thread is not None:
+            self._health_thread.join(timeout=5)
         if self._owns_http:
             self._http.close()
 
@@ -187,14 +342,36 @@ class VLLMClient(BaseClient):
         return self._parse(call, self._send(call), DetokenizeResponse)
 
     def models(self) -> ModelList:
-        """``GET /v1/models``: base models and LoRA adapters."""
+        """``GET /v1/models``: base models and LoRA adapters.
+
+        With a pool: every endpoint is asked (and the pool learns what each serves); the
+        answer lists each name once. Unreachable endpoints are skipped.
+
+        Raises:
+            AllEndpointsFailedError: no endpoint of the pool answered.
+        """
         from ._models import ModelList
 
+        if self.pool is not None:
+            ops: FanOut[ModelList] = FanOut(self.pool)
+            for state in self.pool.endpoints:
+                try:
+                    ops.ok(state, self._on(state).models())
+                    self.pool.learn_models(state, ops.results[state.name])
+                except VLLMError as exc:
+                    ops.failed(state, exc)
+            ops.check("GET /v1/models", partial_ok=True)
+            return merge_models(ops.results.values())
         call = self._call("GET", "/v1/models")
         return self._parse(call, self._send(call), ModelList)
 
     def health(self) -> bool:
-        """``GET /health``: True if the server answers 200; never raises."""
+        """``GET /health``: True if the server answers 200; never raises.
+
+        With a pool: True if any endpoint is healthy (see :meth:`check_health` for each).
+        """
+        if self.pool is not None:
+            return any(self.check_health().values())
         call = self._call("GET", "/health", max_retries=0)
         try:
             response = self._send(call)
@@ -301,11 +478,43 @@ class VLLMClient(BaseClient):
                                    model or self.model)
 
     def get_model_statistics(self, model: str | None = None) -> ModelStatistics:
-        """Server-side statistics of ``model`` computed from ``/metrics``."""
-        from . import _metrics
+        """Server-side statistics of ``model`` computed from ``/metrics``.
 
+        With a pool: summed over the endpoints that serve ``model`` and answer (averages
+        weighted by requests); :meth:`get_model_statistics_by_endpoint` gives each one.
+
+        Raises:
+            AllEndpointsFailedError: no endpoint of the pool answered.
+        """
+        from . import _metrics
+        from ._models import ModelStatistics
+
+        if self.pool is not None:
+            by_endpoint = self.get_model_statistics_by_endpoint(model)
+            found = [v for v in by_endpoint.values() if isinstance(v, ModelStatistics)]
+            if not found:
+                raise self.pool.all_failed(self.pool.endpoints, {
+                    k: v for k, v in by_endpoint.items() if isinstance(v, VLLMError)})
+            return aggregate_statistics(found)
         models, metrics = self.models(), self.metrics()
         return _metrics.model_statistics(models, metrics, model or self.model)
+
+    def get_model_statistics_by_endpoint(
+        self, model: str | None = None
+    ) -> dict[str, ModelStatistics | VLLMError]:
+        """Each endpoint's statistics of ``model``, or the error it gave.
+
+        A single-server client gives one entry, named by its ``base_url``.
+        """
+        if self.pool is None:
+            return {self.base_url: self.get_model_statistics(model)}
+        out: dict[str, ModelStatistics | VLLMError] = {}
+        for state in self.pool.endpoints:
+            try:
+                out[state.name] = self._on(state).get_model_statistics(model)
+            except VLLMError as exc:
+                out[state.name] = exc
+        return out
 
     # -- LoRA -----------------------------------------------------------------------------------
 
@@ -315,16 +524,25 @@ class VLLMClient(BaseClient):
 
         return _lora.adapters(self.models())
 
-    def load_lora_adapter(self, name: str, path: str, *,
-                          load_inplace: bool = False) -> LoRAAdapter:
+    def load_lora_adapter(self, name: str, path: str, *, load_inplace: bool = False,
+                          everywhere: bool = False) -> LoRAAdapter:
         """Load an adapter; loading one that is already loaded from the same path is a no-op.
+
+        With a pool, the adapter is loaded on the least-loaded endpoint (or left where it is
+        already loaded), or on every endpoint with ``everywhere=True``; the pool remembers
+        where it is and routes its requests there, and remembers its path (for
+        ``auto_load_lora``). ``everywhere`` changes nothing for a single server.
 
         Raises:
             InvalidRequestError: bad name/path, or ``name`` is loaded from another path (pass
                 ``load_inplace=True`` to replace it).
+            EndpointsFailedError: ``everywhere`` and some endpoints failed (the others have it).
+            AllEndpointsFailedError: no endpoint could load it.
         """
         from . import _lora
 
+        if self.pool is not None:
+            return self._load_on_pool(name, path, load_inplace, everywhere)
         _lora.check_load(self.base_url, name, path)
         if not load_inplace:
             existing = _lora.existing(self.models(), name, path)
@@ -343,14 +561,63 @@ class VLLMClient(BaseClient):
             return existing
         return _lora.loaded(self.models(), name, path)
 
+    def _load_on_pool(self, name: str, path: str, load_inplace: bool,
+                      everywhere: bool) -> LoRAAdapter:
+        pool = self.pool
+        assert pool is not None
+        pool.lora_paths[name] = path
+        if everywhere:
+            targets = list(pool.endpoints)
+        else:
+            self._place(name)  # learn who serves it
+            targets = [s for s in pool.endpoints if s.serves(name)]
+            if not targets or load_inplace:
+                best = pool.least_loaded(targets or None)
+                targets = [best] if best is not None else list(pool.endpoints)[:1]
+        ops: FanOut[LoRAAdapter] = FanOut(pool)
+        for state in targets:
+            try:
+                ops.ok(state, self._on(state).load_lora_adapter(name, path,
+                                                                load_inplace=load_inplace))
+                pool.add_model(state, name)
+            except InvalidRequestError:
+                raise  # a local check or a name clash: the same answer everywhere
+            except VLLMError as exc:
+                ops.failed(state, exc)
+        ops.check(f"loading LoRA adapter {name!r}")
+        return next(iter(ops.results.values()))
+
     def unload_lora_adapter(self, name: str, *, missing_ok: bool = True) -> None:
         """Unload an adapter; a missing one is a no-op unless ``missing_ok=False``.
 
+        With a pool, it is unloaded from every endpoint (and forgotten for ``auto_load_lora``);
+        ``missing_ok=False`` then raises only if no endpoint had it.
+
         Raises:
             NotFoundError: the adapter is not loaded and ``missing_ok`` is False.
+            EndpointsFailedError: some endpoints could not be asked.
         """
         from . import _lora
 
+        if self.pool is not None:
+            pool = self.pool
+            pool.lora_paths.pop(name, None)
+            ops: FanOut[bool] = FanOut(pool)
+            for state in pool.endpoints:
+                try:
+                    self._on(state).unload_lora_adapter(name, missing_ok=False)
+                    ops.ok(state, True)
+                except VLLMError as exc:
+                    if _lora.is_missing(exc):
+                        ops.ok(state, False)
+                    else:
+                        ops.failed(state, exc)
+                pool.remove_model(state, name)
+            ops.check(f"unloading LoRA adapter {name!r}")
+            if not missing_ok and not any(ops.results.values()):
+                raise NotFoundError(f"LoRA adapter {name!r} is not loaded on any endpoint",
+                                    status_code=404)
+            return
         call = self._call("POST", "/v1/unload_lora_adapter", retryable=False,
                           json=_lora.unload_body(name))
         try:
@@ -367,10 +634,15 @@ class VLLMClient(BaseClient):
         is restored and :class:`QuantizationError` is raised.
 
         Raises:
-            QuantizationNotSupportedError: the server is not managed by this process.
+            QuantizationNotSupportedError: the server is not managed by this process, or the
+                client has an endpoint pool (relaunch each endpoint's server instead).
         """
         from . import _managed
 
+        if self.pool is not None:
+            raise QuantizationNotSupportedError(
+                "set_quantization relaunches one managed server; with an endpoint pool, "
+                "relaunch each endpoint's server with --quantization")
         _managed.relaunch(self.base_url, method, model)
         info = self.get_model_info(model)
         info.quantization = method
@@ -406,6 +678,8 @@ class VLLMClient(BaseClient):
         from . import _batch
 
         plan = _batch.Plan.make(prompts, mode, max_concurrency, params)
+        if self.pool is not None and len(self.pool) > 1:
+            plan.single_request = False  # one request per prompt spreads over the endpoints
         started = time.perf_counter()
         items: list[_batch.BatchItem] | None = None
         usage = None

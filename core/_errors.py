@@ -21,8 +21,10 @@
         │   ├── RateLimitError             429  (retryable)
         │   └── InternalServerError        5xx  (retryable)
         │       └── ServiceUnavailableError 503 (retryable; vLLM's queue-full answer)
-        └── StreamError                    an error sent inside a 200 SSE stream
-            └── IncompleteStreamError      the stream ended without ``data: [DONE]``
+        ├── StreamError                    an error sent inside a 200 SSE stream
+        │   └── IncompleteStreamError      the stream ended without ``data: [DONE]``
+        └── EndpointsFailedError           a pool operation failed on some endpoints (``.causes``)
+            └── AllEndpointsFailedError    no endpoint of the pool could serve the request
 
 Every error has ``status_code``, ``request_id`` (the ``X-Request-Id`` sent), ``body`` (the
 parsed response body, if any) and ``is_retryable``. Errors pickle, and never contain the API key.
@@ -46,7 +48,9 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "AllEndpointsFailedError",
     "ContextLengthError",
+    "EndpointsFailedError",
     "IncompleteStreamError",
     "InternalServerError",
     "InvalidRequestError",
@@ -210,6 +214,37 @@ class StreamError(APIError):
 
 class IncompleteStreamError(StreamError):
     """The stream ended before ``data: [DONE]``: the connection was cut or the server died."""
+
+
+class EndpointsFailedError(APIError):
+    """An operation of an endpoint pool failed on some endpoints (e.g. a fan-out LoRA load).
+
+    Attributes:
+        causes: endpoint name -> the error it gave (never contains an API key).
+    """
+
+    def __init__(self, message: str, *, causes: Mapping[str, VLLMError] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.causes: dict[str, VLLMError] = dict(causes or {})
+
+    def __str__(self) -> str:
+        lines = [super().__str__()]
+        lines += [f"  {name}: {type(err).__name__}: {err}" for name, err in self.causes.items()]
+        return "\n".join(lines)
+
+    def __reduce__(self) -> Any:
+        kwargs = {"status_code": self.status_code, "request_id": self.request_id,
+                  "body": self.body, "retry_after": self.retry_after,
+                  "is_retryable": self.is_retryable, "causes": self.causes}
+        return _rebuild, (type(self), self.message, kwargs)
+
+
+class AllEndpointsFailedError(EndpointsFailedError):
+    """No endpoint of the pool could serve the request: each failed, or its circuit is open.
+
+    ``causes`` holds every endpoint's last error, so an operator sees why each one was out.
+    """
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {

@@ -18,6 +18,8 @@ the same holds for every pair below::
     InternalServerError          ModelAPIError                          VLLMInternalServerError
     IncompleteStreamError        ModelAPIError                          VLLMIncompleteStreamError
     StreamError                  ModelAPIError                          VLLMStreamError
+    AllEndpointsFailedError      ModelAPIError                          VLLMAllEndpointsFailedError
+    EndpointsFailedError         ModelAPIError                          VLLMEndpointsFailedError
     APITimeoutError              ModelTimeoutError                      VLLMTimeoutError
     APIConnectionError           ModelConnectionError                   VLLMConnectionError
     ConflictError                ModelError                             VLLMConflictError
@@ -40,11 +42,13 @@ import vllm_accel
 
 __all__ = [
     "VLLMAPIError",
+    "VLLMAllEndpointsFailedError",
     "VLLMAuthenticationError",
     "VLLMBadRequestError",
     "VLLMConflictError",
     "VLLMConnectionError",
     "VLLMContextOverflowError",
+    "VLLMEndpointsFailedError",
     "VLLMIncompleteStreamError",
     "VLLMInternalServerError",
     "VLLMInvalidRequestError",
@@ -116,6 +120,14 @@ class VLLMIncompleteStreamError(vllm_accel.IncompleteStreamError, lc.ModelAPIErr
     """The stream ended before it was complete (connection cut or server died)."""
 
 
+class VLLMEndpointsFailedError(vllm_accel.EndpointsFailedError, lc.ModelAPIError):
+    """A pool operation failed on some endpoints (``.causes`` names each one's error)."""
+
+
+class VLLMAllEndpointsFailedError(vllm_accel.AllEndpointsFailedError, lc.ModelAPIError):
+    """No endpoint of the pool could serve the request (``.causes`` names each one's error)."""
+
+
 class VLLMTimeoutError(vllm_accel.APITimeoutError, lc.ModelTimeoutError):
     """A connect, read, write or pool timeout expired."""
 
@@ -151,6 +163,8 @@ _MAPPING: tuple[tuple[type[vllm_accel.VLLMError], type[vllm_accel.VLLMError]], .
     (vllm_accel.InternalServerError, VLLMInternalServerError),
     (vllm_accel.IncompleteStreamError, VLLMIncompleteStreamError),
     (vllm_accel.StreamError, VLLMStreamError),
+    (vllm_accel.AllEndpointsFailedError, VLLMAllEndpointsFailedError),
+    (vllm_accel.EndpointsFailedError, VLLMEndpointsFailedError),
     (vllm_accel.APITimeoutError, VLLMTimeoutError),
     (vllm_accel.APIConnectionError, VLLMConnectionError),
     (vllm_accel.ConflictError, VLLMConflictError),
@@ -166,6 +180,8 @@ def translate_error(exc: vllm_accel.VLLMError) -> vllm_accel.VLLMError:
         return exc
     for core_cls, lc_cls in _MAPPING:
         if isinstance(exc, core_cls):
+            extra = ({"causes": exc.causes}
+                     if isinstance(exc, vllm_accel.EndpointsFailedError) else {})
             return lc_cls(
                 exc.message,
                 status_code=exc.status_code,
@@ -173,6 +189,7 @@ def translate_error(exc: vllm_accel.VLLMError) -> vllm_accel.VLLMError:
                 body=exc.body,
                 retry_after=exc.retry_after,
                 is_retryable=exc.is_retryable,
+                **extra,
             )
     return exc
 
