@@ -328,10 +328,10 @@ class FaultProxy:
             "message": f"injected {code} by the fault proxy", "type": _REASONS.get(code, "Error"),
             "param": None, "code": code}}).encode()
         extra = {"retry-after": fault.retry_after} if fault.retry_after is not None else {}
+        exchange.status, exchange.content, exchange.completed = code, payload, True
         writer.write(_head(code, {"content-type": "application/json", **extra},
                            length=len(payload)) + payload)
         await writer.drain()
-        exchange.status, exchange.content, exchange.completed = code, payload, True
 
     async def _forward(self, writer: asyncio.StreamWriter, exchange: Exchange, method: str,
                        target: str, headers: dict[str, str], raw: bytes,
@@ -358,9 +358,11 @@ class FaultProxy:
         if kind == "corrupt":
             content = content[: len(content) // 2]
         head = _head(response.status_code, headers, length=len(content))
+        # What the client is sent is logged *before* it is written: the test thread reads the
+        # log as soon as the client has its answer, which can be before this task resumes.
         if kind == "cut":
-            writer.write(head + content[: len(content) // 2])
             exchange.content = content[: len(content) // 2]
+            writer.write(head + exchange.content)
             await writer.drain()
             return False
         if kind == "delay_after":
@@ -369,6 +371,7 @@ class FaultProxy:
             await writer.drain()
             await asyncio.sleep(fault.seconds)
             return False
+        exchange.content, exchange.completed = content, True
         if kind == "split":
             writer.write(head)
             for i in range(len(content)):
@@ -377,7 +380,6 @@ class FaultProxy:
         else:
             writer.write(head + content)
         await writer.drain()
-        exchange.content, exchange.completed = content, True
         return True
 
     async def _relay_sse(self, writer: asyncio.StreamWriter, exchange: Exchange,
@@ -400,12 +402,12 @@ class FaultProxy:
                 if kind == "corrupt" and sent == after:
                     event = event.replace(b"{", b"{,", 1)
                     payload = payload.replace("{", "{,", 1)
+                exchange.events.append(payload)  # logged before the client can see it
                 if kind == "split":
                     for i in range(len(event)):
                         await _chunk(writer, event[i:i + 1])
                 else:
                     await _chunk(writer, event)
-                exchange.events.append(payload)
                 sent += 1
         writer.write(b"0\r\n\r\n")
         await writer.drain()
@@ -423,8 +425,8 @@ class FaultProxy:
                 "message": "injected in-band error by the fault proxy",
                 "type": "InternalServerError", "param": None, "code": fault.status_code}})
             for payload in (error, "[DONE]"):
-                await _chunk(writer, f"data: {payload}\n\n".encode())
                 exchange.events.append(payload)
+                await _chunk(writer, f"data: {payload}\n\n".encode())
             writer.write(b"0\r\n\r\n")
             await writer.drain()
             exchange.completed = True

@@ -45,7 +45,10 @@ def test_serve_runs_the_chat_server_until_ctrl_c_then_nothing_is_left(tmp_path: 
     with stderr.open("w") as err:
         proc = subprocess.Popen(
             [SCRIPT, "serve", "--no-embeddings", "--json", "--api-key", key],
-            stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env())
+            stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env(),
+            # A run started in the background by a non-interactive shell inherits SIGINT
+            # ignored (POSIX); give the child the disposition of a terminal's foreground job.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     children: list[psutil.Process] = []
     try:
         line = _first_line(proc, START_TIMEOUT)
