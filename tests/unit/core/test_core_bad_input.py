@@ -17,6 +17,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.bytesplit import split_at
 
 from vllm_accel import (
     APIStatusError,
@@ -119,16 +120,6 @@ def byte_streams(draw: st.DrawFn) -> bytes:
     return b"".join(e + newline + newline for e in events) + draw(st.binary(max_size=4))
 
 
-def _split(body: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(body) + 1) for c in cuts})
-    pieces, last = [], 0
-    for p in points:
-        pieces.append(body[last:p])
-        last = p
-    pieces.append(body[last:])
-    return [p for p in pieces if p]
-
-
 def _decode(pieces: list[bytes]) -> tuple[list[str], str | None]:
     """Chunks (as JSON) and the typed error (class and message) a stream of pieces gives."""
     def gen() -> Iterator[bytes]:
@@ -154,7 +145,7 @@ def _decode(pieces: list[bytes]) -> tuple[list[str], str | None]:
 def test_any_byte_stream_decodes_the_same_however_split_and_only_typed_errors(
         body: bytes, cuts: list[int]) -> None:
     whole = _decode([body])
-    assert _decode(_split(body, cuts)) == whole
+    assert _decode(split_at(body, cuts)) == whole
     assert _decode([body[i:i + 1] for i in range(len(body))]) == whole
 
 
@@ -162,7 +153,7 @@ def test_any_byte_stream_decodes_the_same_however_split_and_only_typed_errors(
 @given(body=st.binary(max_size=200), cuts=st.lists(st.integers(min_value=0, max_value=300),
                                                    max_size=8))
 def test_random_bytes_only_ever_give_typed_errors(body: bytes, cuts: list[int]) -> None:
-    chunks, error = _decode(_split(body, cuts))
+    chunks, error = _decode(split_at(body, cuts))
     if error is not None:
         assert error.split(":")[0] in {"StreamError", "IncompleteStreamError"}
 

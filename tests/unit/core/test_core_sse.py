@@ -10,6 +10,7 @@ import pytest
 from httpx_sse import ServerSentEvent
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.bytesplit import split_at
 
 from vllm_accel import (
     ChatCompletion,
@@ -38,16 +39,6 @@ def _body(payloads: list[str], *, newline: str = "\n", done: bool = True) -> byt
     return "".join(events).encode()
 
 
-def _split(body: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(body) + 1) for c in cuts})
-    pieces, last = [], 0
-    for p in points:
-        pieces.append(body[last:p])
-        last = p
-    pieces.append(body[last:])
-    return [p for p in pieces if p]
-
-
 def _response(pieces: list[bytes]) -> httpx.Response:
     def gen() -> Iterator[bytes]:
         yield from pieces
@@ -70,16 +61,16 @@ TEXTS = st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_character
 @settings(max_examples=300, deadline=None)
 @given(texts=TEXTS, cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=20),
        newline=st.sampled_from(["\n", "\r\n", "\r"]))
-def test_events_survive_any_byte_split(texts: list[str], cuts: list[int], newline: str) -> None:
+def test_events_survive_any_bytesplit_at(texts: list[str], cuts: list[int], newline: str) -> None:
     body = _body([_chunk(t) for t in texts], newline=newline)
-    events = list(iter_sse(_response(_split(body, cuts))))
+    events = list(iter_sse(_response(split_at(body, cuts))))
     assert [e.data for e in events] == [_chunk(t) for t in texts] + ["[DONE]"]
 
 
 @settings(max_examples=200, deadline=None)
 @given(texts=TEXTS, cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=20))
 def test_stream_folds_split_chunks_into_the_same_answer(texts: list[str], cuts: list[int]) -> None:
-    stream, finished = _stream(_split(_body([_chunk(t) for t in texts]), cuts))
+    stream, finished = _stream(split_at(_body([_chunk(t) for t in texts]), cuts))
     with stream:
         deltas = list(stream.text_deltas())
     assert "".join(deltas) == "".join(texts)
