@@ -369,6 +369,9 @@ class FaultProxy:
             await writer.drain()
             await asyncio.sleep(fault.seconds)
             return False
+        # Logged before the last byte is written: the client may read the answer and check the
+        # log before this task runs again.
+        exchange.content, exchange.completed = content, True
         if kind == "split":
             writer.write(head)
             for i in range(len(content)):
@@ -377,7 +380,6 @@ class FaultProxy:
         else:
             writer.write(head + content)
         await writer.drain()
-        exchange.content, exchange.completed = content, True
         return True
 
     async def _relay_sse(self, writer: asyncio.StreamWriter, exchange: Exchange,
@@ -400,12 +402,12 @@ class FaultProxy:
                 if kind == "corrupt" and sent == after:
                     event = event.replace(b"{", b"{,", 1)
                     payload = payload.replace("{", "{,", 1)
+                exchange.events.append(payload)  # logged first: the client may check at once
                 if kind == "split":
                     for i in range(len(event)):
                         await _chunk(writer, event[i:i + 1])
                 else:
                     await _chunk(writer, event)
-                exchange.events.append(payload)
                 sent += 1
         writer.write(b"0\r\n\r\n")
         await writer.drain()
@@ -423,8 +425,8 @@ class FaultProxy:
                 "message": "injected in-band error by the fault proxy",
                 "type": "InternalServerError", "param": None, "code": fault.status_code}})
             for payload in (error, "[DONE]"):
-                await _chunk(writer, f"data: {payload}\n\n".encode())
                 exchange.events.append(payload)
+                await _chunk(writer, f"data: {payload}\n\n".encode())
             writer.write(b"0\r\n\r\n")
             await writer.drain()
             exchange.completed = True

@@ -70,6 +70,10 @@ class Expect:
     ``everywhere`` cells, where each endpoint must have been tried)."""
     causes: type[VLLMError] | None = None
     """For ``AllEndpointsFailedError``: the class of each endpoint's cause."""
+    failed_items: int | None = None
+    """Pool batches (one request per prompt, spread over both endpoints): how many items carry
+    ``error`` (the rest are right answers); ``attempts`` None: not fixed (it depends on how many
+    prompts were routed to ``a`` first)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,8 @@ class Scenario:
     """The pool column (no entry: the cell does not exist in that column)."""
     everywhere: bool = False
     """Pool: the fault (or the refusal) applies to both endpoints, not only ``a``."""
+    pool_refuse: float | None = None
+    """Pool: how long ``a`` refuses (default ``refuse``)."""
 
     def column(self, topology: str) -> dict[str, Expect]:
         return self.cells if topology == "single" else self.pool
@@ -97,58 +103,70 @@ def every(expect: Expect) -> dict[str, Expect]:
     return dict.fromkeys(OPS, expect)
 
 
-FAILED_OVER = every(Expect(None, 2, second=1))
+FAILED_OVER = every(Expect(None, 2, second=1)) | {"batch": Expect(None, 4, second=None)}
 """Pool: ``a`` failed before answering; ``b`` answered (the request moved once)."""
-REFUSED_OVER = every(Expect(None, 1, second=1))
+REFUSED_OVER = every(Expect(None, 1, second=1)) | {"batch": Expect(None, 3, second=3)}
 """Pool: ``a`` refused the connection (no attempt reached it); ``b`` answered."""
+
+
+def pool(single: Expect, batch: Expect, stream: Expect | None = None) -> dict[str, Expect]:
+    """A pool row: ``single`` for chat and completions, ``stream``, and ``batch`` (with a pool
+    a batch is one request per prompt: the fault on ``a`` hits one of them)."""
+    return {"chat": single, "completions": single, "stream": stream or single, "batch": batch}
 
 
 SCENARIOS = [
     Scenario("refused_then_up", (), every(ok(1)), refuse=0.3,
              retry=RetryPolicy(max_retries=6, initial_delay=0.05, max_delay=0.2, jitter=0.0),
-             checks=("retried",), pool=REFUSED_OVER),
+             # Pool: a refuses for 2 s, so that even a cold client's first connect meets it.
+             checks=("retried",), pool=REFUSED_OVER, pool_refuse=2.0),
     Scenario("refused_down", (), every(Expect(APIConnectionError, 0)), refuse=math.inf,
              checks=("retried",), pool=REFUSED_OVER),
     # Pool only: both endpoints down; the retries alternate, then every endpoint's cause.
     Scenario("refused_down_everywhere", (), {}, refuse=math.inf, everywhere=True, pool=every(
-        Expect(AllEndpointsFailedError, 0, second=None, causes=APIConnectionError))),
+        Expect(AllEndpointsFailedError, 0, second=None, causes=APIConnectionError,
+               failed_items=3))),
     Scenario("reset_before_response", (Fault.reset(),), every(ok(2)), pool=FAILED_OVER),
     # Pool: the server had started answering (headers, half the body / 2 events): the pool
     # never sends such a request again, so the cut is the caller's error (a single server's
     # client resends a non-streamed request instead).
     Scenario("cut_mid_response", (Fault.cut_after(2),), {
         "chat": ok(2), "completions": ok(2), "batch": ok(2),
-        "stream": Expect(IncompleteStreamError, 1, chunks=2)}, pool={
-        "chat": Expect(APIConnectionError, 1), "completions": Expect(APIConnectionError, 1),
-        "batch": Expect(APIConnectionError, 1),
-        "stream": Expect(IncompleteStreamError, 1, chunks=2)}),
+        "stream": Expect(IncompleteStreamError, 1, chunks=2)}, pool=pool(
+        Expect(APIConnectionError, 1), Expect(APIConnectionError, 3, second=None, failed_items=1),
+        Expect(IncompleteStreamError, 1, chunks=2))),
     Scenario("rate_limited_429", (Fault.status(429, retry_after="0.3"),), every(ok(2)),
              checks=("waited_retry_after",), pool=FAILED_OVER),
     # Pool: "come back in an hour" is a's; b may answer now.
     Scenario("rate_limited_429_too_long", (Fault.status(429, retry_after="3600"),),
              every(Expect(RateLimitError, 1)), pool=FAILED_OVER),
     Scenario("unavailable_503", (Fault.status(503),), every(ok(2)), pool=FAILED_OVER),
+    # Pool batch: every prompt routed to a first moves to b (1 to 3 of them).
     Scenario("unavailable_503_persistent", (Fault.status(503),) * 4,
-             every(Expect(ServiceUnavailableError, 4)), pool=FAILED_OVER),
+             every(Expect(ServiceUnavailableError, 4)),
+             pool=FAILED_OVER | {"batch": Expect(None, None, second=3)}),
     # Pool only: both endpoints answer 503 on every attempt: 4 attempts (max_retries 3) over
-    # both, then every endpoint's cause.
-    Scenario("unavailable_503_everywhere", (Fault.status(503),) * 4, {}, everywhere=True,
+    # both, then every endpoint's cause (a batch: 3 prompts x 4 attempts).
+    Scenario("unavailable_503_everywhere", (Fault.status(503),) * 12, {}, everywhere=True,
              pool=every(Expect(AllEndpointsFailedError, 4, second=None,
-                               causes=ServiceUnavailableError))),
+                               causes=ServiceUnavailableError)) | {
+                 "batch": Expect(AllEndpointsFailedError, 12, second=None,
+                                 causes=ServiceUnavailableError, failed_items=3)}),
     Scenario("server_error_500", (Fault.status(500),), every(ok(2)), pool=FAILED_OVER),
     Scenario("slow_headers", (Fault.delay_headers(SLOW),), every(ok(2)), pool=FAILED_OVER),
     # Pool: the headers (or 2 events) were in: never sent again, the timeout is the caller's.
     Scenario("stalled_mid_response", (Fault.delay_after(2, SLOW),), {
         "chat": ok(2), "completions": ok(2), "batch": ok(2),
-        "stream": Expect(APITimeoutError, 1, chunks=2)}, pool={
-        "chat": Expect(APITimeoutError, 1), "completions": Expect(APITimeoutError, 1),
-        "batch": Expect(APITimeoutError, 1), "stream": Expect(APITimeoutError, 1, chunks=2)}),
+        "stream": Expect(APITimeoutError, 1, chunks=2)}, pool=pool(
+        Expect(APITimeoutError, 1), Expect(APITimeoutError, 3, second=None, failed_items=1),
+        Expect(APITimeoutError, 1, chunks=2))),
     Scenario("corrupt_json", (Fault.corrupt(after=1),), {
         "chat": Expect(APIError, 1), "completions": Expect(APIError, 1),
-        "batch": Expect(APIError, 1), "stream": Expect(StreamError, 1, chunks=1)}, pool={
-        "chat": Expect(APIError, 1), "completions": Expect(APIError, 1),
-        "batch": Expect(APIError, 1), "stream": Expect(StreamError, 1, chunks=1)}),
-    Scenario("split_every_byte", (Fault.split(),), every(ok(1)), pool=every(ok(1))),
+        "batch": Expect(APIError, 1), "stream": Expect(StreamError, 1, chunks=1)}, pool=pool(
+        Expect(APIError, 1), Expect(APIError, 3, second=None, failed_items=1),
+        Expect(StreamError, 1, chunks=1))),
+    Scenario("split_every_byte", (Fault.split(),), every(ok(1)),
+             pool=pool(ok(1), Expect(None, 3, second=None))),
     # vLLM reports errors of non-streamed requests by status (the 500 rows): in-band errors
     # exist only in streams.
     Scenario("inband_error", (Fault.inband_error(after=2),),
@@ -259,9 +277,10 @@ async def test_fault_cell(topology: str, scenario: Scenario, op: str, kind: str,
         except VLLMError as exc:
             out.error = exc
 
-    if scenario.refuse is not None:
+    refuse = scenario.pool_refuse if pooled and scenario.pool_refuse else scenario.refuse
+    if refuse is not None:
         for proxy in faulty:
-            proxy.refuse_for(scenario.refuse)
+            proxy.refuse_for(refuse)
     started = time.monotonic()
     try:
         # Bounded: the worst cell is 4 attempts each up to one read timeout, plus backoff.
@@ -277,7 +296,8 @@ def _check(scenario: Scenario, op: str, expect: Expect, out: Outcome,
            proxies: tuple[FaultProxy, ...], client: Any) -> None:
     attempts = sorted((e for p in proxies for e in p.attempts()), key=lambda e: e.started)
     where = [(p.url, a.fault, a.status) for p in proxies for a in p.attempts()]
-    assert len(attempts) == expect.attempts, where
+    if expect.attempts is not None:
+        assert len(attempts) == expect.attempts, where
     pooled = len(proxies) == 2
     if pooled:
         second = len(proxies[1].attempts())
@@ -286,7 +306,9 @@ def _check(scenario: Scenario, op: str, expect: Expect, out: Outcome,
         elif expect.attempts:  # everywhere: the retries went to both endpoints
             assert second >= 1, where
             assert len(proxies[0].attempts()) >= 1, where
-    if op == "batch":
+    if op == "batch" and pooled:
+        _check_pool_batch(expect, out, attempts)
+    elif op == "batch":
         _check_batch(expect, out, attempts)
     elif expect.error is None:
         assert out.error is None, repr(out.error)
@@ -302,13 +324,13 @@ def _check(scenario: Scenario, op: str, expect: Expect, out: Outcome,
         assert client.stats().total_retries >= 1
     if "waited_retry_after" in scenario.checks and not pooled:
         assert attempts[1].started - attempts[0].started >= 0.3
-    if pooled and expect.error is None and expect.second:
+    if pooled and op != "batch" and expect.error is None and expect.second:
         stats = client.pool.stats()  # a's failure is on record; b answered
         assert stats["a"].last_error, stats["a"]
         assert stats["b"].last_error is None, stats["b"]
         assert stats["b"].requests.total_requests == 1
         assert client.stats().total_retries == 1  # one failover, counted as one retry
-    if len({a.headers.get("x-request-id") for a in attempts}) > 1:
+    if op != "batch" and len({a.headers.get("x-request-id") for a in attempts}) > 1:
         raise AssertionError("every attempt of one request carries the same X-Request-Id")
 
 
@@ -334,3 +356,29 @@ def _check_batch(expect: Expect, out: Outcome, attempts: list[Any]) -> None:
         assert all(type(i.error) is expect.error for i in items), [repr(i.error) for i in items]
         for item in items:
             _check_causes(expect, item.error)
+
+
+def _check_pool_batch(expect: Expect, out: Outcome, attempts: list[Any]) -> None:
+    """A pool's batch: one request per prompt over both endpoints. Every item once, in order;
+    ``failed_items`` of them carry the error; every other one is the answer its own request
+    got, from exactly one completed exchange (nothing was sent again once answered)."""
+    assert out.error is None, "a batch never raises for a failed request"
+    items = out.value
+    assert [i.index for i in items] == [0, 1, 2]  # none lost, none duplicated, in order
+    assert [i.prompt for i in items] == BATCH
+    failed = [i for i in items if not i.ok]
+    assert len(failed) == (expect.failed_items or 0), [repr(i.error) for i in items]
+    for item in failed:
+        assert type(item.error) is expect.error, repr(item.error)
+        _check_causes(expect, item.error)
+    answered = [e for e in attempts if e.completed and e.status == 200]
+    for item in items:
+        mine = [e for e in answered if e.body.get("prompt") == item.prompt]
+        if item.ok:
+            assert len(mine) == 1, (item.prompt, len(mine))  # answered once, never resent
+            assert item.text == json.loads(mine[0].content)["choices"][0]["text"]
+            assert item.text.startswith(item.prompt)  # echo: the answer of this very prompt
+        elif expect.causes is None:  # answering had started, then broke: never resent
+            tries = [e for e in attempts if e.body.get("prompt") == item.prompt]
+            assert len(tries) == 1, (item.prompt, [(e.fault, e.status) for e in tries])
+            assert tries[0].fault is not None
