@@ -344,6 +344,11 @@ class BaseClient:
             delay = 0.0 if call.retryable and call.retries < policy.max_retries else None
         elif fails_over(error):
             delay = retry_delay(policy, call.retries, error, retryable=call.retryable)
+            if (delay is None and error.retry_after is not None and call.retryable
+                    and call.retries < policy.max_retries
+                    and error.status_code in policy.retry_statuses
+                    and pool.has_untried(call.model, call.causes)):
+                delay = 0.0  # a Retry-After beyond the cap is this endpoint's: try another now
         if delay is None:
             final: VLLMError = error
             if fails_over(error) and pool.covers(call.model, call.causes):

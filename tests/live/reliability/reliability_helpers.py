@@ -35,8 +35,9 @@ def measure_latency(base_url: str, api_key: str | None = None, samples: int = 3)
     return worst
 
 
-def make_client(kind: str, url: str, read_timeout: float, **kwargs: Any) -> Any:
-    """A sync or async client with a short read timeout and fast retries."""
+def make_client(kind: str, url: str | None, read_timeout: float, **kwargs: Any) -> Any:
+    """A sync or async client with a short read timeout and fast retries (``url`` None: pass
+    ``endpoints``)."""
     kwargs.setdefault("retry", FAST_RETRY)
     timeout = httpx.Timeout(read_timeout, connect=2.0)
     if kind == "sync":

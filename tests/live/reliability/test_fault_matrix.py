@@ -1,4 +1,5 @@
-"""The fault matrix: every injected fault x {sync, async} x {chat, stream, completions, batch}.
+"""The fault matrix: every injected fault x {sync, async} x {chat, stream, completions, batch}
+x {single server, pool of two}.
 
 Each cell runs a real request through :class:`FaultProxy` in front of the real vLLM server and
 checks the documented outcome (``docs/reliability.md``): either the right answer (the text the
@@ -6,9 +7,13 @@ client returns is the text the server sent on the attempt that completed) or the
 error; how many attempts reached the proxy (a stream is never retried once a chunk reached the
 caller); for batches, every item present once, in input order; and all of it in bounded time.
 
-The ``topology`` axis has one column today, ``single`` (one server behind the proxy). The
-``pool`` column (two replicas behind an ``EndpointPool``, issue #4) is added by extending
-``TOPOLOGIES`` and ``make_target``.
+The ``topology`` axis: ``single`` is one server behind one proxy; ``pool`` is a client with an
+``EndpointPool`` of two endpoints, ``a`` and ``b``, two proxies in front of the same real server
+(the client's failover logic meets real traffic without starting more servers). The fault is
+scripted on ``a``, the endpoint a fresh pool tries first; ``b`` passes everything through, except
+in the ``everywhere`` scenarios where both endpoints fail. Attempts are counted at each proxy, so
+a cell proves where the request went and that nothing was sent again once a server had started
+answering.
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ from reliability_helpers import close_client, make_client, measure_latency, run_
 from support.faultproxy import Fault, FaultProxy
 
 from vllm_accel import (
+    AllEndpointsFailedError,
     APIConnectionError,
     APIError,
     APITimeoutError,
+    Endpoint,
+    EndpointPool,
     IncompleteStreamError,
     RateLimitError,
     RetryPolicy,
@@ -40,7 +48,7 @@ pytestmark = pytest.mark.live
 
 TWINS = ("sync", "async")
 OPS = ("chat", "stream", "completions", "batch")
-TOPOLOGIES = ("single",)  # + "pool" once issue #4's EndpointPool is merged
+TOPOLOGIES = ("single", "pool")
 MESSAGES = [{"role": "user", "content": "Say hi."}]
 PROMPT = "The sky is"
 BATCH = ["Apples are", "Bananas are", "Cherries are"]
@@ -57,6 +65,15 @@ class Expect:
     attempts: int = 1
     chunks: int | None = None
     """For streams that fail: chunks the caller received before the error."""
+    second: int | None = 0
+    """Pool: how many of ``attempts`` reached endpoint ``b`` (None: not checked, the
+    ``everywhere`` cells, where each endpoint must have been tried)."""
+    causes: type[VLLMError] | None = None
+    """For ``AllEndpointsFailedError``: the class of each endpoint's cause."""
+    failed_items: int | None = None
+    """Pool batches (one request per prompt, spread over both endpoints): how many items carry
+    ``error`` (the rest are right answers); ``attempts`` None: not fixed (it depends on how many
+    prompts were routed to ``a`` first)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,15 @@ class Scenario:
     refuse: float | None = None
     retry: RetryPolicy | None = None
     checks: tuple[str, ...] = field(default=())
+    pool: dict[str, Expect] = field(default_factory=dict)
+    """The pool column (no entry: the cell does not exist in that column)."""
+    everywhere: bool = False
+    """Pool: the fault (or the refusal) applies to both endpoints, not only ``a``."""
+    pool_refuse: float | None = None
+    """Pool: how long ``a`` refuses (default ``refuse``)."""
+
+    def column(self, topology: str) -> dict[str, Expect]:
+        return self.cells if topology == "single" else self.pool
 
 
 def ok(attempts: int) -> Expect:
@@ -77,37 +103,78 @@ def every(expect: Expect) -> dict[str, Expect]:
     return dict.fromkeys(OPS, expect)
 
 
+FAILED_OVER = every(Expect(None, 2, second=1)) | {"batch": Expect(None, 4, second=None)}
+"""Pool: ``a`` failed before answering; ``b`` answered (the request moved once)."""
+REFUSED_OVER = every(Expect(None, 1, second=1)) | {"batch": Expect(None, 3, second=3)}
+"""Pool: ``a`` refused the connection (no attempt reached it); ``b`` answered."""
+
+
+def pool(single: Expect, batch: Expect, stream: Expect | None = None) -> dict[str, Expect]:
+    """A pool row: ``single`` for chat and completions, ``stream``, and ``batch`` (with a pool
+    a batch is one request per prompt: the fault on ``a`` hits one of them)."""
+    return {"chat": single, "completions": single, "stream": stream or single, "batch": batch}
+
+
 SCENARIOS = [
     Scenario("refused_then_up", (), every(ok(1)), refuse=0.3,
              retry=RetryPolicy(max_retries=6, initial_delay=0.05, max_delay=0.2, jitter=0.0),
-             checks=("retried",)),
-    Scenario("refused_down", (), every(Expect(APIConnectionError, 0)), refuse=math.inf),
-    Scenario("reset_before_response", (Fault.reset(),), every(ok(2))),
+             # Pool: a refuses for 2 s, so that even a cold client's first connect meets it.
+             checks=("retried",), pool=REFUSED_OVER, pool_refuse=2.0),
+    Scenario("refused_down", (), every(Expect(APIConnectionError, 0)), refuse=math.inf,
+             checks=("retried",), pool=REFUSED_OVER),
+    # Pool only: both endpoints down; the retries alternate, then every endpoint's cause.
+    Scenario("refused_down_everywhere", (), {}, refuse=math.inf, everywhere=True, pool=every(
+        Expect(AllEndpointsFailedError, 0, second=None, causes=APIConnectionError,
+               failed_items=3))),
+    Scenario("reset_before_response", (Fault.reset(),), every(ok(2)), pool=FAILED_OVER),
+    # Pool: the server had started answering (headers, half the body / 2 events): the pool
+    # never sends such a request again, so the cut is the caller's error (a single server's
+    # client resends a non-streamed request instead).
     Scenario("cut_mid_response", (Fault.cut_after(2),), {
         "chat": ok(2), "completions": ok(2), "batch": ok(2),
-        "stream": Expect(IncompleteStreamError, 1, chunks=2)}),
+        "stream": Expect(IncompleteStreamError, 1, chunks=2)}, pool=pool(
+        Expect(APIConnectionError, 1), Expect(APIConnectionError, 3, second=None, failed_items=1),
+        Expect(IncompleteStreamError, 1, chunks=2))),
     Scenario("rate_limited_429", (Fault.status(429, retry_after="0.3"),), every(ok(2)),
-             checks=("waited_retry_after",)),
+             checks=("waited_retry_after",), pool=FAILED_OVER),
+    # Pool: "come back in an hour" is a's; b may answer now.
     Scenario("rate_limited_429_too_long", (Fault.status(429, retry_after="3600"),),
-             every(Expect(RateLimitError, 1))),
-    Scenario("unavailable_503", (Fault.status(503),), every(ok(2))),
+             every(Expect(RateLimitError, 1)), pool=FAILED_OVER),
+    Scenario("unavailable_503", (Fault.status(503),), every(ok(2)), pool=FAILED_OVER),
+    # Pool batch: every prompt routed to a first moves to b (1 to 3 of them).
     Scenario("unavailable_503_persistent", (Fault.status(503),) * 4,
-             every(Expect(ServiceUnavailableError, 4))),
-    Scenario("server_error_500", (Fault.status(500),), every(ok(2))),
-    Scenario("slow_headers", (Fault.delay_headers(SLOW),), every(ok(2))),
+             every(Expect(ServiceUnavailableError, 4)),
+             pool=FAILED_OVER | {"batch": Expect(None, None, second=3)}),
+    # Pool only: both endpoints answer 503 on every attempt: 4 attempts (max_retries 3) over
+    # both, then every endpoint's cause (a batch: 3 prompts x 4 attempts).
+    Scenario("unavailable_503_everywhere", (Fault.status(503),) * 12, {}, everywhere=True,
+             pool=every(Expect(AllEndpointsFailedError, 4, second=None,
+                               causes=ServiceUnavailableError)) | {
+                 "batch": Expect(AllEndpointsFailedError, 12, second=None,
+                                 causes=ServiceUnavailableError, failed_items=3)}),
+    Scenario("server_error_500", (Fault.status(500),), every(ok(2)), pool=FAILED_OVER),
+    Scenario("slow_headers", (Fault.delay_headers(SLOW),), every(ok(2)), pool=FAILED_OVER),
+    # Pool: the headers (or 2 events) were in: never sent again, the timeout is the caller's.
     Scenario("stalled_mid_response", (Fault.delay_after(2, SLOW),), {
         "chat": ok(2), "completions": ok(2), "batch": ok(2),
-        "stream": Expect(APITimeoutError, 1, chunks=2)}),
+        "stream": Expect(APITimeoutError, 1, chunks=2)}, pool=pool(
+        Expect(APITimeoutError, 1), Expect(APITimeoutError, 3, second=None, failed_items=1),
+        Expect(APITimeoutError, 1, chunks=2))),
     Scenario("corrupt_json", (Fault.corrupt(after=1),), {
         "chat": Expect(APIError, 1), "completions": Expect(APIError, 1),
-        "batch": Expect(APIError, 1), "stream": Expect(StreamError, 1, chunks=1)}),
-    Scenario("split_every_byte", (Fault.split(),), every(ok(1))),
+        "batch": Expect(APIError, 1), "stream": Expect(StreamError, 1, chunks=1)}, pool=pool(
+        Expect(APIError, 1), Expect(APIError, 3, second=None, failed_items=1),
+        Expect(StreamError, 1, chunks=1))),
+    Scenario("split_every_byte", (Fault.split(),), every(ok(1)),
+             pool=pool(ok(1), Expect(None, 3, second=None))),
     # vLLM reports errors of non-streamed requests by status (the 500 rows): in-band errors
     # exist only in streams.
     Scenario("inband_error", (Fault.inband_error(after=2),),
-             {"stream": Expect(StreamError, 1, chunks=2)}),
+             {"stream": Expect(StreamError, 1, chunks=2)},
+             pool={"stream": Expect(StreamError, 1, chunks=2)}),
 ]
-CELLS = [(s, op) for s in SCENARIOS for op in OPS if op in s.cells]
+CELLS = [(t, s, op) for t in TOPOLOGIES for s in SCENARIOS for op in OPS
+         if op in s.column(t)]
 
 
 @pytest.fixture(scope="module")
@@ -120,16 +187,19 @@ def short_timeout(keyed_server_url: str, api_key: str) -> float:
     return min(20.0, max(3.0, 8 * measure_latency(keyed_server_url, api_key)))
 
 
-@pytest.fixture(scope="module", params=TOPOLOGIES)
-def topology(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
-def proxy(keyed_server_url: str, topology: str) -> Iterator[FaultProxy]:
-    """The proxy in front of the private server: no other session's requests queue ahead."""
-    with FaultProxy(keyed_server_url) as fault_proxy:
-        yield fault_proxy
+def proxies(keyed_server_url: str) -> Iterator[tuple[FaultProxy, FaultProxy]]:
+    """Two proxies in front of the private server (no other session's requests queue ahead):
+    ``a`` is the single column's proxy and the pool's first endpoint, ``b`` the pool's second."""
+    with FaultProxy(keyed_server_url) as a, FaultProxy(keyed_server_url) as b:
+        yield a, b
+
+
+def make_pool_client(kind: str, urls: tuple[str, str], read_timeout: float,
+                     **kwargs: Any) -> Any:
+    """A sync or async client of a fresh two-endpoint pool (a fresh pool tries ``a`` first)."""
+    pool = EndpointPool([Endpoint(urls[0], name="a"), Endpoint(urls[1], name="b")])
+    return make_client(kind, None, read_timeout, endpoints=pool, **kwargs)
 
 
 @dataclass
@@ -175,16 +245,24 @@ def _resolve(fault: Fault, slow: float) -> Fault:
 
 
 @pytest.mark.parametrize("kind", TWINS)
-@pytest.mark.parametrize(("scenario", "op"), CELLS,
-                         ids=[f"{s.name}-{op}" for s, op in CELLS])
-async def test_fault_cell(scenario: Scenario, op: str, kind: str, proxy: FaultProxy,
-                          short_timeout: float, api_key: str) -> None:
+@pytest.mark.parametrize(("topology", "scenario", "op"), CELLS,
+                         ids=[f"{t}-{s.name}-{op}" for t, s, op in CELLS])
+async def test_fault_cell(topology: str, scenario: Scenario, op: str, kind: str,
+                          proxies: tuple[FaultProxy, FaultProxy], short_timeout: float,
+                          api_key: str) -> None:
+    a, b = proxies
+    pooled = topology == "pool"
+    faulty = (a, b) if pooled and scenario.everywhere else (a,)
     delays = any(f.seconds == SLOW for f in scenario.faults)
     read_timeout = short_timeout if delays else LONG_TIMEOUT
     slow = short_timeout + 1.5
-    proxy.script(*(_resolve(f, slow) for f in scenario.faults))
-    extra = {"retry": scenario.retry} if scenario.retry else {}
-    client = make_client(kind, proxy.url, read_timeout, api_key=api_key, **extra)
+    for proxy in faulty:
+        proxy.script(*(_resolve(f, slow) for f in scenario.faults))
+    extra: dict[str, Any] = {"retry": scenario.retry} if scenario.retry else {}
+    if pooled:
+        client = make_pool_client(kind, (a.url, b.url), read_timeout, api_key=api_key, **extra)
+    else:
+        client = make_client(kind, a.url, read_timeout, api_key=api_key, **extra)
     out = Outcome()
 
     def sync_run() -> None:
@@ -199,8 +277,10 @@ async def test_fault_cell(scenario: Scenario, op: str, kind: str, proxy: FaultPr
         except VLLMError as exc:
             out.error = exc
 
-    if scenario.refuse is not None:
-        proxy.refuse_for(scenario.refuse)
+    refuse = scenario.pool_refuse if pooled and scenario.pool_refuse else scenario.refuse
+    if refuse is not None:
+        for proxy in faulty:
+            proxy.refuse_for(refuse)
     started = time.monotonic()
     try:
         # Bounded: the worst cell is 4 attempts each up to one read timeout, plus backoff.
@@ -208,15 +288,27 @@ async def test_fault_cell(scenario: Scenario, op: str, kind: str, proxy: FaultPr
     finally:
         out.elapsed = time.monotonic() - started
         await close_client(client)
-    expect = scenario.cells[op]
-    _check(scenario, op, expect, out, proxy, client)
+    expect = scenario.column(topology)[op]
+    _check(scenario, op, expect, out, (a, b) if pooled else (a,), client)
 
 
-def _check(scenario: Scenario, op: str, expect: Expect, out: Outcome, proxy: FaultProxy,
-           client: Any) -> None:
-    attempts = proxy.attempts()
-    assert len(attempts) == expect.attempts, [(a.fault, a.status) for a in attempts]
-    if op == "batch":
+def _check(scenario: Scenario, op: str, expect: Expect, out: Outcome,
+           proxies: tuple[FaultProxy, ...], client: Any) -> None:
+    attempts = sorted((e for p in proxies for e in p.attempts()), key=lambda e: e.started)
+    where = [(p.url, a.fault, a.status) for p in proxies for a in p.attempts()]
+    if expect.attempts is not None:
+        assert len(attempts) == expect.attempts, where
+    pooled = len(proxies) == 2
+    if pooled:
+        second = len(proxies[1].attempts())
+        if expect.second is not None:  # a failure after answering started is never resent
+            assert second == expect.second, where
+        elif expect.attempts:  # everywhere: the retries went to both endpoints
+            assert second >= 1, where
+            assert len(proxies[0].attempts()) >= 1, where
+    if op == "batch" and pooled:
+        _check_pool_batch(expect, out, attempts)
+    elif op == "batch":
         _check_batch(expect, out, attempts)
     elif expect.error is None:
         assert out.error is None, repr(out.error)
@@ -225,12 +317,28 @@ def _check(scenario: Scenario, op: str, expect: Expect, out: Outcome, proxy: Fau
     else:
         assert type(out.error) is expect.error, repr(out.error)
         assert out.error.request_id, "errors carry the request id"
+        _check_causes(expect, out.error)
         if expect.chunks is not None:
             assert out.chunks == expect.chunks  # no retry after these reached the caller
-    if "retried" in scenario.checks:
+    if "retried" in scenario.checks and expect.error is None:
         assert client.stats().total_retries >= 1
-    if "waited_retry_after" in scenario.checks:
+    if "waited_retry_after" in scenario.checks and not pooled:
         assert attempts[1].started - attempts[0].started >= 0.3
+    if pooled and op != "batch" and expect.error is None and expect.second:
+        stats = client.pool.stats()  # a's failure is on record; b answered
+        assert stats["a"].last_error, stats["a"]
+        assert stats["b"].last_error is None, stats["b"]
+        assert stats["b"].requests.total_requests == 1
+        assert client.stats().total_retries == 1  # one failover, counted as one retry
+    if op != "batch" and len({a.headers.get("x-request-id") for a in attempts}) > 1:
+        raise AssertionError("every attempt of one request carries the same X-Request-Id")
+
+
+def _check_causes(expect: Expect, error: BaseException) -> None:
+    if expect.causes is not None:
+        assert isinstance(error, AllEndpointsFailedError)
+        assert set(error.causes) == {"a", "b"}, error.causes
+        assert all(type(c) is expect.causes for c in error.causes.values()), error.causes
 
 
 def _check_batch(expect: Expect, out: Outcome, attempts: list[Any]) -> None:
@@ -246,3 +354,31 @@ def _check_batch(expect: Expect, out: Outcome, attempts: list[Any]) -> None:
             assert item.text.startswith(item.prompt)  # echo: the answer of this very prompt
     else:
         assert all(type(i.error) is expect.error for i in items), [repr(i.error) for i in items]
+        for item in items:
+            _check_causes(expect, item.error)
+
+
+def _check_pool_batch(expect: Expect, out: Outcome, attempts: list[Any]) -> None:
+    """A pool's batch: one request per prompt over both endpoints. Every item once, in order;
+    ``failed_items`` of them carry the error; every other one is the answer its own request
+    got, from exactly one completed exchange (nothing was sent again once answered)."""
+    assert out.error is None, "a batch never raises for a failed request"
+    items = out.value
+    assert [i.index for i in items] == [0, 1, 2]  # none lost, none duplicated, in order
+    assert [i.prompt for i in items] == BATCH
+    failed = [i for i in items if not i.ok]
+    assert len(failed) == (expect.failed_items or 0), [repr(i.error) for i in items]
+    for item in failed:
+        assert type(item.error) is expect.error, repr(item.error)
+        _check_causes(expect, item.error)
+    answered = [e for e in attempts if e.completed and e.status == 200]
+    for item in items:
+        mine = [e for e in answered if e.body.get("prompt") == item.prompt]
+        if item.ok:
+            assert len(mine) == 1, (item.prompt, len(mine))  # answered once, never resent
+            assert item.text == json.loads(mine[0].content)["choices"][0]["text"]
+            assert item.text.startswith(item.prompt)  # echo: the answer of this very prompt
+        elif expect.causes is None:  # answering had started, then broke: never resent
+            tries = [e for e in attempts if e.body.get("prompt") == item.prompt]
+            assert len(tries) == 1, (item.prompt, [(e.fault, e.status) for e in tries])
+            assert tries[0].fault is not None

@@ -406,6 +406,28 @@ def test_after_every_endpoint_failed_once_the_retry_waits_with_backoff(clock: Cl
     assert got == [0.0, 1.0, 2.0]  # the second endpoint at once, then backoff
 
 
+def test_a_retry_after_beyond_the_cap_fails_over_at_once_then_gives_up(clock: Clock) -> None:
+    pool = EndpointPool(["http://a:1", "http://b:2"], clock=clock)
+    client = BaseClient(endpoints=pool,
+                        retry=RetryPolicy(max_retries=3, initial_delay=0.5, jitter=0))
+    call = client._call("POST", "/v1/completions", json={})
+    busy = RateLimitError("busy", status_code=429, retry_after=3600)
+    state = client._acquire_now(call)
+    assert state is not None
+    assert client._failover_delay(call, state, busy) == 0.0  # the other endpoint may answer
+    other = client._acquire_now(call)
+    assert other is not None
+    assert other.name != state.name
+    with pytest.raises(AllEndpointsFailedError) as info:  # both said "an hour": not waited for
+        client._failover_delay(call, other, RateLimitError("busy", status_code=429,
+                                                           retry_after=3600))
+    assert set(info.value.causes) == {"http://a:1", "http://b:2"}
+    assert all(type(c) is RateLimitError for c in info.value.causes.values())
+    single = BaseClient("http://a:1", retry=RetryPolicy(max_retries=3))
+    with pytest.raises(RateLimitError):  # one server: the error at once (nowhere else to go)
+        single._retry_delay(single._call("POST", "/v1/completions", json={}), busy)
+
+
 def test_an_error_the_server_answered_is_not_failed_over(clock: Clock) -> None:
     client = _client(clock)
     call = client._call("POST", "/v1/chat/completions", json={})
