@@ -80,7 +80,7 @@ if TYPE_CHECKING:
     from ._pool import Endpoint, EndpointPool, EndpointStats
     from ._routing import LeastOutstanding, LoRAAware, RoundRobin, RoutingPolicy
     from ._secret import Secret
-    from ._stats import GroupStats, RequestRecord, StatsSnapshot
+    from ._stats import NO_MODEL, GroupStats, RequestRecord, StatsSnapshot
     from ._stream import (
         AsyncChatStream,
         AsyncCompletionStream,
@@ -145,6 +145,7 @@ _EXPORTS: dict[str, str] = {
     "ModelInfo": "._models",
     "ModelList": "._models",
     "ModelStatistics": "._models",
+    "NO_MODEL": "._stats",
     "NotFoundError": "._errors",
     "PermissionDeniedError": "._errors",
     "QuantizationError": "._errors",
@@ -227,6 +228,7 @@ __all__ = [
     "ModelInfo",
     "ModelList",
     "ModelStatistics",
+    "NO_MODEL",
     "NotFoundError",
     "PermissionDeniedError",
     "QuantizationError",

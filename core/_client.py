@@ -715,10 +715,18 @@ class VLLMClient(BaseClient):
                 return plan.item(index, None, exc, time.perf_counter() - t0)
 
         items: list[_batch.BatchItem | None] = [None] * len(plan.prompts)
-        with ThreadPoolExecutor(max_workers=plan.workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=plan.workers)
+        try:
             futures = [pool.submit(run, i) for i in range(len(plan.prompts))]
             for done, future in enumerate(as_completed(futures), 1):
                 item = future.result()
                 items[item.index] = item
                 plan.report(progress, done)
+        except BaseException:
+            # Ctrl-C (or a failing progress callback): the queued prompts are never sent and the
+            # caller gets control back now; the requests already on the wire finish in their
+            # threads (a thread cannot be interrupted), their answers unused.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         return [item for item in items if item is not None]

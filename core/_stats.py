@@ -98,6 +98,11 @@ class GroupStats:
         )
 
 
+NO_MODEL = "(no model)"
+"""The ``by_model`` group of requests that name no model: model lists, LoRA loads, metrics,
+health checks."""
+
+
 @dataclass(frozen=True, slots=True)
 class StatsSnapshot:
     """Totals since the client was created, and percentiles over the recent window."""
@@ -110,6 +115,7 @@ class StatsSnapshot:
     overall: GroupStats
     by_endpoint: dict[str, GroupStats]
     by_model: dict[str, GroupStats]
+    """Per model or LoRA adapter name; requests that name none are under :data:`NO_MODEL`."""
     recent: tuple[RequestRecord, ...]
     """The window of records the percentiles come from, oldest first."""
 
@@ -155,7 +161,7 @@ class StatsRecorder:
         by_model: dict[str, list[RequestRecord]] = {}
         for r in records:
             by_endpoint.setdefault(r.endpoint, []).append(r)
-            by_model.setdefault(r.model or "<unknown>", []).append(r)
+            by_model.setdefault(r.model or NO_MODEL, []).append(r)
         return StatsSnapshot(
             total_requests=totals[0], total_errors=totals[1], total_retries=totals[2],
             prompt_tokens=totals[3], completion_tokens=totals[4],

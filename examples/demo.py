@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from vllm_accel import VLLMClient
+from vllm_accel import NO_MODEL, VLLMClient
+from vllm_accel.cli import Steps
 from vllm_accel.server import LORA_NAME, EmbeddedServers
 
 console = Console()
@@ -62,8 +63,10 @@ def batch(client: VLLMClient) -> None:
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("batch", total=len(prompts))
+        # Chat mode: each prompt is a user message (an instruct model answers it; as a raw
+        # completion prompt the 135M model often just ends the line).
         items, metrics = client.process_batch_with_metrics(
-            prompts, max_tokens=24, temperature=0,
+            prompts, mode="chat", max_tokens=32, temperature=0,
             progress=lambda done, total: bar.update(task, completed=done),
         )
     for topic, item in list(zip(topics, items, strict=True))[:4]:
@@ -158,6 +161,7 @@ def stats_table(client: VLLMClient) -> None:
                       f"{group.latency_p50:.2f} s", f"{group.latency_p95:.2f} s", ttft,
                       str(group.completion_tokens))
     console.print(table)
+    console.print(f"[dim]{NO_MODEL}: the requests that name no model (LoRA load, adapter list)[/]")
     server = client.get_model_statistics()
     console.print(f"[dim]server /metrics: {server.requests_processed} requests, "
                   f"{server.tokens_generated} tokens generated, "
@@ -167,8 +171,8 @@ def stats_table(client: VLLMClient) -> None:
 def main() -> int:
     started = time.monotonic()
     section("Starting the embedded vLLM servers (SmolLM2 chat + MiniLM embeddings)")
-    with console.status("preparing models and starting vLLM (60-90 s on this CPU)..."):
-        servers = EmbeddedServers().start()
+    with Steps(console) as steps:  # one line per set-up step, each with its elapsed time
+        servers = EmbeddedServers(progress=steps).start()
     try:
         assert servers.chat.base_url
         assert servers.embeddings

@@ -1,6 +1,7 @@
 """The ``vllm-accel`` command line (needs the ``cli`` extra: typer and rich).
 
-Only the console script imports this package; ``import vllm_accel`` never does.
+Only the console script (and :class:`Steps`, the set-up progress display ``make demo`` also
+uses) imports this package; ``import vllm_accel`` never does.
 
 Example:
     .. code-block:: console
@@ -17,5 +18,6 @@ Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 server unreachable, 130 inte
 from __future__ import annotations
 
 from ._app import app, main
+from ._progress import Steps
 
-__all__ = ["app", "main"]
+__all__ = ["Steps", "app", "main"]

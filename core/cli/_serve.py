@@ -16,6 +16,7 @@ import typer
 from rich.markup import escape
 
 from ._common import EXIT_FAILED, EXIT_USAGE, AsJson, CLIError, err, mask_url, out, print_json
+from ._progress import Steps
 
 if TYPE_CHECKING:
     from ..server import VLLMServer
@@ -133,7 +134,8 @@ def serve(
     servers: list[VLLMServer] = []
     try:
         if model is None:
-            models = prepare()
+            with Steps(err) as steps:
+                models = prepare(steps)
             overrides["lora_modules"] = ((LORA_NAME, models.lora_adapter), *adapters)
             overrides["enable_lora"] = enable_lora is not False
             servers.append(VLLMServer(chat_spec(models, **overrides), start_timeout=start_timeout))
@@ -186,9 +188,9 @@ def _start(servers: list[VLLMServer]) -> None:
         err.print(f"starting {escape(server.spec.served_model_name)} on {server.base_url} "
                   f"[dim](log: {server.log_path})[/]")
     started = time.monotonic()
-    with err.status("waiting for vLLM to load the models...") as status:
+    with Steps(err) as steps:
         for server in servers:
-            status.update(f"waiting for {server.spec.served_model_name} to become healthy...")
+            steps(f"loading {server.spec.served_model_name} into vLLM")
             server.wait_ready()
     err.print(f"ready in {time.monotonic() - started:.0f} s")
 

@@ -122,7 +122,7 @@ def client_table(snap: StatsSnapshot, title: str = "this client") -> Table:
     table = Table("model", "requests", "errors", "tokens in / out", "latency p50 / p95",
                   "TTFT p50", title=title, title_justify="left", box=None)
     for name, g in sorted(snap.by_model.items()):
-        table.add_row("(no model)" if name == "<unknown>" else name, str(g.requests), str(g.errors),
+        table.add_row(name, str(g.requests), str(g.errors),
                       f"{g.prompt_tokens} / {g.completion_tokens}",
                       f"{fmt_seconds(g.latency_p50)} / {fmt_seconds(g.latency_p95)}",
                       fmt_seconds(g.ttft_p50))

@@ -20,6 +20,7 @@ from ._errors import ServerSetupError, ServerStartError
 from ._paths import CHAT_MODEL_NAME, EMBEDDING_MODEL_NAME, LORA_NAME, paths
 from ._prepare import PreparedModels, prepare
 from ._process import ServerSpec, VLLMServer, free_port, managed_server, port_is_free
+from ._venv import Progress, _say
 
 __all__ = [
     "CHAT_MODEL_NAME",
@@ -27,6 +28,7 @@ __all__ = [
     "LORA_NAME",
     "EmbeddedServers",
     "PreparedModels",
+    "Progress",
     "ServerSetupError",
     "ServerSpec",
     "ServerStartError",
@@ -68,8 +70,14 @@ class EmbeddedServers:
         embeddings: the MiniLM server.
     """
 
-    def __init__(self, *, api_key: str | None = None, embeddings: bool = True) -> None:
-        self.models = prepare()
+    def __init__(self, *, api_key: str | None = None, embeddings: bool = True,
+                 progress: Progress = _say) -> None:
+        """Prepare the models (once per machine) and describe the servers.
+
+        ``progress`` hears each set-up step as it starts, and each start-up step later.
+        """
+        self._progress = progress
+        self.models = prepare(progress)
         self.chat = VLLMServer(chat_spec(self.models, api_key=api_key))
         self.embeddings = (
             VLLMServer(embedding_spec(self.models, api_key=api_key)) if embeddings else None
@@ -82,6 +90,8 @@ class EmbeddedServers:
             for server in servers:
                 server.launch()
             for server in servers:
+                self._progress(f"loading {server.spec.served_model_name} into vLLM "
+                               f"(log: {server.log_path})")
                 server.wait_ready()
         except BaseException:
             self.stop()

@@ -8,7 +8,8 @@ import signal
 import sys
 import threading
 
-from . import EmbeddedServers, ServerSetupError, ServerStartError, prepare
+from . import EmbeddedServers, Progress, ServerSetupError, ServerStartError, prepare
+from ._venv import _say
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,13 +22,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.cmd == "prepare":
-            models = prepare()
+            with _steps() as progress:
+                models = prepare(progress)
             print(f"chat model:      {models.chat_model}\nembedding model: {models.embedding_model}"
                   f"\nLoRA adapter:    {models.lora_adapter}\nserver python:   {models.python}")
             return 0
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        with EmbeddedServers(embeddings=not args.no_embeddings) as servers:
+        with _steps() as progress:
+            servers = EmbeddedServers(embeddings=not args.no_embeddings,
+                                      progress=progress).start()
+        with servers:
             print(f"chat:       {servers.chat.base_url}/v1  (model smollm2)", flush=True)
             if servers.embeddings:
                 print(f"embeddings: {servers.embeddings.base_url}/v1  (model minilm)", flush=True)
@@ -39,6 +44,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ServerSetupError, ServerStartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _steps() -> contextlib.AbstractContextManager[Progress]:
+    """Step bars on a terminal when rich (the ``cli`` extra) is installed, plain lines otherwise."""
+    try:
+        from rich.console import Console
+
+        from ..cli._progress import Steps
+    except ImportError:
+        return contextlib.nullcontext(_say)
+    return Steps(Console(stderr=True))
 
 
 if __name__ == "__main__":

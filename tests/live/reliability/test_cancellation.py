@@ -142,3 +142,44 @@ def test_keyboard_interrupt_in_sync_stream(keyed_server_url: str, api_key: str,
         signal.signal(signal.SIGINT, previous)
         thread.join(5)
     assert_generation_stopped(keyed_server_url, stopped, before)
+
+
+def test_keyboard_interrupt_in_sync_batch_sends_no_queued_prompt(
+        keyed_server_url: str, api_key: str, before: float) -> None:
+    """Ctrl-C during a sync chat batch: the prompts still queued are never sent (the server's
+    own count of finished requests grows only by those answered plus those already in flight),
+    and the interrupt reaches the caller."""
+    prompts = [f"Count to {n}." for n in range(40)]
+    workers = 2
+    previous = signal.getsignal(signal.SIGINT)
+    armed = True
+    done_at_interrupt: list[int] = []
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if armed:
+            raise KeyboardInterrupt
+
+    def progress(done: int, total: int) -> None:
+        if done == 2 and not done_at_interrupt:
+            done_at_interrupt.append(done)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    finished = "vllm:request_success_total"
+    start = _metric(keyed_server_url, finished)
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with VLLMClient(keyed_server_url, api_key=api_key, timeout=120) as client:
+            with pytest.raises(KeyboardInterrupt):
+                client.process_batch(prompts, mode="chat", max_concurrency=workers,
+                                     progress=progress, max_tokens=24, temperature=0)
+            deadline = time.monotonic() + 120  # the requests already on the wire finish
+            while (_metric(keyed_server_url, "vllm:num_requests_running")
+                   and time.monotonic() < deadline):
+                time.sleep(0.2)
+            time.sleep(0.5)
+    finally:
+        armed = False
+        signal.signal(signal.SIGINT, previous)
+    sent = _metric(keyed_server_url, finished) - start
+    assert done_at_interrupt == [2]
+    assert 2 <= sent <= 2 + 2 * workers, f"{sent} of {len(prompts)} prompts reached the server"

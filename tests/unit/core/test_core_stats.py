@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from vllm_accel._stats import RequestRecord, StatsRecorder, percentile
+from vllm_accel._stats import NO_MODEL, RequestRecord, StatsRecorder, percentile
 
 pytestmark = pytest.mark.unit
 
@@ -57,7 +57,7 @@ def test_snapshot_groups_by_endpoint_and_model() -> None:
     assert chat.ttft_p50 == pytest.approx(0.0505)
     assert snap.by_model["pirate"].errors == 1
     assert snap.by_model["pirate"].retries == 2
-    assert snap.by_model["<unknown>"].requests == 1
+    assert snap.by_model[NO_MODEL].requests == 1
     assert snap.by_endpoint["/v1/embeddings"].ttft_p50 is None
     assert snap.success_rate == pytest.approx(101 / 102)
     assert len(snap.recent) == 102
