@@ -197,6 +197,42 @@ def _memory_rows(data: dict[str, Any]) -> list[str]:
     return rows
 
 
+def targets_table(tgts: list[dict[str, Any]]) -> list[str]:
+    """The markdown table of every target: measured value, limit and verdict."""
+    lines = ["| issue | target | measured | limit | verdict |", "|---|---|---:|---:|---|"]
+    for t in tgts:
+        limit = ("≤ " if t["at_most"] else "≥ ") + _fmt(t["limit"], t["unit"]).lstrip("+")
+        shown = _fmt(t["value"], t["unit"])
+        if t.get("range"):
+            shown += f" (reps {t['range'][0]:.2f}–{t['range'][1]:.2f})"
+        lines.append(f"| #{t['issue']} | {t['what']} | {shown} | {limit} | {_verdict(t)} |")
+    return lines
+
+
+README_START = "<!-- bench:start (written by make bench from bench/results/latest.json) -->"
+README_END = "<!-- bench:end -->"
+
+
+def readme_block(data: dict[str, Any]) -> str:
+    """The README's benchmark table: the same targets, with when and how they were measured."""
+    m = data["machine"]
+    tgts = data.get("targets") or targets(data)
+    head = (f"Measured {data['generated'][:10]} on commit `{data['git']['commit']}`"
+            f" ({m['cores']} cores, load average {m['loadavg_start'][0]:.1f} at the start"
+            + (f", {m['other_vllm_servers_at_start']} other vLLM servers running"
+               if m.get("other_vllm_servers_at_start") else "")
+            + (", quick run" if data.get("quick") else "") + "):")
+    return "\n".join([README_START, "", head, "", *targets_table(tgts), "", README_END])
+
+
+def _update_readme(readme: Path, data: dict[str, Any]) -> None:
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return  # no marked block: nothing to keep in step
+    readme.write_text(text[:start] + readme_block(data) + text[end + len(README_END):])
+
+
 def markdown(data: dict[str, Any]) -> str:
     m, v = data["machine"], data["versions"]
     tgts = data.get("targets") or targets(data)
@@ -227,7 +263,7 @@ def markdown(data: dict[str, Any]) -> str:
         lines += ["Sections come from separate invocations of `python -m bench`: " + "; ".join(
             f"{sec} at {r.get('generated')} (load average"
             f" {(r.get('loadavg_start') or [0])[0]:.1f})" for sec, r in runs.items()) + ".", ""]
-        notes = {r.get("note") for r in runs.values() if r.get("note")}
+        notes = list(dict.fromkeys(r["note"] for r in runs.values() if r.get("note")))
         lines += [f"Conditions: {n}" for n in notes] + ([""] if notes else [])
     elif data.get("note"):
         lines += [f"Conditions: {data['note']}", ""]
@@ -238,15 +274,8 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         "## Targets",
         "",
-        "| issue | target | measured | limit | verdict |",
-        "|---|---|---:|---:|---|",
     ]
-    for t in tgts:
-        limit = ("≤ " if t["at_most"] else "≥ ") + _fmt(t["limit"], t["unit"]).lstrip("+")
-        shown = _fmt(t["value"], t["unit"])
-        if t.get("range"):
-            shown += f" (reps {t['range'][0]:.2f}–{t['range'][1]:.2f})"
-        lines.append(f"| #{t['issue']} | {t['what']} | {shown} | {limit} | {_verdict(t)} |")
+    lines += targets_table(tgts)
     if missed:
         lines += ["", "Missed, plainly:", ""]
         lines += [f"- #{t['issue']}: {t['what']}: {_fmt(t['value'], t['unit'])} against"
@@ -418,6 +447,7 @@ def write(data: dict[str, Any], root: Path) -> None:
         data["targets"] = targets(data)
     chart(data, docs / "benchmarks.png")
     (docs / "benchmarks.md").write_text(markdown(data))
+    _update_readme(root / "README.md", data)
 
 
 def console_table(data: dict[str, Any]) -> str:
