@@ -6,16 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
-from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.prompts import PromptTemplate
 from pydantic import BaseModel
+from support.llamaindex_events import METHODS, Collect, collect_events, run_method
 
 from llamaindex_vllm_accel import VLLM
 
@@ -33,26 +30,10 @@ def llm(chat_server_url: str) -> Iterator[VLLM]:
     model.close()
 
 
-class Collect(BaseEventHandler):
-    events: list[BaseEvent] = []
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "Collect"
-
-    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
-        self.events.append(event)
-
-
 @pytest.fixture
 def events() -> Iterator[Collect]:
-    handler = Collect(events=[])
-    root = get_dispatcher()
-    root.add_event_handler(handler)
-    try:
+    with collect_events() as handler:
         yield handler
-    finally:
-        root.event_handlers.remove(handler)
 
 
 def test_metadata_comes_from_the_server(llm: VLLM) -> None:
@@ -64,26 +45,13 @@ def test_metadata_comes_from_the_server(llm: VLLM) -> None:
     assert meta.model_name == "smollm2"
 
 
-async def _run(llm: VLLM, method: str) -> Any:
-    arg: Any = MESSAGES if "chat" in method else QUESTION
-    if method in ("chat", "complete"):
-        return getattr(llm, method)(arg)
-    if method in ("achat", "acomplete"):
-        return await getattr(llm, method)(arg)
-    if method in ("stream_chat", "stream_complete"):
-        return list(getattr(llm, method)(arg))
-    return [r async for r in await getattr(llm, method)(arg)]
-
-
-@pytest.mark.parametrize("method", ["chat", "stream_chat", "achat", "astream_chat",
-                                    "complete", "stream_complete", "acomplete",
-                                    "astream_complete"])
+@pytest.mark.parametrize("method", METHODS)
 async def test_each_method_one_event_set_and_server_token_counts(
     llm: VLLM, events: Collect, method: str
 ) -> None:
     counter = TokenCountingHandler()
     counted = llm.model_copy(update={"callback_manager": CallbackManager([counter])})
-    out = await _run(counted, method)
+    out = await run_method(counted, method, MESSAGES, QUESTION)
     last = out[-1] if isinstance(out, list) else out
     text = last.message.content if "chat" in method else last.text
     assert "Paris" in text

@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 from llama_index.core import SimpleDirectoryReader, VectorStoreIndex
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
-from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.events.llm import LLMChatStartEvent
+from support.llamaindex_events import Collect, collect_events
 
 from llamaindex_vllm_accel import VLLM, VLLMEmbedding
 
@@ -45,27 +43,10 @@ def llm(chat_server_url: str) -> VLLM:
     return VLLM(base_url=chat_server_url, temperature=0.0, max_tokens=40)
 
 
-class ChatStarts(BaseEventHandler):
-    starts: list[LLMChatStartEvent] = []
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "ChatStarts"
-
-    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
-        if isinstance(event, LLMChatStartEvent):
-            self.starts.append(event)
-
-
 @pytest.fixture
-def chat_starts() -> Iterator[ChatStarts]:
-    handler = ChatStarts(starts=[])
-    root = get_dispatcher()
-    root.add_event_handler(handler)
-    try:
+def events() -> Iterator[Collect]:
+    with collect_events() as handler:
         yield handler
-    finally:
-        root.event_handlers.remove(handler)
 
 
 def _files(response: Any) -> list[str]:
@@ -88,7 +69,7 @@ def test_query_engine_streams(index: VectorStoreIndex, llm: VLLM) -> None:
 
 
 def test_chat_engine_keeps_history(index: VectorStoreIndex, llm: VLLM,
-                                   chat_starts: ChatStarts) -> None:
+                                   events: Collect) -> None:
     engine = index.as_chat_engine(llm=llm, chat_mode="context", similarity_top_k=1)
     first = engine.chat("My name is Ada. When does Greta's bakery open?")
     second = engine.chat("What is my name?")
@@ -96,7 +77,7 @@ def test_chat_engine_keeps_history(index: VectorStoreIndex, llm: VLLM,
     assert str(second)
     assert [m.role.value for m in engine.chat_history] == ["user", "assistant"] * 2
     # the second request carried the first exchange, with real roles
-    sent = chat_starts.starts[-1].messages
+    sent = events.of(LLMChatStartEvent)[-1].messages
     contents = [(m.role.value, m.content) for m in sent]
     assert ("user", "My name is Ada. When does Greta's bakery open?") in contents
     assert ("assistant", str(first)) in contents

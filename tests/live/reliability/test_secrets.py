@@ -53,31 +53,16 @@ def _scan(texts: dict[str, str], *keys: str) -> None:
 
 
 def _llamaindex_outputs(url: str, key: str) -> dict[str, str]:
-    from llama_index.core.instrumentation import get_dispatcher
-    from llama_index.core.instrumentation.event_handlers import BaseEventHandler
     from llama_index.core.llms import ChatMessage
+    from support.llamaindex_events import collect_events
 
     from llamaindex_vllm_accel import VLLM
 
-    events: list[Any] = []
-
-    class Collect(BaseEventHandler):
-        @classmethod
-        def class_name(cls) -> str:
-            return "Collect"
-
-        def handle(self, event: Any, **kwargs: Any) -> None:
-            events.append(event)
-
-    handler = Collect()
-    root = get_dispatcher()
-    root.add_event_handler(handler)
-    try:
+    with collect_events() as collected:
         llm = VLLM(base_url=url, api_key=key, max_tokens=4)
         answer = llm.chat([ChatMessage(role="user", content="Hi")])
         assert answer.message.content is not None
-    finally:
-        root.event_handlers.remove(handler)
+    events = collected.events
     assert events, "no instrumentation events were seen"
     return {
         "llamaindex repr": repr(llm), "llamaindex str": str(llm),

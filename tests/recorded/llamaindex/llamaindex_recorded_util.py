@@ -1,16 +1,11 @@
-"""Helpers for the LlamaIndex recorded tier: what the cassette says was sent, event capture."""
+"""Helpers for the LlamaIndex recorded tier: what the cassette says was sent (event capture is
+shared with the live tier: ``support.llamaindex_events``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
-
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
-from llama_index.core.instrumentation.events import BaseEvent
 
 RECORDED_API_KEY = "sk-recorded-li-7f3e"  # sent while recording; never in a cassette
 
@@ -28,30 +23,3 @@ def sent(cassette: Any, path: str) -> list[dict[str, Any]]:
         unplayed = [i for i in indices if not cassette.play_counts[i]]
         assert not unplayed, f"recorded requests to {path} were not sent this time: {unplayed}"
     return [json.loads(cassette.data[i][0].body) for i in indices if cassette.data[i][0].body]
-
-
-class Collect(BaseEventHandler):
-    """Keeps every instrumentation event."""
-
-    events: list[BaseEvent] = []
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "Collect"
-
-    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
-        self.events.append(event)
-
-    def names(self, prefix: str = "") -> list[str]:
-        return [n for n in (type(e).__name__ for e in self.events) if n.startswith(prefix)]
-
-
-@contextmanager
-def collect_events() -> Iterator[Collect]:
-    handler = Collect(events=[])
-    root = get_dispatcher()
-    root.add_event_handler(handler)
-    try:
-        yield handler
-    finally:
-        root.event_handlers.remove(handler)

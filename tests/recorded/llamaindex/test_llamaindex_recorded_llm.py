@@ -10,8 +10,9 @@ from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
-from llamaindex_recorded_util import RECORDED_API_KEY, collect_events, sent
+from llamaindex_recorded_util import RECORDED_API_KEY, sent
 from pydantic import BaseModel
+from support.llamaindex_events import METHODS, collect_events, run_method
 
 from llamaindex_vllm_accel import VLLM
 from vllm_accel import BadRequestError
@@ -35,25 +36,12 @@ def get_weather(city: str) -> str:
     return f"The weather in {city} is sunny and 23 degrees."
 
 
-async def _run(llm: VLLM, method: str) -> Any:
-    arg: Any = MESSAGES if "chat" in method else QUESTION
-    if method in ("chat", "complete"):
-        return getattr(llm, method)(arg)
-    if method in ("achat", "acomplete"):
-        return await getattr(llm, method)(arg)
-    if method in ("stream_chat", "stream_complete"):
-        return list(getattr(llm, method)(arg))
-    return [r async for r in await getattr(llm, method)(arg)]
-
-
-@pytest.mark.parametrize("method", ["chat", "stream_chat", "achat", "astream_chat",
-                                    "complete", "stream_complete", "acomplete",
-                                    "astream_complete"])
+@pytest.mark.parametrize("method", METHODS)
 async def test_each_method(recorded_chat_url: str, vcr: Any, method: str) -> None:
     counter = TokenCountingHandler()
     llm = _llm(recorded_chat_url, callback_manager=CallbackManager([counter]))
     with collect_events() as events:
-        out = await _run(llm, method)
+        out = await run_method(llm, method, MESSAGES, QUESTION)
     last = out[-1] if isinstance(out, list) else out
     assert "Paris" in (last.message.content if "chat" in method else last.text)
 
