@@ -368,13 +368,6 @@ class BaseClient:
                     type(error).__name__, error.message)
         return delay
 
-    def _answered_failure(self, call: Call, state: EndpointState, status: int,
-                          error: VLLMError) -> VLLMError:
-        """The server started answering, then failed: never resent; recorded, to be raised."""
-        self._release(state, "failure", error)
-        self._record(call, status=status, error=error)
-        return error
-
     def _record(
         self,
         call: Call,

@@ -145,8 +145,10 @@ class VLLMClient(BaseClient):
     def _attempt(self, call: Call, state: EndpointState) -> httpx.Response | VLLMError:
         """One attempt on ``state``: the 2xx response, or the error to fail over from.
 
-        On success ``call`` holds the endpoint until it is recorded. A failure after the
-        server started answering is recorded and raised, never returned (never resent).
+        On success ``call`` holds the endpoint until it is recorded. A non-streamed answer
+        that breaks while its body is read is returned like any failure (the caller has seen
+        nothing of it, so it may be sent again, as a single server's client does); a stream
+        commits to the endpoint once its first chunk is in.
         """
         request = self._request(self._http, call, state)
         try:
@@ -174,10 +176,9 @@ class VLLMClient(BaseClient):
             return replay_response(response, first, raw)
         try:
             response.read()
-        except httpx.HTTPError as exc:  # answering had started: never resend
+        except httpx.HTTPError as exc:  # nothing reached the caller: as if it never answered
             response.close()
-            error = error_from_httpx(exc, request_id=call.request_id)
-            raise self._answered_failure(call, state, response.status_code, error) from exc
+            return error_from_httpx(exc, request_id=call.request_id)
         call.lease = state
         return response
 

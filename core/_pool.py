@@ -19,12 +19,12 @@ Rules (what the twins' send loops do with this state):
   left, not yet tried by this request) the :class:`~vllm_accel._routing.RoutingPolicy` picks one
   (default: :class:`~vllm_accel._routing.LoRAAware` over
   :class:`~vllm_accel._routing.LeastOutstanding`).
-* **Failover.** A failure before any response byte (connection refused or reset, timeout, 5xx,
-  429, 408, 409) moves the request to the next endpoint, immediately if one is untried, within
-  the retry budget (``RetryPolicy.max_retries`` counts every extra attempt); a ``Retry-After``
-  beyond ``max_retry_after`` is not waited for but still moves to an untried endpoint. A stream
-  fails over only before its first chunk; once a server has started answering nothing is sent
-  again.
+* **Failover.** A failure before the caller got anything (connection refused or reset,
+  timeout, 5xx, 429, 408, 409, a non-streamed answer cut or stalled mid-body) moves the request
+  to the next endpoint, immediately if one is untried, within the retry budget
+  (``RetryPolicy.max_retries`` counts every extra attempt); a ``Retry-After`` beyond
+  ``max_retry_after`` is not waited for but still moves to an untried endpoint. A stream fails
+  over only before its first chunk; once a chunk reached the caller nothing is sent again.
 * **Health.** Passive: connection failures and 5xx count against an endpoint's
   :class:`~vllm_accel._breaker.CircuitBreaker`; an answer (even a 4xx) resets it. Active:
   ``health_check_interval`` (off by default) probes ``GET /health`` in the background.

@@ -46,7 +46,8 @@ class Steps:
 
     def __call__(self, description: str) -> None:
         if not self._live:
-            self._console.print(f"{self._prefix}{description}", markup=False, highlight=False)
+            self._console.print(f"{self._prefix}{description}", markup=False, highlight=False,
+                               soft_wrap=True)
             return
         self._finish()
         self._current = self._bars.add_task(escape(description), total=None)

@@ -90,13 +90,33 @@ def _prompts(n: int) -> list[str]:
     return [f"Say the number {i}." for i in range(n)]
 
 
+# Load: one-token completions of a two-token prompt, echoed. Prefill on vLLM's CPU backend costs
+# about 20 ms per prompt token (a chat template adds about 30), so short completions carry the
+# load; ``echo`` makes each answer start with its own prompt, so a mixed-up answer cannot pass.
+LOAD_GEN = {"max_tokens": 1, "temperature": 0, "ignore_eos": True, "echo": True}
+
+
+def _short(n: int) -> list[str]:
+    return [f"{i}:" for i in range(n)]
+
+
+def _assert_own_answers(items: list[Any], prompts: list[str]) -> None:
+    """Every item present once, in input order, ok, and the answer of its own prompt."""
+    assert [i.index for i in items] == list(range(len(prompts)))
+    assert [i.prompt for i in items] == prompts
+    failed = [(i.index, repr(i.error)) for i in items if not i.ok]
+    assert not failed, (len(failed), failed[:3])
+    wrong = [(i.prompt, i.text) for i in items if not (i.text or "").startswith(i.prompt)]
+    assert not wrong, wrong[:3]
+
+
 def test_a_batch_of_200_spreads_over_both_replicas_each_with_its_own_key(
     replicas: Replicas, client: VLLMClient, wire: Wire
 ) -> None:
     before = [_successes(u) for u in replicas.urls]
-    items = client.process_batch(_prompts(200), mode="chat", max_concurrency=32, **GEN)
-    assert [i.index for i in items] == list(range(200))
-    assert all(i.ok and i.text for i in items), [i.error for i in items if not i.ok][:3]
+    prompts = _short(200)
+    items = client.process_batch(prompts, max_concurrency=32, **LOAD_GEN)
+    _assert_own_answers(items, prompts)
     after = [_successes(u) for u in replicas.urls]
     served = [a - b for a, b in zip(after, before, strict=True)]
     assert sum(served) == 200
@@ -112,8 +132,10 @@ def test_a_batch_of_200_spreads_over_both_replicas_each_with_its_own_key(
 async def test_async_pool_chat_stream_and_models(replicas: Replicas, wire: Wire) -> None:
     http = httpx.AsyncClient(event_hooks={"request": [wire.ahook]})
     async with AsyncVLLMClient(endpoints=_pool(replicas), timeout=300, http_client=http) as c:
-        answers = await asyncio.gather(*(c.chat(p, **GEN) for p in _prompts(40)))
-        assert all(a.text for a in answers)
+        prompts = _short(40)
+        answers = await asyncio.gather(*(c.complete(p, **LOAD_GEN) for p in prompts))
+        assert all(a.text.startswith(p) for a, p in zip(answers, prompts, strict=True))
+        assert (await c.chat("Hi", **GEN)).text
         async with c.stream_chat("Count to three.", max_tokens=4, temperature=0) as stream:
             text = "".join([t async for t in stream.text_deltas()])
         assert text
@@ -228,7 +250,6 @@ def test_the_same_client_works_behind_vllm_router(
 
 
 LOAD = 2000
-LOAD_GEN = {"max_tokens": 2, "temperature": 0}
 
 
 @pytest.mark.slow
@@ -236,9 +257,10 @@ LOAD_GEN = {"max_tokens": 2, "temperature": 0}
 def test_2000_requests_with_a_replica_killed_midway_all_complete(
     replicas: Replicas, client: VLLMClient, wire: Wire
 ) -> None:
-    """Issue #8's load test: 2,000 chat requests through the pool; replica b is SIGKILLed once
-    1,000 have finished. Every request completes (the ones in flight on b and every later one
-    move to a), each exactly once, in input order, none an error."""
+    """Issue #8's load test: 2,000 requests (one per prompt) through the pool; replica b is
+    SIGKILLed once 1,000 have finished. Every request completes (the ones in flight on b and
+    every later one move to a), each exactly once, in input order, none an error, each the
+    answer of its own prompt."""
     victim = replicas.b
     assert victim.pid is not None
     killed = threading.Event()
@@ -251,21 +273,16 @@ def test_2000_requests_with_a_replica_killed_midway_all_complete(
             done_at_kill.append(done)
             os.killpg(victim.pid, signal.SIGKILL)  # a crash, not a graceful stop
 
-    prompts = _prompts(LOAD)
+    prompts = _short(LOAD)
     started = time.monotonic()
-    items = client.process_batch(prompts, mode="chat", max_concurrency=32,
-                                 progress=progress, **LOAD_GEN)
+    items = client.process_batch(prompts, max_concurrency=32, progress=progress, **LOAD_GEN)
     elapsed = time.monotonic() - started
     print(f"\n[pool] {LOAD} requests, b killed after {done_at_kill}: {elapsed:.1f} s",
           file=sys.stderr)
     assert killed.is_set()
     assert done_at_kill[0] < LOAD  # killed midway, not after the end
     assert len(items) == LOAD
-    assert [i.index for i in items] == list(range(LOAD))  # each once, in order
-    assert [i.prompt for i in items] == prompts
-    failed = [(i.index, repr(i.error)) for i in items if not i.ok]
-    assert not failed, (len(failed), failed[:3])
-    assert all(i.text for i in items)
+    _assert_own_answers(items, prompts)
     assert client.pool is not None
     stats = client.pool.stats()
     assert stats["b"].state == "open"
