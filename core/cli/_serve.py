@@ -85,7 +85,8 @@ def serve(
         help="Context length. [default: 2048]")] = None,
     dtype: Annotated[str | None, typer.Option(
         "--dtype", show_default=False, rich_help_panel=_MODEL,
-        help="Weights dtype. [default: bfloat16]")] = None,
+        help="Weights dtype. [default: bfloat16 on CPUs with native bf16 "
+             "(AVX512-BF16, AMX), else float32]")] = None,
     quantization: Annotated[str | None, typer.Option(
         "--quantization", "-q", show_default=False, rich_help_panel=_MODEL)] = None,
     kv_cache_gib: Annotated[int, typer.Option(

@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import ctypes
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -35,6 +36,21 @@ _LIVE_LOCK = threading.Lock()
 _REGISTRY: dict[str, VLLMServer] = {}
 
 
+def cpu_dtype() -> str:
+    """The weights dtype for this CPU: bf16 only where the CPU computes it natively.
+
+    ``bfloat16`` with AVX512-BF16 or AMX, else ``float32``. Emulated bf16 is slow: on this
+    project's AVX2-only machine SmolLM2 in bf16 took 0.6-0.9 s to prefill a 36-token chat prompt
+    and batched 32 x 16 tokens at 17 tok/s; in float32 0.2-0.35 s and 61 tok/s (the 135M
+    weights grow from 0.27 to 0.54 GB).
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return "bfloat16"
+    return "bfloat16" if re.search(r"\b(avx512_bf16|amx_bf16)\b", flags) else "float32"
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSpec:
     """What to serve and how. Every field maps to a vLLM flag or environment variable.
@@ -51,7 +67,8 @@ class ServerSpec:
     """None picks a free port."""
     api_key: str | None = field(default=None, repr=False)
     max_model_len: int | None = 2048
-    dtype: str = "bfloat16"
+    dtype: str = field(default_factory=cpu_dtype)
+    """Default: :func:`cpu_dtype` (bf16 only where the CPU has it natively)."""
     enable_lora: bool = False
     max_loras: int = 2
     max_lora_rank: int = 16
