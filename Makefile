@@ -34,7 +34,7 @@ typecheck: venv
 check: lint typecheck
 
 test: setup check
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 # Re-record the vcrpy cassettes of tests/recorded against the embedded server.
 record: setup

@@ -59,8 +59,11 @@ class TestChatVLLMIntegration(ChatModelIntegrationTests):
             "temperature": 0,
             "max_tokens": 100,
             # SmolLM2-135M loops ("A cat is a cat, a cat is a cat, ...") at temperature 0 on
-            # some prompts until max_tokens; a mild penalty is the usual cure for a tiny model.
-            "repetition_penalty": 1.1,
+            # some prompts until max_tokens. A frequency penalty counts the answer's own tokens
+            # only; repetition_penalty (1.1, used before) also penalizes every prompt token, so
+            # the JSON quotes and braces of the tool schema, and the model, asked to copy a
+            # Japanese name into a tool call, never closed the string (with float32 weights).
+            "frequency_penalty": 0.5,
         }
 
     @property
