@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import functools
 import os
 import re
 import signal
@@ -36,6 +37,7 @@ _LIVE_LOCK = threading.Lock()
 _REGISTRY: dict[str, VLLMServer] = {}
 
 
+@functools.cache
 def cpu_dtype() -> str:
     """The weights dtype for this CPU: bf16 only where the CPU computes it natively.
 

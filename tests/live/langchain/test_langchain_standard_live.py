@@ -26,6 +26,8 @@ PNG_1PX = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
 PDF_B64 = "JVBERi0xLjQKJSVFT0YK"
+PDF_PART = {"type": "file", "base64": PDF_B64, "mime_type": "application/pdf",
+            "filename": "doc.pdf"}
 NOT_MULTIMODAL = "smollm2 is not a multimodal model"
 NO_FILE_PARTS = "Unsupported chat content part type: 'file'"
 
@@ -162,10 +164,8 @@ def test_audio_part_reaches_the_text_only_server_and_comes_back_a_typed_400(
 def test_pdf_part_reaches_the_server_and_comes_back_a_typed_400(
     text_only: ChatVLLM,
 ) -> None:
-    block = {"type": "file", "base64": PDF_B64, "mime_type": "application/pdf",
-             "filename": "doc.pdf"}
     with pytest.raises(VLLMBadRequestError, match=NO_FILE_PARTS):
-        text_only.invoke([HumanMessage([{"type": "text", "text": "Summarize it."}, block])])
+        text_only.invoke([HumanMessage([{"type": "text", "text": "Summarize it."}, PDF_PART])])
 
 def test_tool_image_reaches_the_text_only_server_and_comes_back_a_typed_400(
     text_only: ChatVLLM,
@@ -177,8 +177,6 @@ def test_tool_image_reaches_the_text_only_server_and_comes_back_a_typed_400(
 def test_tool_pdf_reaches_the_server_and_comes_back_a_typed_400(
     text_only: ChatVLLM,
 ) -> None:
-    block = {"type": "file", "base64": PDF_B64, "mime_type": "application/pdf",
-             "filename": "doc.pdf"}
     with pytest.raises(VLLMBadRequestError, match=NO_FILE_PARTS):
-        text_only.invoke(_tool_turn(block))
+        text_only.invoke(_tool_turn(PDF_PART))
 
