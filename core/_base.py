@@ -6,6 +6,7 @@ choke point. ``VLLMClient`` and ``AsyncVLLMClient`` only add the send/sleep loop
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -275,14 +276,13 @@ class BaseClient:
     # -- response handling and the statistics choke point -------------------------------------
 
     def _policy(self, call: Call) -> RetryPolicy:
-        policy = self.retry
-        if call.max_retries is not None:
-            policy = RetryPolicy(
-                max_retries=call.max_retries, initial_delay=policy.initial_delay,
-                max_delay=policy.max_delay, max_retry_after=policy.max_retry_after,
-                jitter=policy.jitter, retry_statuses=policy.retry_statuses,
-            )
-        return policy
+        if call.max_retries is None:
+            return self.retry
+        return self._replace_retries(call.max_retries)
+
+    def _replace_retries(self, max_retries: int) -> RetryPolicy:
+        """The client's policy with another ``max_retries`` (every other field kept)."""
+        return dataclasses.replace(self.retry, max_retries=max_retries)
 
     def _retry_delay(self, call: Call, error: VLLMError) -> float:
         """Seconds to sleep before the next attempt; raises ``error`` (recorded) to give up."""
