@@ -44,7 +44,10 @@ if TYPE_CHECKING:  # imported by the methods that need them (import cost)
         ModelList,
         ModelStatistics,
         TokenizeResponse,
+        Usage,
     )
+    from ._responses import Response
+    from ._responses_stream import AsyncResponseStream
     from ._stream import AsyncChatStream, AsyncCompletionStream, AsyncRawStream
 
 __all__ = ["AsyncVLLMClient"]
@@ -694,8 +697,11 @@ class AsyncVLLMClient(BaseClient):
         Plain strings in ``"completions"`` mode go in one ``/v1/completions`` request (the
         fastest path; if the server rejects it (400/422: a bad prompt), it goes one request per
         prompt; any other failure, after the retries, is every item's error). Message
-        lists, or ``mode="chat"``, fan out chat requests with at most ``max_concurrency`` in
-        flight. ``progress(done, total)`` is called as items finish.
+        lists, or ``mode="chat"``, go likewise in one ``/v1/chat/completions/batch`` request
+        when they are plain conversations (no tools, ``n=1``, only fields that route honours);
+        if the server has no such route (404/405, remembered) or the batch cannot use it, chat
+        requests fan out with at most ``max_concurrency`` in flight. With a pool of two or more
+        endpoints every batch fans out. ``progress(done, total)`` is called as items finish.
         """
         return (await self.process_batch_with_metrics(
             prompts, model=model, max_concurrency=max_concurrency, progress=progress, mode=mode,
@@ -710,24 +716,14 @@ class AsyncVLLMClient(BaseClient):
         """:meth:`process_batch` plus total time, time per item, tokens/s and item latencies."""
         from . import _batch
 
-        plan = _batch.Plan.make(prompts, mode, max_concurrency, params)
-        if self.pool is not None and len(self.pool) > 1:
-            plan.single_request = False  # one request per prompt spreads over the endpoints
+        plan = _batch.Plan.make(prompts, mode, max_concurrency, params,
+                                endpoints=len(self.pool) if self.pool is not None else 1,
+                                batch_chat=self.base_url not in self._no_batch_chat)
         started = time.perf_counter()
         items: list[_batch.BatchItem] | None = None
         usage = None
         if plan.single_request:
-            t0 = time.perf_counter()
-            try:
-                completion = await self.complete(list(plan.prompts), model=model, **params)
-                items = plan.items_from_completion(completion, time.perf_counter() - t0)
-                usage = completion.usage
-                plan.report(progress, len(items))
-            except VLLMError as exc:
-                # One bad prompt fails the whole request: go item by item. Any other failure
-                # (after the retries) is every item's failure.
-                items = (None if _batch.splits_on(exc)
-                         else plan.items_failed(exc, time.perf_counter() - t0))
+            items, usage = await self._one_request(plan, model, params, progress)
         if items is None:
             items = await self._fan_out(plan, model, params, progress)
         return items, _batch.metrics_of(items, time.perf_counter() - started, usage)
@@ -754,3 +750,111 @@ class AsyncVLLMClient(BaseClient):
             return item
 
         return list(await asyncio.gather(*(run(i) for i in range(len(plan.prompts)))))
+
+    # -- responses API and batch chat -----------------------------------------------------------
+
+    async def create_response(self, input: Any, *, model: str | None = None,
+                              **params: Any) -> Response:
+        """``POST /v1/responses`` (the OpenAI Responses API); ``.output_text`` is the text.
+
+        Args:
+            input: a string, or a list of input items (messages with a ``role``, or items with
+                a ``type``).
+            model: a served model or LoRA adapter name (default: the client's).
+            **params: typed :class:`ResponseParams` fields (``instructions``,
+                ``max_output_tokens``, ``store``, ``background``, ``previous_response_id``,
+                vLLM's sampling extras, ...); ``extra_body`` for anything else.
+
+        Raises:
+            InvalidRequestError: a parameter is invalid (nothing was sent).
+            APIError: the request failed (see the error tree).
+        """
+        from ._responses import Response
+
+        call = self._response_call(input, model, params, stream=False)
+        return self._parse(call, await self._send(call), Response)
+
+    def stream_response(self, input: Any, *, model: str | None = None,
+                        **params: Any) -> AsyncResponseStream:
+        """Streamed ``POST /v1/responses``: a context manager iterating typed events.
+
+        Leaving the ``with`` block early closes the HTTP response, and vLLM aborts the
+        generation; ``final()`` gives the :class:`Response`, ``text_deltas()`` the text.
+        """
+        from ._responses_stream import AsyncResponseStream
+
+        call = self._response_call(input, model, params, stream=True)
+        return AsyncResponseStream(lambda: self._send(call), self._response_state(call),
+                                   self._stream_finish(call))
+
+    async def get_response(self, response_id: str) -> Response:
+        """``GET /v1/responses/{id}``: a stored response.
+
+        The server must store responses (``VLLM_ENABLE_RESPONSES_API_STORE=1``, which the
+        embedded chat server sets); otherwise every id is a 404. With a pool, the endpoints
+        are asked in turn until one has it.
+
+        Raises:
+            NotFoundError: no such response (or the server does not store responses).
+        """
+        from ._responses import Response
+
+        if self.pool is not None:
+            return await self._response_on_pool(response_id, "")
+        call = self._stored_response_call("GET", response_id)
+        return self._parse(call, await self._send(call), Response)
+
+    async def cancel_response(self, response_id: str) -> Response:
+        """``POST /v1/responses/{id}/cancel``: stop a ``background=True`` response.
+
+        Returns the response with ``status="cancelled"``.
+
+        Raises:
+            BadRequestError: the response was not a background one.
+            NotFoundError: no such response.
+        """
+        from ._responses import Response
+
+        if self.pool is not None:
+            return await self._response_on_pool(response_id, "/cancel")
+        call = self._stored_response_call("POST", response_id, "/cancel")
+        return self._parse(call, await self._send(call), Response)
+
+    async def _response_on_pool(self, response_id: str, action: str) -> Response:
+        """A stored response lives on the endpoint that made it: ask each until one has it."""
+        assert self.pool is not None
+        causes: dict[str, VLLMError] = {}
+        for state in self.pool.endpoints:
+            child = self._on(state)
+            method = child.cancel_response if action else child.get_response
+            try:
+                return await method(response_id)
+            except (NotFoundError, APIConnectionError) as exc:
+                causes[state.name] = exc
+        raise self._response_missing(response_id, causes)
+
+    async def _one_request(
+        self, plan: _batch.Plan, model: str | None, params: dict[str, Any],
+        progress: Callable[[int, int], None] | None,
+    ) -> tuple[list[_batch.BatchItem] | None, Usage | None]:
+        """The batch as one request (``/v1/completions`` or ``/v1/chat/completions/batch``).
+
+        Returns the items and the request's usage, or ``(None, None)`` to go item by item.
+        """
+        from ._models import ChatCompletion
+
+        t0 = time.perf_counter()
+        try:
+            if plan.chat:
+                call = self._batch_chat_call(plan, model, params)
+                chat = self._parse(call, await self._send(call), ChatCompletion)
+                items = plan.items_from_batch_chat(chat, time.perf_counter() - t0)
+                usage = chat.usage
+            else:
+                completion = await self.complete(list(plan.prompts), model=model, **params)
+                items = plan.items_from_completion(completion, time.perf_counter() - t0)
+                usage = completion.usage
+        except VLLMError as exc:
+            return self._batch_failed(plan, exc, time.perf_counter() - t0), None
+        plan.report(progress, len(items))
+        return items, usage
