@@ -78,6 +78,21 @@ if TYPE_CHECKING:
     )
     from ._params import ChatParams, CompletionParams, EmbeddingParams
     from ._pool import Endpoint, EndpointPool, EndpointStats
+    from ._responses import (
+        Response,
+        ResponseContent,
+        ResponseContentPartEvent,
+        ResponseErrorEvent,
+        ResponseEvent,
+        ResponseLifecycleEvent,
+        ResponseOutputItem,
+        ResponseOutputItemEvent,
+        ResponseParams,
+        ResponseTextDeltaEvent,
+        ResponseTextDoneEvent,
+        ResponseUsage,
+    )
+    from ._responses_stream import AsyncResponseStream, ResponseStream
     from ._routing import LeastOutstanding, LoRAAware, RoundRobin, RoutingPolicy
     from ._secret import Secret
     from ._stats import NO_MODEL, GroupStats, RequestRecord, StatsSnapshot
@@ -93,6 +108,20 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
+    "Response": "._responses",
+    "ResponseContent": "._responses",
+    "ResponseContentPartEvent": "._responses",
+    "ResponseErrorEvent": "._responses",
+    "ResponseEvent": "._responses",
+    "ResponseLifecycleEvent": "._responses",
+    "ResponseOutputItem": "._responses",
+    "ResponseOutputItemEvent": "._responses",
+    "ResponseParams": "._responses",
+    "ResponseTextDeltaEvent": "._responses",
+    "ResponseTextDoneEvent": "._responses",
+    "ResponseUsage": "._responses",
+    "AsyncResponseStream": "._responses_stream",
+    "ResponseStream": "._responses_stream",
     "APIConnectionError": "._errors",
     "APIError": "._errors",
     "APIStatusError": "._errors",
@@ -184,6 +213,7 @@ __all__ = [
     "AsyncChatStream",
     "AsyncCompletionStream",
     "AsyncRawStream",
+    "AsyncResponseStream",
     "AsyncVLLMClient",
     "AuthenticationError",
     "BadRequestError",
@@ -237,6 +267,19 @@ __all__ = [
     "RawStream",
     "RequestRecord",
     "RequestTimeoutError",
+    "Response",
+    "ResponseContent",
+    "ResponseContentPartEvent",
+    "ResponseErrorEvent",
+    "ResponseEvent",
+    "ResponseLifecycleEvent",
+    "ResponseOutputItem",
+    "ResponseOutputItemEvent",
+    "ResponseParams",
+    "ResponseStream",
+    "ResponseTextDeltaEvent",
+    "ResponseTextDoneEvent",
+    "ResponseUsage",
     "RetryPolicy",
     "RoundRobin",
     "RoutingPolicy",

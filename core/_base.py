@@ -42,7 +42,9 @@ from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
 if TYPE_CHECKING:  # pydantic, the models and the streams are imported on first use (import cost)
     from pydantic import BaseModel
 
+    from ._batch import BatchItem, Plan
     from ._models import ChatCompletionChunk, CompletionChunk, Usage
+    from ._responses import ResponseEvent
     from ._stream import Finish, StreamState
 
 __all__ = ["BaseClient", "Call"]
@@ -134,6 +136,8 @@ class BaseClient:
                                else RetryPolicy())
         self._headers = {"User-Agent": _USER_AGENT, **(headers or {})}
         self._stats = StatsRecorder()
+        self._no_batch_chat: set[str] = set()
+        """Base URLs that answered 404/405 for ``/v1/chat/completions/batch``."""
 
     def __repr__(self) -> str:
         if self.pool is not None:
@@ -465,3 +469,59 @@ class BaseClient:
 
         call.state = StreamState(json.loads, RawAccumulator(), request_id=call.request_id)
         return call.state
+
+    # -- responses API and batch chat (pure halves) -------------------------------------------
+
+    def _response_call(self, input: Any, model: str | None, params: Mapping[str, Any],
+                       *, stream: bool) -> Call:
+        from ._responses import response_payload
+
+        m = self._model(model)
+        return self._call("POST", "/v1/responses", model=m, stream=stream,
+                          json=response_payload(input, m, params, stream=stream))
+
+    def _response_state(self, call: Call) -> StreamState[ResponseEvent, Any]:
+        from ._responses import parse_event
+        from ._responses_stream import ResponseAccumulator, ResponseStreamState
+
+        call.state = ResponseStreamState(parse_event, ResponseAccumulator(),
+                                         request_id=call.request_id)
+        return call.state
+
+    def _stored_response_call(self, method: str, response_id: str, action: str = "") -> Call:
+        from ._responses import response_path
+
+        call = self._call(method, response_path(response_id, action))
+        call.endpoint = "/v1/responses/{id}" + action  # one statistics group, not one per id
+        return call
+
+    def _batch_chat_call(self, plan: Plan, model: str | None, params: Mapping[str, Any]) -> Call:
+        m = self._model(model)
+        return self._call("POST", "/v1/chat/completions/batch", model=m,
+                          json=_params().batch_chat_payload(plan.conversations(), m, params))
+
+    def _batch_failed(self, plan: Plan, error: VLLMError,
+                      latency: float) -> list[BatchItem] | None:
+        """After the one-request batch failed: None to go item by item, else every item's error.
+
+        A missing batch-chat route is remembered for this server; one bad prompt (400/422)
+        fails the whole request, so it goes item by item; any other failure (after the
+        retries) is every item's failure.
+        """
+        from . import _batch
+
+        if plan.chat and _batch.route_missing(error):
+            self._no_batch_chat.add(self.base_url)
+            logger.info("%s has no /v1/chat/completions/batch (%s): chat batches fan out",
+                        self.base_url, error.status_code)
+            return None
+        return None if _batch.splits_on(error) else plan.items_failed(error, latency)
+
+    def _response_missing(self, response_id: str, causes: dict[str, VLLMError]) -> VLLMError:
+        """The error when no endpoint of the pool had stored response ``response_id``."""
+        if all(isinstance(e, NotFoundError) for e in causes.values()):
+            return NotFoundError(f"response {response_id!r} is stored on no endpoint of the pool",
+                                 status_code=404)
+        return AllEndpointsFailedError(
+            f"response {response_id!r}: no endpoint had it, some could not be asked",
+            causes=causes)

@@ -1,15 +1,17 @@
 """Batch processing (pure half): planning, per-item results, and batch metrics.
 
 The fastest way to run many plain-string prompts on vLLM is one ``/v1/completions`` request with
-a prompt list: the server turns it into one engine request per prompt and batches them. Chat
-prompts fan out as concurrent requests, bounded by ``max_concurrency``. Either way one bad
-prompt only fails its own :class:`BatchItem`.
+a prompt list: the server turns it into one engine request per prompt and batches them. Plain
+chat conversations likewise go as one ``/v1/chat/completions/batch`` request (one choice per
+conversation), where the server has that route; chat batches it cannot serve (tools, ``n > 1``,
+fields the route would silently drop) fan out as concurrent requests, bounded by
+``max_concurrency``. Either way one bad prompt only fails its own :class:`BatchItem`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,10 +19,25 @@ from ._config import MAX_COMPLETION_PROMPTS
 from ._errors import BadRequestError, InvalidRequestError, UnprocessableEntityError, VLLMError
 from ._models import ChatCompletion, Completion, CompletionChoice, Usage
 
-__all__ = ["BatchItem", "BatchMetrics", "Mode", "Plan", "metrics_of", "probe_body", "probe_ok",
-           "splits_on"]
+__all__ = ["BatchItem", "BatchMetrics", "Mode", "Plan", "batch_chat_ok", "metrics_of", "probe_body",
+           "probe_ok", "route_missing", "splits_on"]
 
 Mode = Literal["completions", "chat"]
+
+# The fields of vLLM 0.32's BatchChatCompletionRequest a chat batch may carry (its schema
+# allows extra keys and drops them silently: ``ignore_eos``, ``min_tokens``, ``tools``, ... would
+# be lost). ``n`` must be 1; beam search and streaming are not supported by the route.
+_BATCH_CHAT_FIELDS = frozenset({
+    "add_generation_prompt", "cache_salt", "chat_template", "chat_template_kwargs",
+    "continue_final_message", "echo", "frequency_penalty", "include_reasoning",
+    "include_stop_str_in_output", "length_penalty", "logit_bias", "logprob_token_ids",
+    "logprobs", "max_completion_tokens", "max_tokens", "media_io_kwargs", "min_p",
+    "mm_processor_kwargs", "n", "presence_penalty", "priority", "repetition_penalty",
+    "request_id", "response_format", "return_token_ids", "return_tokens_as_token_ids", "seed",
+    "stop", "structured_outputs", "temperature", "top_k", "top_logprobs", "top_p", "user",
+    "guided_json", "guided_regex", "guided_choice", "guided_grammar",
+})
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
 
 
 @dataclass(slots=True)
@@ -78,8 +95,19 @@ class Plan:
 
     @classmethod
     def make(cls, prompts: Sequence[Any], mode: Mode, max_concurrency: int,
-             params: dict[str, Any]) -> Plan:
-        """Check the inputs and choose the fastest path."""
+             params: dict[str, Any], *, endpoints: int = 1, batch_chat: bool = True) -> Plan:
+        """Check the inputs and choose the fastest path.
+
+        Args:
+            prompts: the batch.
+            mode: ``"completions"`` or ``"chat"``.
+            max_concurrency: requests in flight when fanning out.
+            params: the request fields of every item.
+            endpoints: the endpoints of the client's pool; with two or more the batch fans
+                out (one request per prompt spreads over them and fails over per item).
+            batch_chat: whether the server may have ``/v1/chat/completions/batch`` (False once
+                it answered 404/405 for it).
+        """
         if isinstance(prompts, str) or not isinstance(prompts, Sequence):
             raise InvalidRequestError("prompts must be a list")
         if mode not in ("completions", "chat"):
@@ -92,9 +120,17 @@ class Plan:
         if chat and not all(isinstance(p, str | list | tuple) for p in items):
             raise InvalidRequestError("each prompt must be a string or a list of messages")
         n = params.get("n") or 1
-        single = (not chat and len(items) > 1 and len(items) * n <= MAX_COMPLETION_PROMPTS
-                  and not params.get("stream"))
-        return cls(items, chat, single, max(1, min(max_concurrency, len(items))))
+        if chat:
+            single = batch_chat and batch_chat_ok(items, params)
+        else:
+            single = (len(items) > 1 and len(items) * n <= MAX_COMPLETION_PROMPTS
+                      and not params.get("stream"))
+        return cls(items, chat, single and endpoints < 2,
+                   max(1, min(max_concurrency, len(items))))
+
+    def conversations(self) -> list[Any]:
+        """Every prompt's chat messages, in order (the batch-chat request's ``messages``)."""
+        return [self.messages(i) for i in range(len(self.prompts))]
 
     def messages(self, index: int) -> Any:
         """The chat messages of prompt ``index`` (a string becomes one user message)."""
@@ -126,6 +162,27 @@ class Plan:
                 system_fingerprint=completion.system_fingerprint,
             ) if choices else None
             error = None if choices else VLLMError(f"no choice returned for prompt {i}")
+            items.append(BatchItem(i, prompt, result, error, latency))
+        return items
+
+    def items_from_batch_chat(self, completion: ChatCompletion,
+                              latency: float) -> list[BatchItem]:
+        """Split one ``/v1/chat/completions/batch`` answer into per-conversation items.
+
+        vLLM numbers the choices by conversation (``n`` is 1). Like the completions path, the
+        items carry ``usage=None``: the route reports only the batch's total.
+        """
+        by_index = {c.index: c for c in completion.choices}
+        items = []
+        for i, prompt in enumerate(self.prompts):
+            choice = by_index.get(i)
+            result = ChatCompletion(
+                id=f"{completion.id}-{i}", model=completion.model, created=completion.created,
+                choices=[choice.model_copy(update={"index": 0})],
+                system_fingerprint=completion.system_fingerprint,
+            ) if choice is not None else None
+            error = None if choice is not None else VLLMError(
+                f"no choice returned for conversation {i}")
             items.append(BatchItem(i, prompt, result, error, latency))
         return items
 
@@ -179,6 +236,42 @@ def splits_on(error: VLLMError) -> bool:
     every item gets the error instead.
     """
     return isinstance(error, BadRequestError | UnprocessableEntityError)
+
+
+def route_missing(error: VLLMError) -> bool:
+    """Whether a failed batch-chat request means the server has no such route.
+
+    A 405, or a 404 from the web framework (``{"detail": "Not Found"}``), not vLLM's own 404
+    for an unknown model (an ``{"error": ...}`` body, which a fan-out would meet again).
+    """
+    if error.status_code == 405:
+        return True
+    body = error.body
+    return error.status_code == 404 and not (isinstance(body, dict) and "error" in body)
+
+
+def _plain(prompt: Any) -> bool:
+    if isinstance(prompt, str):
+        return True
+    return all(isinstance(m, Mapping) and m.get("role") in _PLAIN_ROLES
+               and not m.get("tool_calls") for m in prompt)
+
+
+def batch_chat_ok(prompts: Sequence[Any], params: Mapping[str, Any]) -> bool:
+    """Whether a chat batch can go as one ``/v1/chat/completions/batch`` request.
+
+    Two or more plain conversations (system/developer/user/assistant messages, no tool calls),
+    ``n`` 1, and only fields the route honours (see ``_BATCH_CHAT_FIELDS``), ``extra_body``
+    included; anything else fans out.
+    """
+    extra = params.get("extra_body") or {}
+    if len(prompts) < 2 or not isinstance(extra, Mapping):
+        return False
+    fields = {k: v for k, v in params.items() if v is not None and k != "extra_body"}
+    fields.update(extra)
+    if not fields.keys() <= _BATCH_CHAT_FIELDS or (fields.get("n") or 1) != 1:
+        return False
+    return all(_plain(p) for p in prompts)
 
 
 def probe_body(chat: bool, model: str | None) -> dict[str, Any]:

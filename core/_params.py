@@ -22,6 +22,7 @@ __all__ = [
     "ChatParams",
     "CompletionParams",
     "EmbeddingParams",
+    "batch_chat_payload",
     "chat_payload",
     "completion_payload",
     "embedding_payload",
@@ -192,6 +193,10 @@ def _adapter(kind: type) -> TypeAdapter[Any]:
     return TypeAdapter(kind)
 
 
+def _no_check(p: dict[str, Any]) -> None:
+    """Kinds with no cross-field rules (or whose module checks them itself)."""
+
+
 _CHECKS: dict[type, Callable[[dict[str, Any]], None]] = {
     ChatParams: _check_chat,
     CompletionParams: _check_shared,
@@ -213,7 +218,7 @@ def merge_deep(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]
 def _validated(kind: type, params: dict[str, Any]) -> dict[str, Any]:
     try:
         fields: dict[str, Any] = _adapter(kind).validate_python(params)
-        _CHECKS[kind](fields)
+        _CHECKS.get(kind, _no_check)(fields)
         return fields
     except ValueError as exc:
         if not isinstance(exc, ValidationError):
@@ -336,3 +341,16 @@ def embedding_payload(
         input = list(input)
     payload, extra = _prepare(EmbeddingParams, params, stream=False)
     return _finish({"input": input, **payload}, model, extra)
+
+
+def batch_chat_payload(
+    conversations: Sequence[Any], model: str | None, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The JSON body of ``POST /v1/chat/completions/batch``: one ``messages`` list each."""
+    if isinstance(conversations, str) or not isinstance(conversations, Sequence):
+        raise InvalidRequestError("conversations must be a list of message lists")
+    payload = chat_payload(conversations[0] if conversations else [], model, params,
+                           stream=False)
+    payload["messages"] = [_messages(c) for c in conversations]
+    return payload
+

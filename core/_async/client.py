@@ -11,12 +11,13 @@ from __future__ import annotations
 from .admin import AsyncAdmin
 from .batch import AsyncBatch
 from .generation import AsyncGeneration
+from .responses import AsyncResponses
 from .seed import AsyncSeed
 
 __all__ = ["AsyncVLLMClient"]
 
 
-class AsyncVLLMClient(AsyncBatch, AsyncGeneration, AsyncAdmin, AsyncSeed):
+class AsyncVLLMClient(AsyncBatch, AsyncGeneration, AsyncResponses, AsyncAdmin, AsyncSeed):
     """An asynchronous client for a vLLM OpenAI-compatible server.
 
     Args:

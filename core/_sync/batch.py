@@ -16,6 +16,7 @@ from .generation import Generation
 
 if TYPE_CHECKING:
     from .. import _batch
+    from .._models import Usage
 
 __all__ = ["Batch"]
 
@@ -34,8 +35,11 @@ class Batch(Generation):
         Plain strings in ``"completions"`` mode go in one ``/v1/completions`` request (the
         fastest path; if the server rejects it (400/422: a bad prompt), it goes one request per
         prompt; any other failure, after the retries, is every item's error). Message
-        lists, or ``mode="chat"``, fan out chat requests with at most ``max_concurrency`` in
-        flight. ``progress(done, total)`` is called as items finish.
+        lists, or ``mode="chat"``, go likewise in one ``/v1/chat/completions/batch`` request
+        when they are plain conversations (no tools, ``n=1``, only fields that route honours);
+        if the server has no such route (404/405, remembered) or the batch cannot use it, chat
+        requests fan out with at most ``max_concurrency`` in flight. With a pool of two or more
+        endpoints every batch fans out. ``progress(done, total)`` is called as items finish.
         """
         return (self.process_batch_with_metrics(
             prompts, model=model, max_concurrency=max_concurrency, progress=progress, mode=mode,
@@ -50,27 +54,43 @@ class Batch(Generation):
         """:meth:`process_batch` plus total time, time per item, tokens/s and item latencies."""
         from .. import _batch
 
-        plan = _batch.Plan.make(prompts, mode, max_concurrency, params)
-        if self.pool is not None and len(self.pool) > 1:
-            plan.single_request = False  # one request per prompt spreads over the endpoints
+        plan = _batch.Plan.make(prompts, mode, max_concurrency, params,
+                                endpoints=len(self.pool) if self.pool is not None else 1,
+                                batch_chat=self.base_url not in self._no_batch_chat)
         started = time.perf_counter()
         items: list[_batch.BatchItem] | None = None
         usage = None
         if plan.single_request:
-            t0 = time.perf_counter()
-            try:
-                completion = self.complete(list(plan.prompts), model=model, **params)
-                items = plan.items_from_completion(completion, time.perf_counter() - t0)
-                usage = completion.usage
-                plan.report(progress, len(items))
-            except VLLMError as exc:
-                # One bad prompt fails the whole request: go item by item. Any other failure
-                # (after the retries) is every item's failure.
-                items = (None if _batch.splits_on(exc)
-                         else plan.items_failed(exc, time.perf_counter() - t0))
+            items, usage = self._one_request(plan, model, params, progress)
         if items is None:
             items = self._fan_out(plan, model, params, progress)
         return items, _batch.metrics_of(items, time.perf_counter() - started, usage)
+
+    def _one_request(
+        self, plan: _batch.Plan, model: str | None, params: dict[str, Any],
+        progress: Callable[[int, int], None] | None,
+    ) -> tuple[list[_batch.BatchItem] | None, Usage | None]:
+        """The batch as one request (``/v1/completions`` or ``/v1/chat/completions/batch``).
+
+        Returns the items and the request's usage, or ``(None, None)`` to go item by item.
+        """
+        from .._models import ChatCompletion
+
+        t0 = time.perf_counter()
+        try:
+            if plan.chat:
+                call = self._batch_chat_call(plan, model, params)
+                chat = self._parse(call, self._send(call), ChatCompletion)
+                items = plan.items_from_batch_chat(chat, time.perf_counter() - t0)
+                usage = chat.usage
+            else:
+                completion = self.complete(list(plan.prompts), model=model, **params)
+                items = plan.items_from_completion(completion, time.perf_counter() - t0)
+                usage = completion.usage
+        except VLLMError as exc:
+            return self._batch_failed(plan, exc, time.perf_counter() - t0), None
+        plan.report(progress, len(items))
+        return items, usage
 
     def _fan_out(self, plan: _batch.Plan, model: str | None, params: dict[str, Any],
                        progress: Callable[[int, int], None] | None) -> list[_batch.BatchItem]:

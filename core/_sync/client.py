@@ -13,12 +13,13 @@ from __future__ import annotations
 from .admin import Admin
 from .batch import Batch
 from .generation import Generation
+from .responses import Responses
 from .seed import Seed
 
 __all__ = ["VLLMClient"]
 
 
-class VLLMClient(Batch, Generation, Admin, Seed):
+class VLLMClient(Batch, Generation, Responses, Admin, Seed):
     """A synchronous client for a vLLM OpenAI-compatible server.
 
     Args:

@@ -44,10 +44,15 @@ __all__ = [
 
 
 def chat_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
-    """The default chat server: SmolLM2 with LoRA and hermes tool calling enabled."""
+    """The default chat server: SmolLM2 with LoRA and hermes tool calling enabled.
+
+    The Responses API store is on (``VLLM_ENABLE_RESPONSES_API_STORE=1``), so
+    ``get_response`` and ``cancel_response`` work against it.
+    """
     spec = ServerSpec(
         model=models.chat_model, served_model_name=CHAT_MODEL_NAME, python=models.python,
         enable_lora=True, chat_template=models.chat_template, tool_call_parser="hermes",
+        extra_env=(("VLLM_ENABLE_RESPONSES_API_STORE", "1"),),
     )
     return replace(spec, **overrides)  # type: ignore[arg-type]
 

@@ -81,6 +81,9 @@ class ServerSpec:
     kv_cache_gib: int = 1
     """VLLM_CPU_KVCACHE_SPACE, whole GiB (vLLM rejects fractions)."""
     extra_args: tuple[str, ...] = ()
+    extra_env: tuple[tuple[str, str], ...] = ()
+    """Extra environment variables of the server (name, value), applied last; for example
+    ``(("VLLM_ENABLE_RESPONSES_API_STORE", "1"),)``."""
     python: Path | None = None
     """The interpreter with vLLM; None uses the embedded server environment."""
 
@@ -126,6 +129,7 @@ class ServerSpec:
         # recompiled for about 100 s; without AOT the inductor cache is reused (measured: the
         # second start of SmolLM2 without LoRA 77 s instead of 134 s). An explicit setting wins.
         env.setdefault("VLLM_USE_AOT_COMPILE", "0")
+        env.update(self.extra_env)
         if self.api_key:
             # The key reaches the server through its environment, never through argv (which
             # `ps` shows to every user of the machine).

@@ -17,7 +17,7 @@ from vllm_accel import AsyncVLLMClient, InvalidRequestError, RetryPolicy, Secret
 pytestmark = pytest.mark.unit
 
 # Methods whose async twin returns an awaitable stream or handler instead of being a coroutine.
-NOT_COROUTINES = {"stream_chat", "stream_generation", "make_stream_request",
+NOT_COROUTINES = {"stream_chat", "stream_generation", "make_stream_request", "stream_response",
                   "create_endpoint_handler", "create_chat_endpoint_handler", "set_api_key",
                   "stats", "reset_stats"}
 

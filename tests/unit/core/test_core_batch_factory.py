@@ -19,7 +19,7 @@ def test_plan_picks_one_list_request_for_plain_strings() -> None:
     assert not Plan.make(["a"], "completions", 64, {}).single_request
     chat = Plan.make(["a", [{"role": "user", "content": "b"}]], "completions", 2, {})
     assert chat.chat
-    assert not chat.single_request
+    assert chat.single_request  # plain conversations: one /v1/chat/completions/batch request
     assert chat.workers == 2
     assert chat.messages(0) == [{"role": "user", "content": "a"}]
     assert Plan.make(["a", "b"], "chat", 8, {}).chat
