@@ -33,9 +33,10 @@ from ._errors import (
     NotFoundError,
     VLLMError,
     decode_body,
+    error_from_response,
 )
-from ._pool import Endpoint, EndpointPool, EndpointState, Outcome, counts_against, fails_over
-from ._retry import retry_delay
+from ._pool import Endpoint, EndpointPool, EndpointState, Outcome, counts_against
+from ._retry import Attempt, GiveUp, PoolFacts, decide
 from ._secret import Secret, SecretLike, to_secret
 from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
 
@@ -284,18 +285,24 @@ class BaseClient:
         """The client's policy with another ``max_retries`` (every other field kept)."""
         return dataclasses.replace(self.retry, max_retries=max_retries)
 
+    def _error_from(self, call: Call, response: httpx.Response) -> APIError:
+        """The typed error of a read error response (``Retry-After`` by the policy's clock)."""
+        clock = self._policy(call).clock
+        return error_from_response(response, request_id=call.request_id,
+                                   now=None if clock is None else clock())
+
     def _retry_delay(self, call: Call, error: VLLMError) -> float:
         """Seconds to sleep before the next attempt; raises ``error`` (recorded) to give up."""
-        delay = retry_delay(self._policy(call), call.retries, error, retryable=call.retryable)
-        if delay is None:
+        decision = decide(self._policy(call), Attempt(error, call.retries, call.retryable))
+        if isinstance(decision, GiveUp):
             self._record(call, status=error.status_code, error=error)
             raise error
         call.retries += 1
         # Never the headers or body here: they may carry the API key or user data.
         logger.info("retry %d of %s %s [request %s] in %.2f s after %s: %s", call.retries,
-                    call.method, call.endpoint, call.request_id, delay, type(error).__name__,
-                    error.message)
-        return delay
+                    call.method, call.endpoint, call.request_id, decision.delay,
+                    type(error).__name__, error.message)
+        return decision.delay
 
     # -- the pool's decisions (the twins' pooled send loops call these) ------------------------
 
@@ -327,31 +334,20 @@ class BaseClient:
     def _failover_delay(self, call: Call, state: EndpointState, error: VLLMError) -> float:
         """Seconds to wait after a failed attempt on ``state``; raises (recorded) to give up.
 
-        Nothing was answered, so the request may move: 0 s when an untried endpoint is left.
+        The decision is :func:`vllm_accel._retry.decide`; this releases the endpoint, forgets
+        a 404'd adapter there, and records and logs what was decided.
         """
         pool = self.pool
         assert pool is not None
         self._release(state, _outcome(error), error)
         call.causes[state.name] = error
-        moved = False  # a 404 for an adapter another endpoint still serves: go there
-        if (isinstance(error, NotFoundError) and call.model is not None
-                and state.serves(call.model)):
-            pool.remove_model(state, call.model)
-            moved = any(s.serves(call.model) for s in pool.endpoints)
-        policy = self._policy(call)
-        delay: float | None = None
-        if moved:
-            delay = 0.0 if call.retryable and call.retries < policy.max_retries else None
-        elif fails_over(error):
-            delay = retry_delay(policy, call.retries, error, retryable=call.retryable)
-            if (delay is None and error.retry_after is not None and call.retryable
-                    and call.retries < policy.max_retries
-                    and error.status_code in policy.retry_statuses
-                    and pool.has_untried(call.model, call.causes)):
-                delay = 0.0  # a Retry-After beyond the cap is this endpoint's: try another now
-        if delay is None:
+        facts = PoolFacts(moved=self._forget_adapter(call, state, error),
+                          untried=pool.has_untried(call.model, call.causes),
+                          covered=pool.covers(call.model, call.causes))
+        decision = decide(self._policy(call), Attempt(error, call.retries, call.retryable, facts))
+        if isinstance(decision, GiveUp):
             final: VLLMError = error
-            if fails_over(error) and pool.covers(call.model, call.causes):
+            if decision.everywhere:
                 final = pool.all_failed(pool.eligible(call.model), call.causes)
                 final.request_id = call.request_id
             self._record(call, status=error.status_code, error=final)
@@ -361,12 +357,20 @@ class BaseClient:
             status=error.status_code, latency=time.perf_counter() - call.started,
             error=type(error).__name__))
         call.retries += 1
-        if pool.has_untried(call.model, call.causes):
-            delay = 0.0
         logger.info("failover %d of %s %s [request %s] from %s in %.2f s after %s: %s",
-                    call.retries, call.method, call.endpoint, call.request_id, state.name, delay,
-                    type(error).__name__, error.message)
-        return delay
+                    call.retries, call.method, call.endpoint, call.request_id, state.name,
+                    decision.delay, type(error).__name__, error.message)
+        return decision.delay
+
+    def _forget_adapter(self, call: Call, state: EndpointState, error: VLLMError) -> bool:
+        """A 404 for ``call.model`` on ``state``: forget it there; whether another serves it."""
+        pool = self.pool
+        assert pool is not None
+        if not (isinstance(error, NotFoundError) and call.model is not None
+                and state.serves(call.model)):
+            return False
+        pool.remove_model(state, call.model)
+        return any(s.serves(call.model) for s in pool.endpoints)
 
     def _record(
         self,

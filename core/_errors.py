@@ -32,13 +32,14 @@ parsed response body, if any) and ``is_retryable``. Errors pickle, and never con
 
 from __future__ import annotations
 
+import email.utils
 import json
+import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
-
-from ._retry import parse_retry_after
 
 __all__ = [
     "APIConnectionError",
@@ -67,6 +68,7 @@ __all__ = [
     "error_from_body",
     "error_from_httpx",
     "error_from_response",
+    "parse_retry_after",
 ]
 
 
@@ -315,10 +317,45 @@ def decode_body(content: bytes) -> Any:
         return text
 
 
-def error_from_response(response: httpx.Response, *, request_id: str | None = None) -> APIError:
-    """The typed error for a response with an error status; its body must already be read."""
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header value, or None if absent or unreadable.
+
+    Accepts delta-seconds (``"3"``, also ``"1.5"``) and an HTTP date
+    (``"Wed, 21 Oct 2015 07:28:00 GMT"``); a date in the past gives ``0.0``.
+
+    Args:
+        value: the header value.
+        now: the current Unix time (for tests); defaults to ``time.time()``.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is always GMT
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def error_from_response(response: httpx.Response, *, request_id: str | None = None,
+                        now: float | None = None) -> APIError:
+    """The typed error for a response with an error status; its body must already be read.
+
+    ``now`` is the Unix time an HTTP-date ``Retry-After`` is measured from (``time.time()``).
+    """
     body = decode_body(response.content)
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now=now)
     return error_from_body(
         response.status_code, body, request_id=request_id, retry_after=retry_after
     )

@@ -15,7 +15,7 @@ import httpx
 
 from .._base import LIMITS, BaseClient, Call, logger
 from .._config import RetryPolicy
-from .._errors import APIConnectionError, VLLMError, error_from_httpx, error_from_response
+from .._errors import APIConnectionError, VLLMError, error_from_httpx
 from .._fanout import FanOut, fold_learned
 from .._pool import Endpoint, EndpointPool, EndpointState
 from .._secret import SecretLike
@@ -88,7 +88,7 @@ class AsyncTransport(BaseClient):
                     return response
                 await response.aread()
                 await response.aclose()
-                error = error_from_response(response, request_id=call.request_id)
+                error = self._error_from(call, response)
             await self._sleep(call, self._retry_delay(call, error))
 
     async def _send_pooled(self, call: Call) -> httpx.Response:
@@ -125,7 +125,7 @@ class AsyncTransport(BaseClient):
         if not response.is_success:
             await response.aread()
             await response.aclose()
-            return error_from_response(response, request_id=call.request_id)
+            return self._error_from(call, response)
         if call.stream:
             return await self._first_chunk(call, state, response)
         try:

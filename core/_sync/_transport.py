@@ -17,7 +17,7 @@ import httpx
 
 from .._base import LIMITS, BaseClient, Call, logger
 from .._config import RetryPolicy
-from .._errors import APIConnectionError, VLLMError, error_from_httpx, error_from_response
+from .._errors import APIConnectionError, VLLMError, error_from_httpx
 from .._fanout import FanOut, fold_learned
 from .._pool import Endpoint, EndpointPool, EndpointState
 from .._secret import SecretLike
@@ -90,7 +90,7 @@ class Transport(BaseClient):
                     return response
                 response.read()
                 response.close()
-                error = error_from_response(response, request_id=call.request_id)
+                error = self._error_from(call, response)
             self._sleep(call, self._retry_delay(call, error))
 
     def _send_pooled(self, call: Call) -> httpx.Response:
@@ -127,7 +127,7 @@ class Transport(BaseClient):
         if not response.is_success:
             response.read()
             response.close()
-            return error_from_response(response, request_id=call.request_id)
+            return self._error_from(call, response)
         if call.stream:
             return self._first_chunk(call, state, response)
         try:
