@@ -1,7 +1,8 @@
-"""What both client twins share (no I/O).
+"""What both client flavours share (no I/O).
 
-Configuration, request building, response handling, the retry decisions and the statistics
-choke point. ``VLLMClient`` and ``AsyncVLLMClient`` only add the send/sleep loops.
+Configuration, request building, response handling, the bookkeeping around
+:func:`vllm_accel._retry.decide`, the statistics choke point. The send loops are in
+``vllm_accel._async._transport`` (and its generated sync twin).
 """
 
 from __future__ import annotations
@@ -10,40 +11,32 @@ import dataclasses
 import logging
 import os
 import time
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from ._config import (
-    ENV_API_KEY,
-    ENV_MODEL,
-    RetryPolicy,
-    make_timeout,
-    normalize_base_url,
-)
+from ._call import Call, outcome
+from ._config import ENV_API_KEY, ENV_MODEL, RetryPolicy, make_timeout, normalize_base_url
 from ._errors import (
     AllEndpointsFailedError,
     APIError,
-    IncompleteStreamError,
     InvalidRequestError,
     NotFoundError,
     VLLMError,
     decode_body,
     error_from_response,
 )
-from ._pool import Endpoint, EndpointPool, EndpointState, Outcome, counts_against
+from ._pool import Endpoint, EndpointPool, EndpointState, Outcome
 from ._retry import Attempt, GiveUp, PoolFacts, decide
-from ._secret import Secret, SecretLike, to_secret
+from ._secret import SecretLike, to_secret
 from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
 
 if TYPE_CHECKING:  # pydantic, the models and the streams are imported on first use (import cost)
     from pydantic import BaseModel
 
-    from ._models import ChatCompletionChunk, CompletionChunk, Usage
+    from ._models import Usage
     from ._stream import Finish, StreamState
 
 __all__ = ["BaseClient", "Call"]
@@ -61,45 +54,6 @@ M = TypeVar("M", bound="BaseModel")
 
 _USER_AGENT = "vllm-accel/0.1"
 LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128)
-
-
-@dataclass(slots=True)
-class Call:
-    """One logical request: every attempt of it shares this id, payload and record."""
-
-    method: str
-    url: str
-    endpoint: str
-    json: Any = None
-    model: str | None = None
-    stream: bool = False
-    retryable: bool = True
-    api_key: Secret | None = None
-    timeout: httpx.Timeout | None = None
-    max_retries: int | None = None
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    started: float = field(default_factory=time.perf_counter)
-    retries: int = 0
-    state: StreamState[Any, Any] | None = None
-    route: str | None = None
-    """The path to send to on a pool's endpoints (None: ``url`` is absolute, not routed)."""
-    lease: EndpointState | None = None
-    """The pool endpoint holding this request until it is recorded."""
-    last: EndpointState | None = None
-    """The pool endpoint of the latest attempt."""
-    causes: dict[str, VLLMError] = field(default_factory=dict)
-    """Pool endpoint name -> the error of this request's failed attempt there."""
-
-
-def _outcome(error: BaseException | None, cancelled: bool = False) -> Outcome:
-    """What an ended request tells about its endpoint's health."""
-    if error is None:
-        return "success"
-    if cancelled or not isinstance(error, VLLMError):
-        return "neutral"
-    if isinstance(error, IncompleteStreamError) or counts_against(error):
-        return "failure"
-    return "success" if error.status_code is not None else "neutral"
 
 
 class BaseClient:
@@ -339,7 +293,7 @@ class BaseClient:
         """
         pool = self.pool
         assert pool is not None
-        self._release(state, _outcome(error), error)
+        self._release(state, outcome(error), error)
         call.causes[state.name] = error
         facts = PoolFacts(moved=self._forget_adapter(call, state, error),
                           untried=pool.has_untried(call.model, call.causes),
@@ -386,7 +340,7 @@ class BaseClient:
         if call.lease is not None:
             lease, call.lease = call.lease, None
             failed = error if isinstance(error, VLLMError) else None
-            self._release(lease, _outcome(error, cancelled), failed)
+            self._release(lease, outcome(error, cancelled), failed)
         record = RequestRecord(
             request_id=call.request_id, endpoint=call.endpoint, model=model or call.model,
             status=status, latency=time.perf_counter() - call.started, ttft=ttft,
@@ -442,30 +396,3 @@ class BaseClient:
                 error=None if cancelled else error, model=acc.model or None, cancelled=cancelled,
             )
         return finish
-
-    def _chat_state(self, call: Call) -> StreamState[ChatCompletionChunk, Any]:
-        from ._accumulate import ChatAccumulator
-        from ._models import ChatCompletionChunk
-        from ._stream import StreamState
-
-        call.state = StreamState(ChatCompletionChunk.model_validate_json, ChatAccumulator(),
-                                 request_id=call.request_id)
-        return call.state
-
-    def _completion_state(self, call: Call) -> StreamState[CompletionChunk, Any]:
-        from ._accumulate import CompletionAccumulator
-        from ._models import CompletionChunk
-        from ._stream import StreamState
-
-        call.state = StreamState(CompletionChunk.model_validate_json, CompletionAccumulator(),
-                                 request_id=call.request_id)
-        return call.state
-
-    def _raw_state(self, call: Call) -> StreamState[dict[str, Any], None]:
-        import json
-
-        from ._accumulate import RawAccumulator
-        from ._stream import StreamState
-
-        call.state = StreamState(json.loads, RawAccumulator(), request_id=call.request_id)
-        return call.state

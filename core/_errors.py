@@ -32,14 +32,13 @@ parsed response body, if any) and ``is_retryable``. Errors pickle, and never con
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
+
+from ._retry_after import parse_retry_after
 
 __all__ = [
     "APIConnectionError",
@@ -68,7 +67,6 @@ __all__ = [
     "error_from_body",
     "error_from_httpx",
     "error_from_response",
-    "parse_retry_after",
 ]
 
 
@@ -315,37 +313,6 @@ def decode_body(content: bytes) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header value, or None if absent or unreadable.
-
-    Accepts delta-seconds (``"3"``, also ``"1.5"``) and an HTTP date
-    (``"Wed, 21 Oct 2015 07:28:00 GMT"``); a date in the past gives ``0.0``.
-
-    Args:
-        value: the header value.
-        now: the current Unix time (for tests); defaults to ``time.time()``.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # an HTTP date is always GMT
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 def error_from_response(response: httpx.Response, *, request_id: str | None = None,

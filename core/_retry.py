@@ -13,7 +13,7 @@ bookkeeping (releasing the endpoint, statistics, logging) outside the decision::
             case Retry(delay) | FailOver(delay): sleep(delay); retries += 1
 
 ``Retry-After`` is parsed once, into ``error.retry_after``, by
-:func:`vllm_accel._errors.parse_retry_after` (re-exported here).
+:func:`vllm_accel._retry_after.parse_retry_after` (re-exported here).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._config import RetryPolicy
-from ._errors import parse_retry_after
 from ._pool import fails_over
+from ._retry_after import parse_retry_after
 
 if TYPE_CHECKING:
     from ._errors import VLLMError

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Self, cast
 
 import httpx
 
-from .._base import LIMITS, BaseClient, Call, logger
+from .._base import LIMITS, BaseClient, logger
+from .._call import Call
 from .._config import RetryPolicy
 from .._errors import APIConnectionError, VLLMError, error_from_httpx
 from .._fanout import FanOut, fold_learned
