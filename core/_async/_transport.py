@@ -94,7 +94,7 @@ class AsyncTransport(BaseClient):
 
     async def _send_pooled(self, call: Call) -> httpx.Response:
         """Route ``call`` over the pool, failing over while nothing has been answered."""
-        self._start_health_checks()
+        await self._start_health_checks()
         await self._place(call.model)
         while True:
             state = await self._acquire(call)
@@ -194,12 +194,14 @@ class AsyncTransport(BaseClient):
         child._stats = FanOut.recorder(self._stats, state)
         return cast("AsyncVLLMClient", child)
 
-    def _start_health_checks(self) -> None:
+    async def _start_health_checks(self) -> None:
         """Start the pool's periodic health probes (on the first pooled request, both twins)."""
         pool = self.pool
         if pool is None or pool.health_check_interval is None or self._health is not None:
             return
-        self._health = Ticker(pool.health_check_interval, self._probe_health)
+        async with self._placing:  # concurrent first requests start one ticker
+            if self._health is None:
+                self._health = Ticker(pool.health_check_interval, self._probe_health)
 
     async def _probe_health(self) -> Any:
         try:

@@ -201,7 +201,9 @@ class Transport(BaseClient):
         pool = self.pool
         if pool is None or pool.health_check_interval is None or self._health is not None:
             return
-        self._health = Ticker(pool.health_check_interval, self._probe_health)
+        with self._placing:  # concurrent first requests start one ticker
+            if self._health is None:
+                self._health = Ticker(pool.health_check_interval, self._probe_health)
 
     def _probe_health(self) -> Any:
         try:

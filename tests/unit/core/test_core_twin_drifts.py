@@ -23,6 +23,7 @@ from vllm_accel import (
     InvalidRequestError,
     RetryPolicy,
     VLLMClient,
+    VLLMError,
 )
 
 pytestmark = pytest.mark.unit
@@ -95,18 +96,37 @@ async def test_health_probes_start_with_the_first_pooled_request_in_both_twins(k
     assert _health_threads() == []
 
 
-def test_sync_fan_outs_ask_every_endpoint_at_once_and_answer_in_endpoint_order() -> None:
-    # Both /health probes must be in flight together to pass the barrier (a sequential loop
-    # breaks it); b answers 503, a 200: the answer keeps the pool's endpoint order.
+A, B = "http://a.test:8000", "http://b.test:8000"
+FAN_OUTS: dict[str, Callable[[VLLMClient], Any]] = {
+    "check_health": lambda c: c.check_health(),
+    "models": lambda c: c.models(),
+    "statistics": lambda c: c.get_model_statistics_by_endpoint(),
+    "load": lambda c: c.load_lora_adapter("ad", "org/adapter", everywhere=True),
+    "unload": lambda c: c.unload_lora_adapter("ad"),
+}
+
+
+@pytest.mark.parametrize("fan_out", list(FAN_OUTS))
+def test_sync_fan_outs_ask_every_endpoint_at_once_in_endpoint_order(fan_out: str) -> None:
+    # Both endpoints' requests must be in flight together to pass the two-party barrier (the
+    # old sequential loop broke it). a answers 200 to /health, everything else is a 503.
     barrier = threading.Barrier(2, timeout=5)
 
     def handler(request: httpx.Request) -> httpx.Response:
         barrier.wait()
-        return httpx.Response(200 if request.url.host == "127.0.0.1" else 503, json={})
+        ok = request.url.host == "a.test" and request.url.path == "/health"
+        return httpx.Response(200 if ok else 503, json={})
 
-    client = VLLMClient(endpoints=[LOCAL, REMOTE], http_client=_mock("sync", handler))
-    answer = client.check_health()
-    assert list(answer.items()) == [(LOCAL, True), (REMOTE, False)]
+    client = VLLMClient(endpoints=[A, B], max_retries=0, http_client=_mock("sync", handler))
+    try:
+        answer = FAN_OUTS[fan_out](client)
+    except VLLMError as exc:  # every endpoint answered 503: the answers are in the error
+        answer = getattr(exc, "causes", None)
+        assert isinstance(answer, dict)
+        assert all(isinstance(e, VLLMError) and e.status_code == 503 for e in answer.values())
+    assert list(answer) == [A, B]
+    if fan_out == "check_health":
+        assert answer == {A: True, B: False}
 
 
 @dataclasses.dataclass(frozen=True)
