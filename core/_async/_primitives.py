@@ -1,15 +1,8 @@
-"""The asyncio primitives of the async client: the only hand-written flavour difference.
+"""The primitives of this flavour: the only hand-written difference between the client packages.
 
-``vllm_accel._sync._primitives`` has the same names with threads; every other module of
-``vllm_accel._sync`` is generated from its ``vllm_accel._async`` twin (see
-``tests/support/unasync.py``), so whatever cannot be translated mechanically lives here:
-
-* :func:`gather`: run zero-argument callables concurrently; results or exceptions, in order.
-* :func:`bounded_map`: the same with at most ``limit`` at once, ``on_done(count)`` as each
-  finishes, and the first exception raised (the batch fan-out).
-* :func:`sleep`, :func:`run_blocking` (``asyncio.to_thread`` here, a direct call in the sync
-  twin), :class:`Lock`, :class:`Wakeup` (wait for a released endpoint slot) and
-  :class:`Ticker` (a periodic background job: a task here, a daemon thread in the sync twin).
+``vllm_accel._async._primitives`` and ``vllm_accel._sync._primitives`` define the same names
+(asyncio here, threads there); every other module of ``vllm_accel._sync`` is generated from
+``vllm_accel._async`` by ``tests/support/generate_sync.py`` (see ``docs/design.md``).
 """
 
 from __future__ import annotations
@@ -24,22 +17,22 @@ __all__ = ["Lock", "Returns", "Ticker", "Wakeup", "bounded_map", "gather", "run_
 T = TypeVar("T")
 
 Returns: TypeAlias = Awaitable[T]
-"""What a method of this flavour returns for a result of type ``T`` (an awaitable here)."""
+"""What a method of this flavour returns for a result of type ``T``."""
 
 Lock = asyncio.Lock
 sleep = asyncio.sleep
 
 
 async def gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T | BaseException]:
-    """Run ``calls`` concurrently; each one's result or exception, in the order of ``calls``."""
+    """Run ``calls`` concurrently; each one's result or exception, in order."""
     return list(await asyncio.gather(*(call() for call in calls), return_exceptions=True))
 
 
 async def bounded_map(calls: Sequence[Callable[[], Awaitable[T]]], limit: int,
                       on_done: Callable[[int], None]) -> list[T]:
-    """Run ``calls`` with at most ``limit`` at once; results in order, the first error raised.
+    """Run ``calls``, at most ``limit`` at once; results in order, the first error raised.
 
-    ``on_done(count)`` is called (in this task) each time one more call has finished.
+    ``on_done(count)`` is called (by the caller's thread) each time one more call has finished.
     """
     semaphore = asyncio.Semaphore(limit)
     done = 0
@@ -56,7 +49,7 @@ async def bounded_map(calls: Sequence[Callable[[], Awaitable[T]]], limit: int,
 
 
 async def run_blocking(function: Callable[..., T], *args: Any) -> T:
-    """Run a blocking ``function(*args)`` off the event loop (in a worker thread)."""
+    """Run a blocking ``function(*args)`` (off the event loop, if there is one)."""
     return await asyncio.to_thread(function, *args)
 
 
@@ -67,7 +60,7 @@ class Wakeup:
         self._event = asyncio.Event()
 
     def notify(self) -> None:
-        """A slot was released (callable from any code of the loop's thread)."""
+        """A slot was released."""
         self._event.set()
 
     async def wait(self, timeout: float) -> None:
@@ -78,7 +71,7 @@ class Wakeup:
 
 
 class Ticker:
-    """Calls ``job()`` every ``interval`` seconds in a background task until :meth:`stop`."""
+    """Calls ``job()`` every ``interval`` seconds in the background until :meth:`stop`."""
 
     def __init__(self, interval: float, job: Callable[[], Awaitable[object]]) -> None:
         async def loop() -> None:
@@ -89,7 +82,7 @@ class Ticker:
         self._task = asyncio.get_running_loop().create_task(loop())
 
     async def stop(self) -> None:
-        """Stop the task and wait for it to end."""
+        """Stop, and wait for the job to end."""
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task

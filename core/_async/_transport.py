@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, Self, cast
 
 import httpx
 
-from .._base import LIMITS, BaseClient, Call, logger
+from .._base import LIMITS, BaseClient, logger
+from .._call import Call
 from .._config import RetryPolicy
-from .._errors import APIConnectionError, VLLMError, error_from_httpx, error_from_response
+from .._errors import APIConnectionError, VLLMError, error_from_httpx
 from .._fanout import FanOut, fold_learned
 from .._pool import Endpoint, EndpointPool, EndpointState
 from .._secret import SecretLike
@@ -88,12 +89,12 @@ class AsyncTransport(BaseClient):
                     return response
                 await response.aread()
                 await response.aclose()
-                error = error_from_response(response, request_id=call.request_id)
+                error = self._error_from(call, response)
             await self._sleep(call, self._retry_delay(call, error))
 
     async def _send_pooled(self, call: Call) -> httpx.Response:
         """Route ``call`` over the pool, failing over while nothing has been answered."""
-        self._start_health_checks()
+        await self._start_health_checks()
         await self._place(call.model)
         while True:
             state = await self._acquire(call)
@@ -125,7 +126,7 @@ class AsyncTransport(BaseClient):
         if not response.is_success:
             await response.aread()
             await response.aclose()
-            return error_from_response(response, request_id=call.request_id)
+            return self._error_from(call, response)
         if call.stream:
             return await self._first_chunk(call, state, response)
         try:
@@ -193,12 +194,14 @@ class AsyncTransport(BaseClient):
         child._stats = FanOut.recorder(self._stats, state)
         return cast("AsyncVLLMClient", child)
 
-    def _start_health_checks(self) -> None:
+    async def _start_health_checks(self) -> None:
         """Start the pool's periodic health probes (on the first pooled request, both twins)."""
         pool = self.pool
         if pool is None or pool.health_check_interval is None or self._health is not None:
             return
-        self._health = Ticker(pool.health_check_interval, self._probe_health)
+        async with self._placing:  # concurrent first requests start one ticker
+            if self._health is None:
+                self._health = Ticker(pool.health_check_interval, self._probe_health)
 
     async def _probe_health(self) -> Any:
         try:

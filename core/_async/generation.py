@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._call import chat_state, completion_state
 from ._transport import AsyncTransport
 
 if TYPE_CHECKING:  # imported by the methods that need them (import cost)
@@ -43,7 +44,7 @@ class AsyncGeneration(AsyncTransport):
         from .._stream import AsyncChatStream
 
         call = self._chat_call(messages, model, params, stream=True)
-        return AsyncChatStream(lambda: self._send(call), self._chat_state(call),
+        return AsyncChatStream(lambda: self._send(call), chat_state(call),
                                self._stream_finish(call))
 
     async def complete(self, prompt: Any, *, model: str | None = None, **params: Any) -> Completion:
@@ -65,7 +66,7 @@ class AsyncGeneration(AsyncTransport):
         from .._stream import AsyncCompletionStream
 
         call = self._completion_call(prompt, model, params, stream=True)
-        return AsyncCompletionStream(lambda: self._send(call), self._completion_state(call),
+        return AsyncCompletionStream(lambda: self._send(call), completion_state(call),
                                      self._stream_finish(call))
 
     async def embed(self, input: Any, *, model: str | None = None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._call import raw_state
 from .._config import ENDPOINT_TEST_TIMEOUT
 from .._errors import VLLMError
 from .._secret import SecretLike
@@ -47,7 +48,7 @@ class AsyncSeed(AsyncTransport):
         body = {"stream_options": {"include_usage": True}, **data, "stream": True}
         call = self._call("POST", path_or_url, json=body, model=data.get("model"), stream=True,
                           api_key=api_key)
-        return AsyncRawStream(lambda: self._send(call), self._raw_state(call),
+        return AsyncRawStream(lambda: self._send(call), raw_state(call),
                               self._stream_finish(call))
 
     def create_endpoint_handler(

@@ -1,7 +1,8 @@
-"""The threading primitives of the sync client: the only hand-written flavour difference.
+"""The primitives of this flavour: the only hand-written difference between the client packages.
 
-The same names as ``vllm_accel._async._primitives`` (see there); every other module of this
-package is generated from its ``vllm_accel._async`` twin.
+``vllm_accel._sync._primitives`` and ``vllm_accel._async._primitives`` define the same names
+(threads here, asyncio there); every other module of ``vllm_accel._sync`` is generated from
+``vllm_accel._async`` by ``tests/support/generate_sync.py`` (see ``docs/design.md``).
 """
 
 from __future__ import annotations
@@ -17,23 +18,16 @@ __all__ = ["Lock", "Returns", "Ticker", "Wakeup", "bounded_map", "gather", "run_
 T = TypeVar("T")
 
 Returns: TypeAlias = Annotated[T, "returned directly"]
-"""What a method of this flavour returns for a result of type ``T`` (the result itself)."""
+"""What a method of this flavour returns for a result of type ``T``."""
 
 Lock = threading.Lock
 sleep = time.sleep
 
 
 def gather(calls: Sequence[Callable[[], T]]) -> list[T | BaseException]:
-    """Run ``calls`` concurrently in threads; each one's result or exception, in order."""
+    """Run ``calls`` concurrently; each one's result or exception, in order."""
     out: list[T | BaseException] = []
-    if len(calls) <= 1:  # no thread for a single call
-        for call in calls:
-            try:
-                out.append(call())
-            except Exception as exc:
-                out.append(exc)
-        return out
-    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="vllm-accel") as pool:
+    with ThreadPoolExecutor(max(1, len(calls)), "vllm-accel") as pool:
         futures = [pool.submit(call) for call in calls]
         for future in futures:
             error = future.exception()
@@ -43,12 +37,12 @@ def gather(calls: Sequence[Callable[[], T]]) -> list[T | BaseException]:
 
 def bounded_map(calls: Sequence[Callable[[], T]], limit: int,
                 on_done: Callable[[int], None]) -> list[T]:
-    """Run ``calls`` in at most ``limit`` threads; results in order, the first error raised.
+    """Run ``calls``, at most ``limit`` at once; results in order, the first error raised.
 
-    ``on_done(count)`` is called (in the calling thread) each time one more call has finished.
-    On any exception (Ctrl-C included) the queued calls are never started and control returns
-    at once; the calls already running finish in their threads, their results unused.
+    ``on_done(count)`` is called (by the caller's thread) each time one more call has finished.
     """
+    # On any exception (Ctrl-C included) the queued calls never start and control returns at
+    # once; the calls already running finish in their threads, their results unused.
     pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="vllm-accel")
     try:
         futures = [pool.submit(call) for call in calls]
@@ -64,7 +58,7 @@ def bounded_map(calls: Sequence[Callable[[], T]], limit: int,
 
 
 def run_blocking(function: Callable[..., T], *args: Any) -> T:
-    """Run a blocking ``function(*args)`` (directly: this flavour blocks anyway)."""
+    """Run a blocking ``function(*args)`` (off the event loop, if there is one)."""
     return function(*args)
 
 
@@ -75,7 +69,7 @@ class Wakeup:
         self._condition = threading.Condition()
 
     def notify(self) -> None:
-        """A slot was released (callable from any thread)."""
+        """A slot was released."""
         with self._condition:
             self._condition.notify_all()
 
@@ -86,7 +80,7 @@ class Wakeup:
 
 
 class Ticker:
-    """Calls ``job()`` every ``interval`` seconds in a daemon thread until :meth:`stop`."""
+    """Calls ``job()`` every ``interval`` seconds in the background until :meth:`stop`."""
 
     def __init__(self, interval: float, job: Callable[[], object]) -> None:
         self._stopped = threading.Event()
@@ -99,6 +93,6 @@ class Ticker:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread and wait (up to 5 s) for it to end."""
+        """Stop, and wait for the job to end."""
         self._stopped.set()
         self._thread.join(timeout=5)

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Self, cast
 
 import httpx
 
-from .._base import LIMITS, BaseClient, Call, logger
+from .._base import LIMITS, BaseClient, logger
+from .._call import Call
 from .._config import RetryPolicy
-from .._errors import APIConnectionError, VLLMError, error_from_httpx, error_from_response
+from .._errors import APIConnectionError, VLLMError, error_from_httpx
 from .._fanout import FanOut, fold_learned
 from .._pool import Endpoint, EndpointPool, EndpointState
 from .._secret import SecretLike
@@ -90,7 +91,7 @@ class Transport(BaseClient):
                     return response
                 response.read()
                 response.close()
-                error = error_from_response(response, request_id=call.request_id)
+                error = self._error_from(call, response)
             self._sleep(call, self._retry_delay(call, error))
 
     def _send_pooled(self, call: Call) -> httpx.Response:
@@ -127,7 +128,7 @@ class Transport(BaseClient):
         if not response.is_success:
             response.read()
             response.close()
-            return error_from_response(response, request_id=call.request_id)
+            return self._error_from(call, response)
         if call.stream:
             return self._first_chunk(call, state, response)
         try:
@@ -200,7 +201,9 @@ class Transport(BaseClient):
         pool = self.pool
         if pool is None or pool.health_check_interval is None or self._health is not None:
             return
-        self._health = Ticker(pool.health_check_interval, self._probe_health)
+        with self._placing:  # concurrent first requests start one ticker
+            if self._health is None:
+                self._health = Ticker(pool.health_check_interval, self._probe_health)
 
     def _probe_health(self) -> Any:
         try:

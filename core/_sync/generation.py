@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._call import chat_state, completion_state
 from ._transport import Transport
 
 if TYPE_CHECKING:  # imported by the methods that need them (import cost)
@@ -45,7 +46,7 @@ class Generation(Transport):
         from .._stream import ChatStream
 
         call = self._chat_call(messages, model, params, stream=True)
-        return ChatStream(lambda: self._send(call), self._chat_state(call),
+        return ChatStream(lambda: self._send(call), chat_state(call),
                                self._stream_finish(call))
 
     def complete(self, prompt: Any, *, model: str | None = None, **params: Any) -> Completion:
@@ -67,7 +68,7 @@ class Generation(Transport):
         from .._stream import CompletionStream
 
         call = self._completion_call(prompt, model, params, stream=True)
-        return CompletionStream(lambda: self._send(call), self._completion_state(call),
+        return CompletionStream(lambda: self._send(call), completion_state(call),
                                      self._stream_finish(call))
 
     def embed(self, input: Any, *, model: str | None = None,
