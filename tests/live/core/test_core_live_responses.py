@@ -21,6 +21,7 @@ from vllm_accel import (
     Response,
     ResponseLifecycleEvent,
     ResponseTextDeltaEvent,
+    StreamError,
     VLLMClient,
 )
 from vllm_accel._stream import AsyncStream
@@ -234,3 +235,23 @@ async def test_a_pool_finds_the_endpoint_that_stored_the_response(
                 await aclient.get_response("resp_nowhere")
     assert found.id == created["id"]
     assert found.output_text == created["output"][0]["content"][0]["text"]
+
+
+def test_an_in_band_error_after_the_200_raises_stream_error(chat_server_url: str) -> None:
+    """vLLM reports a failure during generation as ``data: {"error": ...}`` (injected here)."""
+    with FaultProxy(chat_server_url, paths={"/v1/responses"}) as proxy, \
+            VLLMClient(proxy.url, timeout=60) as client:
+        proxy.script(Fault.inband_error(after=4, code=500))
+        events: list[Any] = []
+
+        def read() -> None:
+            with client.stream_response("Tell me a story.", max_output_tokens=32) as stream:
+                for event in stream:
+                    events.append(event)
+
+        with pytest.raises(StreamError, match="injected") as raised:
+            read()
+    assert not isinstance(raised.value, IncompleteStreamError)
+    assert raised.value.status_code == 500
+    assert len(events) == 4
+    assert client.stats().total_errors == 1
