@@ -88,8 +88,15 @@ class ResponseStreamState(StreamState[ResponseEvent, Response]):
     """:class:`StreamState` for Responses: a terminal event, not ``[DONE]``, ends the stream."""
 
     def feed(self, event: Any) -> ResponseEvent | None:
-        """The parsed event of one SSE event (None when it carries none)."""
+        """The parsed event of one SSE event (None when it carries none).
+
+        ``time_to_first_token`` is the time to the first text delta (the lifecycle events
+        before it carry no token).
+        """
+        waiting = self.time_to_first_token is None
         chunk = super().feed(event)
+        if waiting and chunk is not None and not isinstance(chunk, ResponseTextDeltaEvent):
+            self.time_to_first_token = None
         if chunk is not None and chunk.type in TERMINAL:
             self.protocol.done = True  # nothing follows; the end of the bytes is expected
         if isinstance(chunk, ResponseErrorEvent):

@@ -9,15 +9,19 @@ from typing import Any
 import httpx
 import pytest
 from core_live_helpers import collect, resolve
+from support.faultproxy import Fault, FaultProxy
 
 from vllm_accel import (
     AsyncVLLMClient,
     BadRequestError,
+    Endpoint,
+    IncompleteStreamError,
     InvalidRequestError,
     NotFoundError,
     Response,
     ResponseLifecycleEvent,
     ResponseTextDeltaEvent,
+    StreamError,
     VLLMClient,
 )
 from vllm_accel._stream import AsyncStream
@@ -182,3 +186,72 @@ async def test_async_stream_closed_early_aborts_the_generation(chat_server_url: 
         assert stream.response is not None
         assert stream.response.is_closed
     await asyncio.to_thread(_assert_generation_stopped, chat_server_url, stopped, before)
+
+
+@pytest.mark.parametrize("twin", ["sync", "async"])
+async def test_a_stream_cut_midway_raises_incomplete_stream(twin: str,
+                                                            chat_server_url: str) -> None:
+    """A real stream whose connection dies after 5 events, before its terminal event."""
+    with FaultProxy(chat_server_url, paths={"/v1/responses"}) as proxy:
+        proxy.script(Fault.cut_after(5))
+        events: list[Any] = []
+
+        async def read() -> None:
+            if twin == "sync":
+                with VLLMClient(proxy.url, timeout=60) as client, \
+                        client.stream_response("Tell me a story.", max_output_tokens=32) as s:
+                    for event in s:
+                        events.append(event)
+                return
+            async with AsyncVLLMClient(proxy.url, timeout=60) as aclient, \
+                    aclient.stream_response("Tell me a story.", max_output_tokens=32) as stream:
+                async for event in stream:
+                    events.append(event)
+
+        with pytest.raises(IncompleteStreamError):
+            await read()
+        assert proxy.count("/v1/responses") == 1  # a started stream is never resent
+    assert len(events) == 5
+    assert [e.sequence_number for e in events] == list(range(5))
+
+
+@pytest.mark.parametrize("twin", ["sync", "async"])
+async def test_a_pool_finds_the_endpoint_that_stored_the_response(
+        twin: str, chat_server_url: str, embed_server_url: str) -> None:
+    """The response lives on the chat server only; the MiniLM server answers 404 for it."""
+    created = httpx.post(f"{chat_server_url}/v1/responses", timeout=120,
+                         json={"input": "Say hi.", "max_output_tokens": 4}).json()
+    endpoints = [Endpoint(embed_server_url, name="minilm"),
+                 Endpoint(chat_server_url, name="smollm2")]
+    if twin == "sync":
+        with VLLMClient(endpoints=endpoints) as client:
+            found = client.get_response(created["id"])
+            with pytest.raises(NotFoundError, match="no endpoint"):
+                client.get_response("resp_nowhere")
+    else:
+        async with AsyncVLLMClient(endpoints=endpoints) as aclient:
+            found = await aclient.get_response(created["id"])
+            with pytest.raises(NotFoundError, match="no endpoint"):
+                await aclient.get_response("resp_nowhere")
+    assert found.id == created["id"]
+    assert found.output_text == created["output"][0]["content"][0]["text"]
+
+
+def test_an_in_band_error_after_the_200_raises_stream_error(chat_server_url: str) -> None:
+    """vLLM reports a failure during generation as ``data: {"error": ...}`` (injected here)."""
+    with FaultProxy(chat_server_url, paths={"/v1/responses"}) as proxy, \
+            VLLMClient(proxy.url, timeout=60) as client:
+        proxy.script(Fault.inband_error(after=4, code=500))
+        events: list[Any] = []
+
+        def read() -> None:
+            with client.stream_response("Tell me a story.", max_output_tokens=32) as stream:
+                for event in stream:
+                    events.append(event)
+
+        with pytest.raises(StreamError, match="injected") as raised:
+            read()
+    assert not isinstance(raised.value, IncompleteStreamError)
+    assert raised.value.status_code == 500
+    assert len(events) == 4
+    assert client.stats().total_errors == 1

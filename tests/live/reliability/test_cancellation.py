@@ -170,8 +170,11 @@ def test_keyboard_interrupt_in_sync_batch_sends_no_queued_prompt(
     try:
         with VLLMClient(keyed_server_url, api_key=api_key, timeout=120) as client:
             with pytest.raises(KeyboardInterrupt):
+                # min_tokens is a field /v1/chat/completions/batch would drop, so this batch
+                # fans out (the path under test), one request per prompt
                 client.process_batch(prompts, mode="chat", max_concurrency=workers,
-                                     progress=progress, max_tokens=24, temperature=0)
+                                     progress=progress, max_tokens=24, min_tokens=1,
+                                     temperature=0)
             deadline = time.monotonic() + 120  # the requests already on the wire finish
             while (_metric(keyed_server_url, "vllm:num_requests_running")
                    and time.monotonic() < deadline):

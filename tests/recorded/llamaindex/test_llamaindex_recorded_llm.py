@@ -20,6 +20,7 @@ from vllm_accel import BadRequestError
 pytestmark = pytest.mark.vcr
 
 CHAT = "/v1/chat/completions"
+BATCH = "/v1/chat/completions/batch"
 QUESTION = "What is the capital of France?"
 MESSAGES = [ChatMessage(role="system", content="You are a helpful assistant."),
             ChatMessage(role="user", content=QUESTION)]
@@ -183,13 +184,14 @@ def test_stream_structured_predict(recorded_chat_url: str) -> None:
 # -- batching ----------------------------------------------------------------------------------
 
 
-def test_batch_complete_chat_fan_out(recorded_chat_url: str, vcr: Any) -> None:
+def test_batch_complete_chat_is_one_batch_request(recorded_chat_url: str, vcr: Any) -> None:
     prompts = ["What is the capital of France?", "What is the capital of Italy?"]
     out = _llm(recorded_chat_url).batch_complete(prompts)
     assert "Paris" in out[0].text
     assert "Rome" in out[1].text
-    assert out[0].additional_kwargs["completion_tokens"] > 0
-    assert sorted(b["messages"][0]["content"] for b in sent(vcr, CHAT)) == prompts
+    [body] = sent(vcr, BATCH)  # plain conversations: one /v1/chat/completions/batch request
+    assert [conversation[-1]["content"] for conversation in body["messages"]] == prompts
+    assert sent(vcr, CHAT) == []
 
 
 def test_batch_complete_raw_is_one_request(recorded_chat_url: str, vcr: Any) -> None:
@@ -205,7 +207,8 @@ async def test_abatch_complete(recorded_chat_url: str, vcr: Any) -> None:
     out = await _llm(recorded_chat_url).abatch_complete(
         ["What is the capital of France?", "What is the capital of Italy?"])
     assert ["Paris" in out[0].text, "Rome" in out[1].text] == [True, True]
-    assert len(sent(vcr, CHAT)) == 2
+    assert len(sent(vcr, BATCH)) == 1
+    assert sent(vcr, CHAT) == []
 
 
 def test_batch_item_error_raises(recorded_chat_url: str) -> None:

@@ -25,3 +25,16 @@ def test_env_is_cpu_safe_and_drops_inherited_key(monkeypatch) -> None:
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "1"
     assert env["VLLM_CPU_OMP_THREADS_BIND"] == "nobind"
     assert env["HF_HUB_OFFLINE"] == "1"
+
+
+def test_extra_env_and_the_default_chat_server_stores_responses() -> None:
+    from vllm_accel.server import PreparedModels, chat_spec
+
+    spec = ServerSpec(model=Path("/m"), served_model_name="m",
+                      extra_env=(("VLLM_ENABLE_RESPONSES_API_STORE", "1"), ("X_TEST", "y")))
+    assert spec.env()["VLLM_ENABLE_RESPONSES_API_STORE"] == "1"
+    assert spec.env()["X_TEST"] == "y"
+    assert "VLLM_ENABLE_RESPONSES_API_STORE" not in ServerSpec(
+        model=Path("/m"), served_model_name="m").env()
+    models = PreparedModels(**{f: Path("/x") for f in PreparedModels.__dataclass_fields__})
+    assert chat_spec(models).env()["VLLM_ENABLE_RESPONSES_API_STORE"] == "1"
