@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._config import normalize_base_url
+from ._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, normalize_base_url
 from ._secret import Secret, SecretLike, to_secret
 from ._stats import NO_MODEL, GroupStats, RequestRecord, StatsSnapshot
 
@@ -89,8 +89,8 @@ class ClientSettings:
     base_url: str | None = None
     endpoints: EndpointPool | tuple[Endpoint, ...] | None = None
     api_key: Secret | None = field(default=None, repr=False, compare=False)
-    timeout: float | None = None
-    max_retries: int | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
@@ -117,8 +117,8 @@ class ClientSettings:
             base_url=None if base_url is None else normalize_base_url(base_url),
             endpoints=_endpoints(endpoints),
             api_key=to_secret(api_key),
-            timeout=timeout,
-            max_retries=max_retries,
+            timeout=DEFAULT_TIMEOUT if timeout is None else float(timeout),
+            max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
             headers=tuple(sorted((headers or {}).items())),
         )
 
@@ -155,10 +155,8 @@ class ClientSettings:
             kwargs["endpoints"] = pool
         else:
             kwargs["base_url"] = self.base_url
-        if self.timeout is not None:
-            kwargs["timeout"] = self.timeout
-        if self.max_retries is not None:
-            kwargs["max_retries"] = self.max_retries
+        kwargs["timeout"] = self.timeout
+        kwargs["max_retries"] = self.max_retries
         return kwargs
 
 
