@@ -316,6 +316,11 @@ class AdapterRegistry:
             self._loaded.add((server, name, path))
         FACTS.forget_models(server)
 
+    def clear(self) -> None:
+        """Forget every load (a test's fresh start)."""
+        with self._lock:
+            self._loaded.clear()
+
     def forget(self, server: str, name: str) -> None:
         """Forget every load of ``name`` on ``server`` (the next use loads it again)."""
         with self._lock:
@@ -377,6 +382,12 @@ class ServerFacts:
             with self._lock:
                 self._models[server] = models
         return models
+
+    def clear(self) -> None:
+        """Forget everything (a test's fresh start)."""
+        with self._lock:
+            self._models.clear()
+            self._tools.clear()
 
     def cached_models(self, server: str) -> ModelList | None:
         """The model list if already asked, else None (never a request)."""
