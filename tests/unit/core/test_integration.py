@@ -157,3 +157,11 @@ def test_process_cache_is_the_one_both_packages_use() -> None:
     settings = ClientSettings.of(base_url="http://127.0.0.1:9")
     assert ChatVLLM(model="m", base_url="http://127.0.0.1:9").client is CLIENTS.client(settings)
     assert LlamaVLLM(base_url="http://127.0.0.1:9").client is CLIENTS.client(settings)
+
+
+def test_changed_connection_fields_reach_a_new_client() -> None:
+    llm = ChatVLLM(model="m", base_url="http://127.0.0.1:9")
+    first = llm.client
+    llm.base_url = "http://127.0.0.1:10"
+    assert llm.client is not first
+    assert llm.client.base_url == "http://127.0.0.1:10"
