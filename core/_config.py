@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:  # httpx is imported on first use: the integrations import these constants
+    import httpx
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -97,6 +98,8 @@ class RetryPolicy:
 
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     """A float becomes ``httpx.Timeout(timeout, connect=5)``; ``None`` means the default."""
+    import httpx
+
     if isinstance(timeout, httpx.Timeout):
         return timeout
     total = DEFAULT_TIMEOUT if timeout is None else float(timeout)

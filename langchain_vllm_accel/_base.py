@@ -1,72 +1,44 @@
 """What `ChatVLLM`, `VLLM` and `VLLMEmbeddings` share.
 
-Connection fields, cached core clients, typed vLLM sampling fields, request-parameter merging,
-LoRA adapter selection and the LangChain plumbing (serialization, LangSmith parameters) of the
-two language models.
+Connection fields (``base_url`` *or* ``endpoints``), the core clients, typed vLLM sampling
+fields, request-parameter merging, LoRA adapter selection and the LangChain plumbing
+(serialization, LangSmith parameters) of the two language models. Clients, adapters and server
+facts come from the shared integration idiom, ``vllm_accel._integration``.
 
-The core client (``vllm_accel``, which imports httpx) is imported lazily, on the first request,
-so that ``import langchain_vllm_accel`` stays cheap.
+The core client is imported lazily, on the first request, so ``import langchain_vllm_accel``
+stays cheap.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
-import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from vllm_accel._config import DEFAULT_BASE_URL, ENV_API_KEY, ENV_BASE_URL, ENV_MODEL
+from vllm_accel._integration import (
+    ADAPTERS,
+    CLIENTS,
+    NOT_SENT,
+    ClientSettings,
+    check_unknown_kwargs,
+    request_fields,
+)
 
 from ._convert import merge_extra_body
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from langchain_core.language_models.base import LangSmithParams
 
-    from vllm_accel import AsyncVLLMClient, VLLMClient
-
-ENV_BASE_URL = "VLLM_BASE_URL"
-ENV_API_KEY = "VLLM_API_KEY"
-ENV_MODEL = "VLLM_MODEL"
-DEFAULT_BASE_URL = "http://localhost:8000"
-
-# Clients are shared by every instance with the same connection settings (a `configurable_fields`
-# call builds a new model instance per call; it must not build a new connection pool each time).
-# Async clients are kept per event loop: an httpx.AsyncClient must not cross loops.
-_ClientKey = tuple[Any, ...]
-_SYNC_CLIENTS: dict[_ClientKey, VLLMClient] = {}
-_ASYNC_CLIENTS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[_ClientKey, AsyncVLLMClient]
-] = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
-_LOADED_ADAPTERS: set[tuple[str, str]] = set()
+    from vllm_accel import AsyncVLLMClient, StatsSnapshot, VLLMClient
 
 # Per-call values replace (rather than merge into) the defaults for these dict-valued fields:
 # merging two constraints would produce a request vLLM rejects.
 _REPLACED_DICTS = frozenset({"response_format", "structured_outputs", "tool_choice"})
-# Fields that are connection or LangChain settings, not request parameters.
-_NOT_PARAMS = frozenset(
-    {
-        "model",
-        "base_url",
-        "api_key",
-        "timeout",
-        "max_retries",
-        "default_headers",
-        "http_client",
-        "http_async_client",
-        "adapter",
-        "adapter_path",
-        "model_kwargs",
-        "extra_body",
-        "streaming",
-        "stream_usage",
-        "batch_size",
-        "max_concurrency",
-    }
-)
-_PARAM_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _env(name: str) -> Any:
@@ -82,7 +54,7 @@ def _env_secret(name: str) -> Any:
 
 
 class VLLMConnection(BaseModel):
-    """Connection settings and the lazily built, shared core clients."""
+    """Connection settings; the core clients come from the shared cache of equal settings."""
 
     model_config = ConfigDict(
         populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=()
@@ -90,8 +62,14 @@ class VLLMConnection(BaseModel):
 
     model: str | None = Field(default_factory=_env(ENV_MODEL), alias="model_name")
     """Served model name (env ``VLLM_MODEL``); ``None`` = the server's first base model."""
-    base_url: str = Field(default_factory=lambda: os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL)
-    """Server root, with or without ``/v1`` (env ``VLLM_BASE_URL``)."""
+    base_url: str | None = Field(
+        default_factory=lambda: os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+    )
+    """Server root, with or without ``/v1`` (env ``VLLM_BASE_URL``); ``None`` with ``endpoints``."""
+    endpoints: Any = Field(default=None, exclude=True)
+    """Several servers instead of ``base_url``, as the core client takes them: a list of URLs or
+    ``vllm_accel.Endpoint`` objects, or a ``vllm_accel.EndpointPool``. Requests are routed and
+    fail over; every object with equal settings shares one pool."""
     api_key: SecretStr | None = Field(default_factory=_env_secret(ENV_API_KEY))
     """The server's ``--api-key`` (env ``VLLM_API_KEY``; ``OPENAI_API_KEY`` is never read)."""
     timeout: float | None = Field(default=None, alias="request_timeout")
@@ -105,8 +83,26 @@ class VLLMConnection(BaseModel):
     http_async_client: Any | None = Field(default=None, exclude=True)
     """Optional ``httpx.AsyncClient`` to send async requests with."""
 
+    _settings: ClientSettings | None = PrivateAttr(default=None)
+    _settings_of: tuple[Any, ...] = PrivateAttr(default=())
     _own_sync: Any = PrivateAttr(default=None)
     _own_async: Any = PrivateAttr(default=None)
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Validate the connection settings first, as the core client does.
+
+        Raises:
+            vllm_accel.InvalidRequestError: ``base_url`` together with ``endpoints``, bad
+                endpoints, or a core client setting this class does not take (``retry``, ...).
+        """
+        names = set(type(self).model_fields)
+        names |= {f.alias for f in type(self).model_fields.values() if f.alias}
+        check_unknown_kwargs(type(self).__name__, set(kwargs) - names)
+        endpoints = kwargs.get("endpoints")
+        if endpoints is not None:
+            ClientSettings.of(base_url=kwargs.get("base_url"), endpoints=endpoints)
+            kwargs["base_url"] = None
+        super().__init__(**kwargs)
 
     @model_validator(mode="before")
     @classmethod
@@ -115,68 +111,85 @@ class VLLMConnection(BaseModel):
             return _split_unknown(cls, dict(values))
         return values
 
-    def _client_key(self) -> _ClientKey:
-        key = self.api_key.get_secret_value() if self.api_key is not None else None
-        headers = tuple(sorted((self.default_headers or {}).items()))
-        return (self.base_url, key, self.timeout, self.max_retries, headers)
-
-    def _client_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "api_key": self.api_key.get_secret_value() if self.api_key is not None else None,
-            "max_retries": self.max_retries,
-            "headers": self.default_headers,
-        }
-        if self.timeout is not None:
-            kwargs["timeout"] = self.timeout
-        return kwargs
+    def _client_settings(self) -> ClientSettings:
+        """The validated settings (computed again only when a connection field changed)."""
+        fields = (self.base_url, id(self.endpoints), self.api_key, self.timeout,
+                  self.max_retries, repr(self.default_headers))
+        if self._settings is None or self._settings_of != fields:
+            self._settings_of = fields
+            self._settings = ClientSettings.of(
+                base_url=self.base_url if self.endpoints is None else None,
+                endpoints=self.endpoints,
+                api_key=self.api_key.get_secret_value() if self.api_key is not None else None,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                headers=self.default_headers,
+            )
+        return self._settings
 
     @property
     def client(self) -> VLLMClient:
         """The sync core client (built on first use, shared by equal settings)."""
-        if self._own_sync is not None:
-            return self._own_sync  # type: ignore[no-any-return]
-        from vllm_accel import VLLMClient
+        if self.http_client is None:
+            return CLIENTS.client(self._client_settings())
+        if self._own_sync is None:
+            from vllm_accel import VLLMClient
 
-        if self.http_client is not None:
+            settings = self._client_settings()
             self._own_sync = VLLMClient(
-                self.base_url, http_client=self.http_client, **self._client_kwargs()
+                http_client=self.http_client, **settings.client_kwargs(_own_pool(settings))
             )
-            return self._own_sync  # type: ignore[no-any-return]
-        key = self._client_key()
-        client = _SYNC_CLIENTS.get(key)
-        if client is None:
-            with _LOCK:
-                client = _SYNC_CLIENTS.get(key)
-                if client is None:
-                    client = VLLMClient(self.base_url, **self._client_kwargs())
-                    _SYNC_CLIENTS[key] = client
-        return client
+        return self._own_sync  # type: ignore[no-any-return]
 
     @property
     def async_client(self) -> AsyncVLLMClient:
         """The async core client of the running event loop (built on first use)."""
-        if self._own_async is not None:
-            return self._own_async  # type: ignore[no-any-return]
-        from vllm_accel import AsyncVLLMClient
+        if self.http_async_client is None:
+            return CLIENTS.async_client(self._client_settings())
+        if self._own_async is None:
+            from vllm_accel import AsyncVLLMClient
 
-        if self.http_async_client is not None:
+            settings = self._client_settings()
             self._own_async = AsyncVLLMClient(
-                self.base_url, http_client=self.http_async_client, **self._client_kwargs()
+                http_client=self.http_async_client, **settings.client_kwargs(_own_pool(settings))
             )
-            return self._own_async  # type: ignore[no-any-return]
-        loop = asyncio.get_running_loop()
-        per_loop = _ASYNC_CLIENTS.get(loop)
-        if per_loop is None:
-            per_loop = _ASYNC_CLIENTS.setdefault(loop, {})
-        key = self._client_key()
-        client = per_loop.get(key)
-        if client is None:
-            client = per_loop[key] = AsyncVLLMClient(self.base_url, **self._client_kwargs())
-        return client
+        return self._own_async  # type: ignore[no-any-return]
+
+    def client_stats(self) -> StatsSnapshot:
+        """Client-side statistics (``vllm_accel.StatsSnapshot``) of these connection settings.
+
+        Every request sent with equal settings, sync and async, counts (per endpoint with a
+        pool: ``client.pool.stats()``).
+        """
+        from vllm_accel._integration import merge_stats
+
+        own = [c.stats() for c in (self._own_sync, self._own_async) if c is not None]
+        return merge_stats([CLIENTS.stats(self._client_settings()), *own])
+
+    def close(self) -> None:
+        """Close the sync client of these settings (rebuilt on next use)."""
+        CLIENTS.close(self._client_settings())
+
+    async def aclose(self) -> None:
+        """Close the sync client and this event loop's async client of these settings."""
+        await CLIENTS.aclose(self._client_settings())
+
+
+def _own_pool(settings: ClientSettings) -> Any:
+    """A pool for a client built on a caller's own ``httpx`` client (not shared)."""
+    from vllm_accel import EndpointPool
+
+    if settings.endpoints is None or isinstance(settings.endpoints, EndpointPool):
+        return settings.endpoints
+    return EndpointPool(settings.endpoints)
 
 
 def _split_unknown(cls: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
-    """Move constructor kwargs that are not fields into ``model_kwargs`` (LangChain's way)."""
+    """Move constructor kwargs that are not fields into ``model_kwargs`` (LangChain's way).
+
+    (``__init__`` refused the core client settings the class does not take first: ``retry``,
+    ``headers``, ... are never sent to vLLM as request fields.)
+    """
     names = set(cls.model_fields)
     names |= {f.alias for f in cls.model_fields.values() if f.alias}
     extra = {k: values.pop(k) for k in list(values) if k not in names}
@@ -193,16 +206,17 @@ def _split_unknown(cls: type[BaseModel], values: dict[str, Any]) -> dict[str, An
 class VLLMSampling(VLLMConnection):
     """What the chat and completion models share: typed sampling fields, LoRA selection, plumbing.
 
-    Subclasses set ``_ls_model_type`` and their own ``get_lc_namespace``.
+    Every field a subclass declares is a request field unless marked ``NOT_SENT``; subclasses
+    set ``_ls_model_type`` and their own ``get_lc_namespace``.
     """
 
     _ls_model_type: ClassVar[Literal["chat", "llm"]]
     if TYPE_CHECKING:  # a field of LangChain's BaseLanguageModel
         custom_get_token_ids: Callable[[str], list[int]] | None
 
-    adapter: str | None = Field(default=None, alias="lora_adapter")
+    adapter: Annotated[str | None, NOT_SENT] = Field(default=None, alias="lora_adapter")
     """LoRA adapter to use (sent as the request ``model``); per call: ``adapter=`` or ``model=``."""
-    adapter_path: str | None = None
+    adapter_path: Annotated[str | None, NOT_SENT] = None
     """Folder of ``adapter`` on the server; when set, the adapter is loaded on first use."""
 
     temperature: float | None = None
@@ -231,11 +245,11 @@ class VLLMSampling(VLLMConnection):
     truncate_prompt_tokens: int | None = None
     structured_outputs: dict[str, Any] | None = None
     """vLLM: a constraint (``json``, ``regex``, ``choice``, ``grammar``, ...) for every request."""
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    model_kwargs: Annotated[dict[str, Any], NOT_SENT] = Field(default_factory=dict)
     """Other request fields known to the core client, sent with every request."""
-    extra_body: dict[str, Any] | None = None
+    extra_body: Annotated[dict[str, Any] | None, NOT_SENT] = None
     """Raw fields merged into the JSON body last; per-call ``extra_body`` is deep-merged in."""
-    streaming: bool = False
+    streaming: Annotated[bool, NOT_SENT] = False
     """Stream internally even for ``invoke`` (callbacks then see every token)."""
 
     # ------------------------------------------------------------------ LangChain plumbing
@@ -256,6 +270,7 @@ class VLLMSampling(VLLMConnection):
             "model": self.model,
             "adapter": self.adapter,
             "base_url": self.base_url,
+            "endpoints": self._client_settings().server if self.endpoints is not None else None,
             **self._default_params,
         }
 
@@ -286,18 +301,23 @@ class VLLMSampling(VLLMConnection):
         with map_errors():
             return list(self.client.tokenize(text, model=self.adapter or self.model).tokens)
 
+    async def aget_num_tokens(self, text: str) -> int:
+        """Async ``get_num_tokens``: tokens of ``text``, counted by the server."""
+        if self.custom_get_token_ids is not None:
+            return len(self.custom_get_token_ids(text))
+        from ._errors import map_errors
+
+        with map_errors():
+            response = await self.async_client.tokenize(text, model=self.adapter or self.model)
+        return response.count
+
     # ------------------------------------------------------------------ requests
 
     def _param_field_names(self) -> tuple[str, ...]:
-        """Every typed request field of this model class (computed once per class)."""
-        cls = type(self)
-        names = _PARAM_NAMES.get(cls)
-        if names is None:
-            from langchain_core.language_models import BaseChatModel, BaseLLM
+        """Every request field of this model class: its own declared fields (once per class)."""
+        from langchain_core.language_models import BaseChatModel, BaseLLM
 
-            skip = _NOT_PARAMS | set(BaseChatModel.model_fields) | set(BaseLLM.model_fields)
-            names = _PARAM_NAMES[cls] = tuple(n for n in cls.model_fields if n not in skip)
-        return names
+        return request_fields(type(self), VLLMConnection, BaseChatModel, BaseLLM)
 
     @property
     def _default_params(self) -> dict[str, Any]:
@@ -354,22 +374,24 @@ class VLLMSampling(VLLMConnection):
             params["extra_body"] = extra_body
         return model, params
 
-    def _adapter_to_load(self, model: str | None) -> tuple[str, str] | None:
-        """``(name, path)`` when the request uses this instance's adapter and it is not loaded."""
-        if not (self.adapter_path and self.adapter and model == self.adapter):
-            return None
-        if (self.base_url, self.adapter) in _LOADED_ADAPTERS:
-            return None
-        return self.adapter, self.adapter_path
+    def _own_adapter(self, model: str | None) -> tuple[str, str] | None:
+        """``(name, path)`` when the request uses this instance's adapter and its path is set."""
+        if self.adapter_path and self.adapter and model == self.adapter:
+            return self.adapter, self.adapter_path
+        return None
 
     def _ensure_adapter(self, model: str | None) -> None:
-        todo = self._adapter_to_load(model)
-        if todo is not None:
-            self.client.load_lora_adapter(*todo)  # a no-op when already loaded from that path
-            _LOADED_ADAPTERS.add((self.base_url, todo[0]))
+        if (own := self._own_adapter(model)) is not None:
+            ADAPTERS.ensure(self.client, self._client_settings().server, *own)
 
     async def _aensure_adapter(self, model: str | None) -> None:
-        todo = self._adapter_to_load(model)
-        if todo is not None:
-            await self.async_client.load_lora_adapter(*todo)
-            _LOADED_ADAPTERS.add((self.base_url, todo[0]))
+        if (own := self._own_adapter(model)) is not None:
+            await ADAPTERS.aensure(self.async_client, self._client_settings().server, *own)
+
+    def _adapter_scope(self, model: str | None) -> AbstractContextManager[None]:
+        """Around a request: a 404 for this instance's adapter makes the next use reload it."""
+        own = self._own_adapter(model)
+        return ADAPTERS.forget_on_404(self._client_settings().server, own and own[0])
+
+
+__all__ = ["VLLMConnection", "VLLMSampling"]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from pydantic import Field
+from pydantic import Field, model_validator
+
+from vllm_accel._config import DEFAULT_BATCH_CONCURRENCY
+from vllm_accel._integration import FACTS, NOT_SENT
 
 from ._base import VLLMSampling
 from ._convert import chat_completion_to_result, chunk_to_generation_chunk, messages_to_dicts
@@ -19,11 +22,10 @@ if TYPE_CHECKING:
         AsyncCallbackManagerForLLMRun,
         CallbackManagerForLLMRun,
     )
+    from langchain_core.language_models.model_profile import ModelProfile
     from langchain_core.runnables import Runnable, RunnableConfig
     from langchain_core.tools import BaseTool
 
-DEFAULT_BATCH_CONCURRENCY = 64
-"""In-flight requests of `ChatVLLM.batch` when no ``max_concurrency`` is given."""
 
 
 class ChatVLLM(VLLMSampling, BaseChatModel):
@@ -48,7 +50,7 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
 
     _ls_model_type = "chat"
 
-    stream_usage: bool = True
+    stream_usage: Annotated[bool, NOT_SENT] = True
     """Ask for token usage at the end of streamed responses (``stream_options``)."""
     logprobs: bool | None = None
     top_logprobs: int | None = None
@@ -100,7 +102,7 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         from ._errors import map_errors
 
         payload, model, params = self._chat_request(messages, stop, kwargs)
-        with map_errors():
+        with map_errors(), self._adapter_scope(model):
             self._ensure_adapter(model)
             completion = self.client.chat(payload, model=model, **params)
         return chat_completion_to_result(completion)
@@ -115,7 +117,7 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         from ._errors import map_errors
 
         payload, model, params = self._chat_request(messages, stop, kwargs)
-        with map_errors():
+        with map_errors(), self._adapter_scope(model):
             await self._aensure_adapter(model)
             completion = await self.async_client.chat(payload, model=model, **params)
         return chat_completion_to_result(completion)
@@ -130,7 +132,7 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         from ._errors import map_errors
 
         payload, model, params = self._stream_request(messages, stop, kwargs)
-        with map_errors():
+        with map_errors(), self._adapter_scope(model):
             self._ensure_adapter(model)
             with self.client.stream_chat(payload, model=model, **params) as stream:
                 first = True
@@ -154,7 +156,7 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         from ._errors import map_errors
 
         payload, model, params = self._stream_request(messages, stop, kwargs)
-        with map_errors():
+        with map_errors(), self._adapter_scope(model):
             await self._aensure_adapter(model)
             async with self.async_client.stream_chat(payload, model=model, **params) as stream:
                 first = True
@@ -260,20 +262,64 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
     ) -> int:
         """Prompt tokens of a conversation after the chat template (and tools), as vLLM counts."""
+        from ._errors import map_errors
+
+        payload, extra = self._tokenize_messages(messages, tools)
+        with map_errors():
+            response = self.client.tokenize(
+                messages=payload, model=self.adapter or self.model, **extra
+            )
+        return response.count
+
+    async def aget_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Async :meth:`get_num_tokens_from_messages`."""
+        from ._errors import map_errors
+
+        payload, extra = self._tokenize_messages(messages, tools)
+        with map_errors():
+            response = await self.async_client.tokenize(
+                messages=payload, model=self.adapter or self.model, **extra
+            )
+        return response.count
+
+    @staticmethod
+    def _tokenize_messages(
+        messages: list[BaseMessage], tools: Sequence[Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         from langchain_core.messages import convert_to_messages
 
-        from ._errors import map_errors
         from ._tools import format_tool
 
-        messages = convert_to_messages(messages)
         extra: dict[str, Any] = {}
         if tools:
             extra["tools"] = [format_tool(t, strict=None) for t in tools]
-        with map_errors():
-            response = self.client.tokenize(
-                messages=messages_to_dicts(messages), model=self.adapter or self.model, **extra
-            )
-        return response.count
+        return messages_to_dicts(convert_to_messages(messages)), extra
+
+    # ------------------------------------------------------------------ profile
+
+    @model_validator(mode="after")
+    def _check_profile_keys(self) -> Self:
+        """Replaces langchain-core's check, which would read (and so fetch) the profile."""
+        return self
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """A profile read from the server on first access (no request at construction)."""
+        from ._profile import ServerProfile
+
+        return ServerProfile(self._server_profile)  # type: ignore[return-value]
+
+    def _server_profile(self) -> dict[str, Any]:
+        from ._profile import server_facts
+
+        client, server = self.client, self._client_settings().server
+        name = self.adapter or self.model
+        if not name:
+            bases = FACTS.models(client, server).base_models()
+            name = bases[0].id if bases else None
+        max_len = FACTS.max_model_len(client, server, name) if name else None
+        return server_facts(max_len, FACTS.accepts_tools(client, server, name), name)
 
     # ------------------------------------------------------------------ tools & structure
 
@@ -333,85 +379,8 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
                 strict semantics to the schema (every property required).
             **kwargs: Other parameters bound to the model.
         """
-        from langchain_core.runnables import RunnableLambda
-        from langchain_core.utils.pydantic import is_basemodel_subclass
+        from ._structured import structured_runnable
 
-        from ._tools import json_schema_of, structured_parser
-
-        if schema is None and method != "json_mode":
-            msg = f"schema is required for method={method!r}"
-            raise ValueError(msg)
-        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
-        ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
-        llm: Runnable[LanguageModelInput, Any]
-        parser: Runnable[Any, Any]
-        if method == "function_calling":
-            from langchain_core.output_parsers.openai_tools import (
-                JsonOutputKeyToolsParser,
-                PydanticToolsParser,
-            )
-            from langchain_core.utils.function_calling import convert_to_openai_tool
-
-            name = convert_to_openai_tool(schema)["function"]["name"]  # type: ignore[arg-type]
-            llm = self.bind_tools(
-                [schema],  # type: ignore[list-item]
-                tool_choice=name,
-                strict=strict,
-                parallel_tool_calls=False,
-                ls_structured_output_format=ls_format,
-                **kwargs,
-            )
-            parser = (
-                PydanticToolsParser(tools=[schema], first_tool_only=True)
-                if is_pydantic
-                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
-            )
-        elif method == "json_mode":
-            from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
-
-            llm = self.bind(
-                response_format={"type": "json_object"},
-                ls_structured_output_format={"kwargs": {"method": method}, "schema": schema},
-                **kwargs,
-            )
-            parser = (
-                PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
-            )
-        elif method == "json_schema":
-            json_schema = json_schema_of(schema)
-            if strict:
-                from langchain_core.utils.function_calling import (
-                    _recursive_set_additional_properties_false,
-                )
-
-                json_schema = _recursive_set_additional_properties_false(json_schema)
-            response_format = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": json_schema.get("title") or "output",
-                    "schema": json_schema,
-                    "strict": True,
-                },
-            }
-            llm = self.bind(
-                response_format=response_format, ls_structured_output_format=ls_format, **kwargs
-            )
-            parser = RunnableLambda(structured_parser(schema, is_pydantic=is_pydantic))
-        else:
-            msg = f"Unknown method {method!r}: use json_schema, function_calling or json_mode"
-            raise ValueError(msg)
-
-        if not include_raw:
-            return llm | parser
-        from operator import itemgetter
-
-        from langchain_core.runnables import RunnableMap, RunnablePassthrough
-
-        parser_assign = RunnablePassthrough.assign(
-            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        return structured_runnable(
+            self, schema, method=method, include_raw=include_raw, strict=strict, kwargs=kwargs
         )
-        parser_none = RunnablePassthrough.assign(parsed=lambda _: None)
-        parser_with_fallback = parser_assign.with_fallbacks(
-            [parser_none], exception_key="parsing_error"
-        )
-        return RunnableMap(raw=llm) | parser_with_fallback

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field
+
+from vllm_accel._integration import NOT_SENT
 
 from ._base import VLLMSampling
 from ._convert import completion_generation_info
@@ -44,9 +46,9 @@ class VLLM(VLLMSampling, BaseLLM):
     logprobs: int | None = None
     """Number of top log-probabilities to return per token (``generation_info["logprobs"]``)."""
     echo: bool | None = None
-    batch_size: int = Field(default=32, ge=1)
+    batch_size: Annotated[int, NOT_SENT] = Field(default=32, ge=1)
     """Prompts per ``/v1/completions`` request (vLLM accepts up to 1024)."""
-    max_concurrency: int | None = Field(default=None, ge=1)
+    max_concurrency: Annotated[int | None, NOT_SENT] = Field(default=None, ge=1)
     """Sub-batch requests in flight at once (``None`` = all)."""
 
     @property
@@ -109,7 +111,7 @@ class VLLM(VLLMSampling, BaseLLM):
             return self._generate_from_stream(prompts[0], stop, run_manager, kwargs)
         model, params = self._request(stop, kwargs)
         subs = self._sub_batches(prompts)
-        with map_errors():
+        with map_errors(), self._adapter_scope(model):
             self._ensure_adapter(model)
             client = self.client
             if len(subs) == 1:
@@ -136,7 +138,7 @@ class VLLM(VLLMSampling, BaseLLM):
         model, params = self._request(stop, kwargs)
         subs = self._sub_batches(prompts)
         semaphore = asyncio.Semaphore(self.max_concurrency or len(subs))
-        with map_errors():
+        with map_errors(), self._adapter_scope(model):
             await self._aensure_adapter(model)
             client = self.async_client
 
@@ -197,7 +199,7 @@ class VLLM(VLLMSampling, BaseLLM):
         from ._errors import map_errors
 
         model, params = self._request(stop, kwargs)
-        with map_errors():
+        with map_errors(), self._adapter_scope(model):
             self._ensure_adapter(model)
             with self.client.stream_generation(prompt, model=model, **params) as stream:
                 for wire_chunk in stream:
@@ -219,7 +221,7 @@ class VLLM(VLLMSampling, BaseLLM):
         from ._errors import map_errors
 
         model, params = self._request(stop, kwargs)
-        with map_errors():
+        with map_errors(), self._adapter_scope(model):
             await self._aensure_adapter(model)
             async with self.async_client.stream_generation(prompt, model=model, **params) as stream:
                 async for wire_chunk in stream:

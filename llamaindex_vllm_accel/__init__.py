@@ -9,7 +9,11 @@ Example:
     >>> Settings.embed_model = VLLMEmbedding(base_url="http://localhost:8001")  # doctest: +SKIP
 """
 
-from .embeddings import VLLMEmbedding
-from .llms import VLLM
+from vllm_accel._extras import require
+
+require("llamaindex_vllm_accel", "llamaindex", "llama_index.core")
+
+from .embeddings import VLLMEmbedding  # noqa: E402
+from .llms import VLLM  # noqa: E402
 
 __all__ = ["VLLM", "VLLMEmbedding"]

@@ -1,4 +1,8 @@
-"""``import langchain_vllm_accel`` stays cheap: the core client and httpx load on first use."""
+"""``import langchain_vllm_accel`` stays cheap: the core client and httpx load on first use.
+
+The integration idiom (``vllm_accel._integration``, ``vllm_accel._config``) is imported at once;
+it is light by design (it imports neither httpx nor the clients until a client is built).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ ChatVLLM(model="m", top_k=3)
 VLLM(model="m")
 VLLMEmbeddings(model="e")
 print(json.dumps({"cpu_ms": cpu_ms, "wall_ms": wall_ms,
-                  "core_loaded": "vllm_accel" in sys.modules,
+                  "core_loaded": any(m in sys.modules for m in (
+                      "vllm_accel._client", "vllm_accel._async_client", "vllm_accel._pool")),
                   "httpx_loaded": "httpx" in sys.modules}))
 """
 

@@ -133,11 +133,11 @@ def test_ls_params() -> None:
     }
 
 
-def test_adapter_path_is_loaded_only_for_its_adapter_and_once() -> None:
+def test_adapter_path_is_loaded_only_for_its_adapter() -> None:
     llm = ChatVLLM(model="m", base_url="http://once:1", adapter="sql", adapter_path="/a/sql")
-    assert llm._adapter_to_load("sql") == ("sql", "/a/sql")
-    assert llm._adapter_to_load("other") is None
-    assert ChatVLLM(model="m", adapter="sql")._adapter_to_load("sql") is None
+    assert llm._own_adapter("sql") == ("sql", "/a/sql")
+    assert llm._own_adapter("other") is None
+    assert ChatVLLM(model="m", adapter="sql")._own_adapter("sql") is None
 
 
 # ------------------------------------------------------------------ secrets & serialization
