@@ -35,7 +35,8 @@ def _arm(client: VLLMClient, counter: list[int], fmt: str | None) -> tuple[float
     for i in range(0, len(TEXTS), CHUNK):
         vectors += client.embed(TEXTS[i:i + CHUNK], **params).vectors()
     elapsed = time.perf_counter() - t0
-    assert len(vectors) == len(TEXTS) and all(isinstance(v[0], float) for v in vectors)
+    assert len(vectors) == len(TEXTS)
+    assert all(isinstance(v[0], float) for v in vectors)
     return elapsed, sum(counter)
 
 
