@@ -29,6 +29,8 @@ __all__ = [
     "CLASSIFY_MODEL_NAME",
     "EMBEDDING_MODEL_NAME",
     "LORA_NAME",
+    "RERANK_CHAT_TEMPLATE",
+    "SERVER_INFO_FLAGS",
     "EmbeddedServers",
     "PreparedModels",
     "Progress",
@@ -47,11 +49,24 @@ __all__ = [
 ]
 
 
+CLASSIFY_MODEL_NAME = "smollm2-classify"
+"""The served name of :func:`classify_spec`'s server."""
+
+SERVER_INFO_FLAGS = ("--enable-server-load-tracking", "--enable-tokenizer-info-endpoint")
+"""Flags that turn on ``GET /load`` counting and ``GET /tokenizer_info``."""
+
+
 def chat_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
-    """The default chat server: SmolLM2 with LoRA and hermes tool calling enabled."""
+    """The default chat server: SmolLM2 with LoRA and hermes tool calling enabled.
+
+    ``/load`` counts requests in flight and ``/tokenizer_info`` is served
+    (:data:`SERVER_INFO_FLAGS`); an ``extra_args`` override is added after them.
+    """
+    extra: tuple[str, ...] = tuple(overrides.pop("extra_args", ()))  # type: ignore[arg-type]
     spec = ServerSpec(
         model=models.chat_model, served_model_name=CHAT_MODEL_NAME, python=models.python,
         enable_lora=True, chat_template=models.chat_template, tool_call_parser="hermes",
+        extra_args=(*SERVER_INFO_FLAGS, *extra),
     )
     return replace(spec, **overrides)  # type: ignore[arg-type]
 
@@ -63,13 +78,6 @@ def embedding_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
         python=models.python, runner="pooling", max_model_len=256, dtype="float32",
     )
     return replace(spec, **overrides)  # type: ignore[arg-type]
-
-
-CLASSIFY_MODEL_NAME = "smollm2-classify"
-"""The served name of :func:`classify_spec`'s server."""
-
-SERVER_INFO_FLAGS = ("--enable-server-load-tracking", "--enable-tokenizer-info-endpoint")
-"""Flags that turn on ``GET /load`` counting and ``GET /tokenizer_info``."""
 
 
 RERANK_CHAT_TEMPLATE = ASSETS / "rerank_chat_template.jinja"
