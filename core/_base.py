@@ -29,6 +29,7 @@ from ._errors import (
     error_from_response,
 )
 from ._pool import Endpoint, EndpointPool, EndpointState, Outcome
+from ._pooling_calls import PoolingCalls
 from ._response_calls import ResponseCalls
 from ._retry import Attempt, GiveUp, PoolFacts, decide
 from ._secret import SecretLike, to_secret
@@ -57,7 +58,7 @@ _USER_AGENT = "vllm-accel/0.1"
 LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128)
 
 
-class BaseClient(ResponseCalls):
+class BaseClient(PoolingCalls, ResponseCalls):
     """Configuration and the pure half of a vLLM client (see ``VLLMClient`` for the arguments)."""
 
     def __init__(
@@ -148,6 +149,8 @@ class BaseClient(ResponseCalls):
         api_key: str | SecretLike | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
+        files: Any = None,
+        data: Any = None,
     ) -> Call:
         url = self._url(path_or_url)
         absolute = path_or_url.startswith(("http://", "https://"))
@@ -159,7 +162,7 @@ class BaseClient(ResponseCalls):
             method, url, urlsplit(url).path or "/", json=json, model=model, stream=stream,
             retryable=retryable, api_key=to_secret(api_key),
             timeout=None if timeout is None else make_timeout(timeout), max_retries=max_retries,
-            route=None if absolute else "/" + path_or_url.lstrip("/"),
+            route=None if absolute else "/" + path_or_url.lstrip("/"), files=files, data=data,
         )
         if isinstance(json, dict) and isinstance(json.get("request_id"), str):
             call.request_id = json["request_id"]  # X-Request-Id would override it otherwise
@@ -187,8 +190,8 @@ class BaseClient(ResponseCalls):
             headers["Accept"] = "text/event-stream"
         if call.state is not None:
             call.state.started = time.perf_counter()
-        return http.build_request(call.method, url, json=call.json, headers=headers,
-                                  timeout=timeout)
+        return http.build_request(call.method, url, json=call.json, files=call.files,
+                                  data=call.data, headers=headers, timeout=timeout)
 
     def _model(self, model: str | None) -> str | None:
         return model or self.model
@@ -205,10 +208,11 @@ class BaseClient(ResponseCalls):
         return self._call("POST", "/v1/completions", model=m, stream=stream,
                           json=_params().completion_payload(prompt, m, params, stream=stream))
 
-    def _embed_call(self, input: Any, model: str | None, params: Mapping[str, Any]) -> Call:
+    def _embed_call(self, input: Any, model: str | None, params: Mapping[str, Any],
+                    messages: Any = None) -> Call:
         m = self._model(model)
         return self._call("POST", "/v1/embeddings", model=m,
-                          json=_params().embedding_payload(input, m, params))
+                          json=_params().embedding_payload(input, m, params, messages))
 
     def _tokenize_call(self, prompt: str | None, messages: Any, model: str | None,
                        extra: dict[str, Any]) -> Call:

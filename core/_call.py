@@ -31,6 +31,9 @@ class Call:
     url: str
     endpoint: str
     json: Any = None
+    files: Any = None
+    """Multipart uploads (``httpx`` ``files=``); ``data`` is then the form fields."""
+    data: Any = None
     model: str | None = None
     stream: bool = False
     retryable: bool = True

@@ -153,6 +153,11 @@ class EmbeddingParams(TypedDict, total=False):
     request_id: str
     user: str
     cache_salt: str
+    # chat-style ``messages`` input (vLLM renders them with the model's chat template)
+    add_generation_prompt: bool
+    continue_final_message: bool
+    chat_template: str
+    chat_template_kwargs: dict[str, Any]
 
 
 def _check_shared(p: dict[str, Any]) -> None:
@@ -200,7 +205,6 @@ def _no_check(p: dict[str, Any]) -> None:
 _CHECKS: dict[type, Callable[[dict[str, Any]], None]] = {
     ChatParams: _check_chat,
     CompletionParams: _check_shared,
-    EmbeddingParams: lambda p: None,
 }
 
 
@@ -328,19 +332,32 @@ def completion_payload(
     return _finish(payload, model, extra)
 
 
+def _embedding_messages(messages: Any) -> list[Any]:
+    """One conversation, or a batch of them (``[[...], [...]]``): one vector each."""
+    if isinstance(messages, Sequence) and messages and all(
+            isinstance(m, Sequence) and not isinstance(m, str | Mapping) for m in messages):
+        return [_messages(m) for m in messages]
+    return _messages(messages)
+
+
 def embedding_payload(
-    input: Any, model: str | None, params: Mapping[str, Any]
+    input: Any, model: str | None, params: Mapping[str, Any], messages: Any = None
 ) -> dict[str, Any]:
-    """The JSON body of ``POST /v1/embeddings``."""
-    if isinstance(input, str):
+    """The JSON body of ``POST /v1/embeddings`` (``input``, or chat-style ``messages``)."""
+    if (input is None) == (messages is None):
+        raise InvalidRequestError("pass exactly one of input or messages")
+    if messages is not None:
+        body: dict[str, Any] = {"messages": _embedding_messages(messages)}
+    elif isinstance(input, str):
         if not input:
             raise InvalidRequestError("input must not be empty")
+        body = {"input": input}
     elif not isinstance(input, Sequence) or not input:
         raise InvalidRequestError("input must be a string or a non-empty list")
     else:
-        input = list(input)
+        body = {"input": list(input)}
     payload, extra = _prepare(EmbeddingParams, params, stream=False)
-    return _finish({"input": input, **payload}, model, extra)
+    return _finish({**body, **payload}, model, extra)
 
 
 def batch_chat_payload(
@@ -353,4 +370,3 @@ def batch_chat_payload(
                            stream=False)
     payload["messages"] = [_messages(c) for c in conversations]
     return payload
-

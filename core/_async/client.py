@@ -13,11 +13,13 @@ from .batch import AsyncBatch
 from .generation import AsyncGeneration
 from .responses import AsyncResponses
 from .seed import AsyncSeed
+from .surface import AsyncSurface
 
 __all__ = ["AsyncVLLMClient"]
 
 
-class AsyncVLLMClient(AsyncBatch, AsyncGeneration, AsyncResponses, AsyncAdmin, AsyncSeed):
+class AsyncVLLMClient(AsyncBatch, AsyncGeneration, AsyncResponses, AsyncSurface, AsyncAdmin,
+                      AsyncSeed):
     """An asynchronous client for a vLLM OpenAI-compatible server.
 
     Args:

@@ -69,10 +69,13 @@ class AsyncGeneration(AsyncTransport):
         return AsyncCompletionStream(lambda: self._send(call), completion_state(call),
                                      self._stream_finish(call))
 
-    async def embed(self, input: Any, *, model: str | None = None,
+    async def embed(self, input: Any = None, *, messages: Any = None, model: str | None = None,
                     **params: Any) -> EmbeddingResponse:
-        """``POST /v1/embeddings`` (one request for a whole list; ``.vectors()`` keeps order)."""
-        from .._models import EmbeddingResponse
+        """``POST /v1/embeddings`` (one request for a whole list; ``.vectors()`` keeps order).
 
-        call = self._embed_call(input, model, params)
-        return self._parse(call, await self._send(call), EmbeddingResponse)
+        Pass ``input`` (a string or a list), or chat-style ``messages`` (one conversation, or
+        a list of them: one vector each). ``encoding_format="base64"`` vectors are decoded
+        to floats (float32, float16 and bfloat16 ``embed_dtype``).
+        """
+        call = self._embed_call(input, model, params, messages)
+        return self._embeddings(call, await self._send(call))

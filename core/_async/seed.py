@@ -29,15 +29,17 @@ __all__ = ["AsyncSeed"]
 class AsyncSeed(AsyncTransport):
     """The seed's raw request helpers, endpoint handlers and probes."""
 
-    async def make_post_request(self, path_or_url: str, data: Mapping[str, Any], *,
+    async def make_post_request(self, path_or_url: str, data: Mapping[str, Any] | None = None,
+                                *, files: Mapping[str, Any] | None = None,
                                 api_key: str | SecretLike | None = None,
                                 timeout: float | None = None) -> Any:
         """POST ``data`` as JSON to a route (``"/v1/completions"``) or full URL; returns the body.
 
+        With ``files`` (field name -> a path, bytes, ``(filename, bytes[, content_type])`` or
+        a binary file object) the request is a multipart upload and ``data`` its form fields.
         Retried like every request. The body is parsed JSON, or text when it is not JSON.
         """
-        call = self._call("POST", path_or_url, json=dict(data), model=data.get("model"),
-                          api_key=api_key, timeout=timeout)
+        call = self._post_call(path_or_url, data, files, api_key, timeout)
         return self._body(call, await self._send(call))
 
     def make_stream_request(self, path_or_url: str, data: Mapping[str, Any], *,

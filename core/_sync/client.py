@@ -15,11 +15,13 @@ from .batch import Batch
 from .generation import Generation
 from .responses import Responses
 from .seed import Seed
+from .surface import Surface
 
 __all__ = ["VLLMClient"]
 
 
-class VLLMClient(Batch, Generation, Responses, Admin, Seed):
+class VLLMClient(Batch, Generation, Responses, Surface, Admin,
+                      Seed):
     """A synchronous client for a vLLM OpenAI-compatible server.
 
     Args:

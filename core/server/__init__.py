@@ -13,19 +13,24 @@ Example:
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from types import TracebackType
 
 from ._errors import ServerSetupError, ServerStartError
 from ._paths import CHAT_MODEL_NAME, EMBEDDING_MODEL_NAME, LORA_NAME, paths
-from ._prepare import PreparedModels, prepare
+from ._prepare import ASSETS, PreparedModels, prepare
 from ._process import ServerSpec, VLLMServer, free_port, managed_server, port_is_free
 from ._venv import Progress, _say
 
 __all__ = [
     "CHAT_MODEL_NAME",
+    "CLASSIFY_TOKENS",
+    "CLASSIFY_MODEL_NAME",
     "EMBEDDING_MODEL_NAME",
     "LORA_NAME",
+    "RERANK_CHAT_TEMPLATE",
+    "SERVER_INFO_FLAGS",
     "EmbeddedServers",
     "PreparedModels",
     "Progress",
@@ -34,6 +39,7 @@ __all__ = [
     "ServerStartError",
     "VLLMServer",
     "chat_spec",
+    "classify_spec",
     "embedding_spec",
     "free_port",
     "managed_server",
@@ -43,15 +49,26 @@ __all__ = [
 ]
 
 
+CLASSIFY_MODEL_NAME = "smollm2-classify"
+"""The served name of :func:`classify_spec`'s server."""
+
+SERVER_INFO_FLAGS = ("--enable-server-load-tracking", "--enable-tokenizer-info-endpoint")
+"""Flags that turn on ``GET /load`` counting and ``GET /tokenizer_info``."""
+
+
 def chat_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
     """The default chat server: SmolLM2 with LoRA and hermes tool calling enabled.
 
-    The Responses API store is on (``VLLM_ENABLE_RESPONSES_API_STORE=1``), so
-    ``get_response`` and ``cancel_response`` work against it.
+    ``/load`` counts requests in flight and ``/tokenizer_info`` is served
+    (:data:`SERVER_INFO_FLAGS`); an ``extra_args`` override is added after them. The Responses
+    API store is on (``VLLM_ENABLE_RESPONSES_API_STORE=1``), so ``get_response`` and
+    ``cancel_response`` work against it.
     """
+    extra: tuple[str, ...] = tuple(overrides.pop("extra_args", ()))  # type: ignore[arg-type]
     spec = ServerSpec(
         model=models.chat_model, served_model_name=CHAT_MODEL_NAME, python=models.python,
         enable_lora=True, chat_template=models.chat_template, tool_call_parser="hermes",
+        extra_args=(*SERVER_INFO_FLAGS, *extra),
         extra_env=(("VLLM_ENABLE_RESPONSES_API_STORE", "1"),),
     )
     return replace(spec, **overrides)  # type: ignore[arg-type]
@@ -62,6 +79,40 @@ def embedding_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
     spec = ServerSpec(
         model=models.embedding_model, served_model_name=EMBEDDING_MODEL_NAME,
         python=models.python, runner="pooling", max_model_len=256, dtype="float32",
+    )
+    return replace(spec, **overrides)  # type: ignore[arg-type]
+
+
+RERANK_CHAT_TEMPLATE = ASSETS / "rerank_chat_template.jinja"
+"""The prompt of :func:`classify_spec`'s cross-encoder (SmolLM2's own for other chats)."""
+
+CLASSIFY_TOKENS = ("no", "yes")
+"""The words whose next-token logits make :func:`classify_spec`'s classifier."""
+
+
+def classify_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
+    """A cross-encoder classification server: SmolLM2 with ``--convert classify``.
+
+    It serves ``/classify``, ``/pooling``, and ``/score`` / ``/rerank`` as a cross-encoder
+    (query and document read together). SmolLM2 has no trained classification head, and
+    vLLM leaves the converted model's ``score`` layer uninitialised (its answers were NaN,
+    which vLLM then refuses to put in JSON); so the head is built from the language-model
+    head, vLLM's "LLM as reranker" conversion (``classifier_from_token`` with
+    ``method="from_2_way_softmax"``): one class, the probability that the next token is
+    "yes" rather than "no" (:data:`CLASSIFY_TOKENS`). vLLM enables its scoring routes for a
+    classifier only with exactly one label. A score pair is rendered by
+    ``assets/rerank_chat_template.jinja`` as the question "Does this text answer the question
+    ...? Answer yes or no." (without it vLLM just concatenates query and document, and the
+    135M model ranked an unrelated document first). ``/load`` tracking and
+    ``/tokenizer_info`` are on.
+    """
+    hf_overrides = {"classifier_from_token": list(CLASSIFY_TOKENS),
+                    "method": "from_2_way_softmax"}
+    spec = ServerSpec(
+        model=models.chat_model, served_model_name=CLASSIFY_MODEL_NAME, python=models.python,
+        runner="pooling", max_model_len=512, chat_template=RERANK_CHAT_TEMPLATE,
+        extra_args=("--convert", "classify", "--hf-overrides", json.dumps(hf_overrides),
+                    *SERVER_INFO_FLAGS),
     )
     return replace(spec, **overrides)  # type: ignore[arg-type]
 
