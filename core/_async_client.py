@@ -45,6 +45,15 @@ if TYPE_CHECKING:  # imported by the methods that need them (import cost)
         ModelStatistics,
         TokenizeResponse,
     )
+    from ._pooling_models import (
+        ClassificationResponse,
+        PoolingResponse,
+        RerankResponse,
+        ScoreResponse,
+        ServerLoad,
+        TokenizerInfo,
+        Transcription,
+    )
     from ._stream import AsyncChatStream, AsyncCompletionStream, AsyncRawStream
 
 __all__ = ["AsyncVLLMClient"]
@@ -324,13 +333,115 @@ class AsyncVLLMClient(BaseClient):
         return AsyncCompletionStream(lambda: self._send(call), self._completion_state(call),
                                 self._stream_finish(call))
 
-    async def embed(self, input: Any, *, model: str | None = None,
+    async def embed(self, input: Any = None, *, messages: Any = None, model: str | None = None,
                     **params: Any) -> EmbeddingResponse:
-        """``POST /v1/embeddings`` (one request for a whole list; ``.vectors()`` keeps order)."""
-        from ._models import EmbeddingResponse
+        """``POST /v1/embeddings`` (one request for a whole list; ``.vectors()`` keeps order).
 
-        call = self._embed_call(input, model, params)
-        return self._parse(call, await self._send(call), EmbeddingResponse)
+        Pass ``input`` (a string or a list), or chat-style ``messages`` (one conversation, or
+        a list of them: one vector each). ``encoding_format="base64"`` vectors are decoded
+        to floats (float32, float16 and bfloat16 ``embed_dtype``).
+        """
+        call = self._embed_call(input, model, params, messages)
+        return self._embeddings(call, await self._send(call))
+
+    # -- reranking, scoring, pooling, audio -----------------------------------------------------
+
+    async def rerank(self, query: str, documents: Sequence[Any], *, model: str | None = None,
+                     top_n: int | None = None, route: str = "/rerank",
+                     **params: Any) -> RerankResponse:
+        """``POST /rerank``: ``documents`` ordered by relevance to ``query``, best first.
+
+        Works on an embedding model (bi-encoder: cosine similarity) and on a classification
+        model (cross-encoder). ``route="/v2/rerank"`` (Jina / Cohere) or ``"/v1/rerank"`` reach
+        the same handler.
+
+        Args:
+            query: the query text.
+            documents: non-empty texts (or ``{"text": ...}`` dicts); results carry their index.
+            model: a served model name (default: the client's).
+            top_n: keep only the ``top_n`` best (>= 1; default: all).
+            route: ``"/rerank"``, ``"/v1/rerank"`` or ``"/v2/rerank"``.
+            **params: typed :class:`RerankParams` fields; ``extra_body`` for anything else.
+
+        Raises:
+            InvalidRequestError: empty documents, ``top_n`` < 1, a non-string document...
+                (nothing was sent).
+        """
+        from ._pooling_models import RerankResponse
+
+        call = self._rerank_call(query, documents, model, top_n, route, params)
+        return self._parse(call, await self._send(call), RerankResponse)
+
+    async def score(self, text_1: Any, text_2: Any, *, model: str | None = None,
+                    **params: Any) -> ScoreResponse:
+        """``POST /score``: one ``text_1`` against each ``text_2``, or pairwise (N x N).
+
+        Raises:
+            InvalidRequestError: an empty text, or lists of different lengths (nothing sent).
+        """
+        from ._pooling_models import ScoreResponse
+
+        call = self._score_call(text_1, text_2, model, params)
+        return self._parse(call, await self._send(call), ScoreResponse)
+
+    async def classify(self, input: Any = None, *, messages: Any = None,
+                       model: str | None = None, **params: Any) -> ClassificationResponse:
+        """``POST /classify`` (a classification model): ``label`` and ``probs`` per input.
+
+        Pass ``input`` (a string or a list) or chat ``messages`` (rendered by the template).
+        """
+        from ._pooling_models import ClassificationResponse
+
+        call = self._classify_call(input, messages, model, params)
+        return self._parse(call, await self._send(call), ClassificationResponse)
+
+    async def pooling(self, input: Any = None, *, messages: Any = None,
+                      model: str | None = None, **params: Any) -> PoolingResponse:
+        """``POST /pooling``: the raw pooler output per input (``task=`` picks the pooler)."""
+        from ._pooling_models import PoolingResponse
+
+        call = self._pooling_call(input, messages, model, params)
+        return self._parse(call, await self._send(call), PoolingResponse)
+
+    async def transcribe(self, file: Any, *, model: str | None = None,
+                         **params: Any) -> Transcription:
+        """``POST /v1/audio/transcriptions``: a multipart upload of ``file`` (a speech model).
+
+        Args:
+            file: a path, bytes, ``(filename, bytes[, content_type])`` or a binary file object.
+            model: a served speech-to-text model.
+            **params: typed :class:`AudioParams` form fields (``language``, ``prompt``,
+                ``response_format``, ``temperature``...).
+
+        Raises:
+            InvalidRequestError: the file does not exist or is empty, a bad field (nothing
+                was sent).
+            NotFoundError: the server serves no speech-to-text model (no such route).
+        """
+        call = self._audio_call("/v1/audio/transcriptions", file, model, params)
+        return self._transcription(call, await self._send(call))
+
+    async def translate(self, file: Any, *, model: str | None = None,
+                        **params: Any) -> Transcription:
+        """``POST /v1/audio/translations``: like :meth:`transcribe`, translated to English."""
+        call = self._audio_call("/v1/audio/translations", file, model, params)
+        return self._transcription(call, await self._send(call))
+
+    async def server_load(self) -> ServerLoad:
+        """``GET /load``: requests in flight (0 unless ``--enable-server-load-tracking``)."""
+        from ._pooling_models import ServerLoad
+
+        call = self._call("GET", "/load")
+        return self._parse(call, await self._send(call), ServerLoad)
+
+    async def tokenizer_info(self) -> TokenizerInfo:
+        """``GET /tokenizer_info`` (``--enable-tokenizer-info-endpoint``, else NotFoundError)."""
+        from ._pooling_models import TokenizerInfo
+
+        call = self._call("GET", "/tokenizer_info")
+        return self._parse(call, await self._send(call), TokenizerInfo)
+
+    # -- end of reranking, scoring, pooling, audio ----------------------------------------------
 
     # -- utilities ------------------------------------------------------------------------------
 
@@ -414,15 +525,17 @@ class AsyncVLLMClient(BaseClient):
 
     # -- raw escape hatches and the seed's endpoint helpers ---------------------------------------
 
-    async def make_post_request(self, path_or_url: str, data: Mapping[str, Any], *,
+    async def make_post_request(self, path_or_url: str, data: Mapping[str, Any] | None = None,
+                                *, files: Mapping[str, Any] | None = None,
                                 api_key: str | SecretLike | None = None,
                                 timeout: float | None = None) -> Any:
         """POST ``data`` as JSON to a route (``"/v1/completions"``) or full URL; returns the body.
 
+        With ``files`` (field name -> a path, bytes, ``(filename, bytes[, content_type])`` or
+        a binary file object) the request is a multipart upload and ``data`` its form fields.
         Retried like every request. The body is parsed JSON, or text when it is not JSON.
         """
-        call = self._call("POST", path_or_url, json=dict(data), model=data.get("model"),
-                          api_key=api_key, timeout=timeout)
+        call = self._post_call(path_or_url, data, files, api_key, timeout)
         return self._body(call, await self._send(call))
 
     def make_stream_request(self, path_or_url: str, data: Mapping[str, Any], *,

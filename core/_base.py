@@ -34,6 +34,7 @@ from ._errors import (
     decode_body,
 )
 from ._pool import Endpoint, EndpointPool, EndpointState, Outcome, counts_against, fails_over
+from ._pooling_calls import PoolingCalls
 from ._retry import retry_delay
 from ._secret import Secret, SecretLike, to_secret
 from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
@@ -69,6 +70,9 @@ class Call:
     url: str
     endpoint: str
     json: Any = None
+    files: Any = None
+    """Multipart uploads (``httpx`` ``files=``); ``data`` is then the form fields."""
+    data: Any = None
     model: str | None = None
     stream: bool = False
     retryable: bool = True
@@ -100,7 +104,7 @@ def _outcome(error: BaseException | None, cancelled: bool = False) -> Outcome:
     return "success" if error.status_code is not None else "neutral"
 
 
-class BaseClient:
+class BaseClient(PoolingCalls):
     """Configuration and the pure half of a vLLM client (see ``VLLMClient`` for the arguments)."""
 
     def __init__(
@@ -189,6 +193,8 @@ class BaseClient:
         api_key: str | SecretLike | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
+        files: Any = None,
+        data: Any = None,
     ) -> Call:
         url = self._url(path_or_url)
         absolute = path_or_url.startswith(("http://", "https://"))
@@ -200,7 +206,7 @@ class BaseClient:
             method, url, urlsplit(url).path or "/", json=json, model=model, stream=stream,
             retryable=retryable, api_key=to_secret(api_key),
             timeout=None if timeout is None else make_timeout(timeout), max_retries=max_retries,
-            route=None if absolute else "/" + path_or_url.lstrip("/"),
+            route=None if absolute else "/" + path_or_url.lstrip("/"), files=files, data=data,
         )
         if isinstance(json, dict) and isinstance(json.get("request_id"), str):
             call.request_id = json["request_id"]  # X-Request-Id would override it otherwise
@@ -228,8 +234,8 @@ class BaseClient:
             headers["Accept"] = "text/event-stream"
         if call.state is not None:
             call.state.started = time.perf_counter()
-        return http.build_request(call.method, url, json=call.json, headers=headers,
-                                  timeout=timeout)
+        return http.build_request(call.method, url, json=call.json, files=call.files,
+                                  data=call.data, headers=headers, timeout=timeout)
 
     def _model(self, model: str | None) -> str | None:
         return model or self.model
@@ -246,10 +252,11 @@ class BaseClient:
         return self._call("POST", "/v1/completions", model=m, stream=stream,
                           json=_params().completion_payload(prompt, m, params, stream=stream))
 
-    def _embed_call(self, input: Any, model: str | None, params: Mapping[str, Any]) -> Call:
+    def _embed_call(self, input: Any, model: str | None, params: Mapping[str, Any],
+                    messages: Any = None) -> Call:
         m = self._model(model)
         return self._call("POST", "/v1/embeddings", model=m,
-                          json=_params().embedding_payload(input, m, params))
+                          json=_params().embedding_payload(input, m, params, messages))
 
     def _tokenize_call(self, prompt: str | None, messages: Any, model: str | None,
                        extra: dict[str, Any]) -> Call:

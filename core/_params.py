@@ -152,6 +152,11 @@ class EmbeddingParams(TypedDict, total=False):
     request_id: str
     user: str
     cache_salt: str
+    # chat-style ``messages`` input (vLLM renders them with the model's chat template)
+    add_generation_prompt: bool
+    continue_final_message: bool
+    chat_template: str
+    chat_template_kwargs: dict[str, Any]
 
 
 def _check_shared(p: dict[str, Any]) -> None:
@@ -192,10 +197,13 @@ def _adapter(kind: type) -> TypeAdapter[Any]:
     return TypeAdapter(kind)
 
 
+def _no_check(p: dict[str, Any]) -> None:
+    """Kinds with no cross-field rule (the pooling routes')."""
+
+
 _CHECKS: dict[type, Callable[[dict[str, Any]], None]] = {
     ChatParams: _check_chat,
     CompletionParams: _check_shared,
-    EmbeddingParams: lambda p: None,
 }
 
 
@@ -213,7 +221,7 @@ def merge_deep(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]
 def _validated(kind: type, params: dict[str, Any]) -> dict[str, Any]:
     try:
         fields: dict[str, Any] = _adapter(kind).validate_python(params)
-        _CHECKS[kind](fields)
+        _CHECKS.get(kind, _no_check)(fields)
         return fields
     except ValueError as exc:
         if not isinstance(exc, ValidationError):
@@ -323,16 +331,29 @@ def completion_payload(
     return _finish(payload, model, extra)
 
 
+def _embedding_messages(messages: Any) -> list[Any]:
+    """One conversation, or a batch of them (``[[...], [...]]``): one vector each."""
+    if isinstance(messages, Sequence) and messages and all(
+            isinstance(m, Sequence) and not isinstance(m, str | Mapping) for m in messages):
+        return [_messages(m) for m in messages]
+    return _messages(messages)
+
+
 def embedding_payload(
-    input: Any, model: str | None, params: Mapping[str, Any]
+    input: Any, model: str | None, params: Mapping[str, Any], messages: Any = None
 ) -> dict[str, Any]:
-    """The JSON body of ``POST /v1/embeddings``."""
-    if isinstance(input, str):
+    """The JSON body of ``POST /v1/embeddings`` (``input``, or chat-style ``messages``)."""
+    if (input is None) == (messages is None):
+        raise InvalidRequestError("pass exactly one of input or messages")
+    if messages is not None:
+        body: dict[str, Any] = {"messages": _embedding_messages(messages)}
+    elif isinstance(input, str):
         if not input:
             raise InvalidRequestError("input must not be empty")
+        body = {"input": input}
     elif not isinstance(input, Sequence) or not input:
         raise InvalidRequestError("input must be a string or a non-empty list")
     else:
-        input = list(input)
+        body = {"input": list(input)}
     payload, extra = _prepare(EmbeddingParams, params, stream=False)
-    return _finish({"input": input, **payload}, model, extra)
+    return _finish({**body, **payload}, model, extra)

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from types import TracebackType
 
@@ -24,6 +25,8 @@ from ._venv import Progress, _say
 
 __all__ = [
     "CHAT_MODEL_NAME",
+    "CLASSIFY_LABELS",
+    "CLASSIFY_MODEL_NAME",
     "EMBEDDING_MODEL_NAME",
     "LORA_NAME",
     "EmbeddedServers",
@@ -34,6 +37,7 @@ __all__ = [
     "ServerStartError",
     "VLLMServer",
     "chat_spec",
+    "classify_spec",
     "embedding_spec",
     "free_port",
     "managed_server",
@@ -57,6 +61,40 @@ def embedding_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
     spec = ServerSpec(
         model=models.embedding_model, served_model_name=EMBEDDING_MODEL_NAME,
         python=models.python, runner="pooling", max_model_len=256, dtype="float32",
+    )
+    return replace(spec, **overrides)  # type: ignore[arg-type]
+
+
+CLASSIFY_MODEL_NAME = "smollm2-classify"
+"""The served name of :func:`classify_spec`'s server."""
+
+SERVER_INFO_FLAGS = ("--enable-server-load-tracking", "--enable-tokenizer-info-endpoint")
+"""Flags that turn on ``GET /load`` counting and ``GET /tokenizer_info``."""
+
+
+CLASSIFY_LABELS = ("no", "yes")
+"""The labels of :func:`classify_spec`'s classifier: the next-token logits of these words."""
+
+
+def classify_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
+    """A classification (and cross-encoder scoring) server: SmolLM2 with ``--convert classify``.
+
+    SmolLM2 has no trained classification head, and vLLM would leave the ``score`` layer of
+    the converted model uninitialised (its answers were NaN, which vLLM then refuses to put
+    in JSON). So the head is built from the language-model head, vLLM's "LLM as a judge"
+    conversion (``classifier_from_token`` with ``method="no_post_processing"``): the two
+    classes are the next-token logits of "no" and "yes" (:data:`CLASSIFY_LABELS`). ``/load``
+    tracking and ``/tokenizer_info`` are on.
+    """
+    hf_overrides = {
+        "classifier_from_token": list(CLASSIFY_LABELS), "method": "no_post_processing",
+        "id2label": dict(enumerate(CLASSIFY_LABELS)),
+    }
+    spec = ServerSpec(
+        model=models.chat_model, served_model_name=CLASSIFY_MODEL_NAME, python=models.python,
+        runner="pooling", max_model_len=512,
+        extra_args=("--convert", "classify", "--hf-overrides", json.dumps(hf_overrides),
+                    *SERVER_INFO_FLAGS),
     )
     return replace(spec, **overrides)  # type: ignore[arg-type]
 
