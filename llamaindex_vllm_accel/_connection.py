@@ -1,121 +1,90 @@
-"""Lazily created core clients, shared by a LlamaIndex object and its cheap copies.
+"""The core clients of a LlamaIndex object, from the shared integration idiom.
 
 ``ClientsMixin`` is what ``VLLM`` and ``VLLMEmbedding`` share: the ``client``/``async_client``
-constructor overrides, the lazily built clients and ``close``/``aclose``. The connection fields
-both declare are typed once here (``BaseUrl``, ``ApiKey``, ...) and declared by each class in its
-own place, so that each class keeps its field order (``to_dict``, ``to_json``, the schema).
+constructor overrides, the clients of the shared cache (``vllm_accel._integration.CLIENTS``:
+one per connection settings, and per event loop for async), ``close``/``aclose`` and
+``client_stats``. The connection fields both declare are typed once here (``BaseUrl``,
+``Endpoints``, ``ApiKey``, ...) and declared by each class in its own place, so that each class
+keeps its field order (``to_dict``, ``to_json``, the schema). Each carries ``NOT_SENT``: they
+are settings, never request fields.
 
-A ``Connection`` owns one sync ``VLLMClient`` and one ``AsyncVLLMClient`` per event loop (an
-httpx async pool cannot outlive or cross its loop), created on first use so that constructing,
-copying and pickling an LLM or embedding model never opens a socket. It pickles to a fresh,
-empty connection: clients are rebuilt on first use in the new process.
+Clients are created on first use, so constructing, copying and pickling an LLM or embedding
+model never opens a socket; a pickled object gets its clients from the cache of the new process.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import weakref
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
 
+from vllm_accel._integration import CLIENTS, NOT_SENT, ClientSettings, merge_stats
+
 if TYPE_CHECKING:
-    from vllm_accel import AsyncVLLMClient, VLLMClient
+    from vllm_accel import AsyncVLLMClient, StatsSnapshot, VLLMClient
 
 __all__ = [
     "ApiKey",
     "BaseUrl",
     "ClientsMixin",
-    "Connection",
     "DefaultHeaders",
+    "Endpoints",
     "MaxRetries",
     "Timeout",
     "safe_url",
 ]
 
 BaseUrl = Annotated[
-    str | None, Field(description="Server URL (env VLLM_BASE_URL, default localhost:8000).")
+    str | None,
+    Field(description="Server URL (env VLLM_BASE_URL, default localhost:8000)."),
+    NOT_SENT,
+]
+Endpoints = Annotated[
+    Any,
+    Field(
+        description="Several servers instead of base_url: URLs, vllm_accel.Endpoint objects or "
+        "a vllm_accel.EndpointPool (routing, failover, breaker), as the core client takes them.",
+        exclude=True,
+    ),
+    NOT_SENT,
 ]
 ApiKey = Annotated[
     SecretStr | None,
     Field(description="API key (env VLLM_API_KEY); never OPENAI_API_KEY.", exclude=True),
+    NOT_SENT,
 ]
-Timeout = Annotated[float, Field(description="Seconds per request (connect: 5).")]
-MaxRetries = Annotated[int, Field(ge=0)]
-DefaultHeaders = Annotated[dict[str, str] | None, Field(exclude=True)]
+Timeout = Annotated[float, Field(description="Seconds per request (connect: 5)."), NOT_SENT]
+MaxRetries = Annotated[int, Field(ge=0), NOT_SENT]
+DefaultHeaders = Annotated[dict[str, str] | None, Field(exclude=True), NOT_SENT]
 
 
-class Connection:
-    """Clients plus server facts looked up once (shared by ``with_adapter`` copies)."""
+class _Overrides:
+    """Clients passed to the constructor; they do not pickle (a new process uses the cache)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._client: VLLMClient | None = None
-        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncVLLMClient] = (
-            weakref.WeakKeyDictionary()
-        )
-        self.facts: dict[str, Any] = {}
-        """Server facts cached by the owner (model cards, tool support, loaded adapters)."""
-        self.sync_override: VLLMClient | None = None
-        self.async_override: AsyncVLLMClient | None = None
+    def __init__(self, client: Any = None, async_client: Any = None) -> None:
+        self.client = client
+        self.async_client = async_client
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Connection, ())
-
-    def client(self, make: Callable[[], VLLMClient]) -> VLLMClient:
-        """The sync client, built by ``make`` on first use."""
-        if self.sync_override is not None:
-            return self.sync_override
-        client = self._client
-        if client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = make()
-                client = self._client
-        return client
-
-    def aclient(self, make: Callable[[], AsyncVLLMClient]) -> AsyncVLLMClient:
-        """The async client of the running event loop, built by ``make`` on first use."""
-        if self.async_override is not None:
-            return self.async_override
-        loop = asyncio.get_running_loop()
-        client = self._aclients.get(loop)
-        if client is None:
-            client = self._aclients[loop] = make()
-        return client
-
-    def close(self) -> None:
-        """Close the sync client (async clients close with :meth:`aclose`)."""
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
-
-    async def aclose(self) -> None:
-        """Close the sync client and the running loop's async client."""
-        self.close()
-        client = self._aclients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        return (_Overrides, ())
 
 
 class ClientsMixin(BaseModel):
-    """The core clients of a LlamaIndex object, created on first use from its connection fields.
+    """The core clients of a LlamaIndex object, from its connection fields.
 
-    Subclasses declare ``base_url``, ``api_key``, ``timeout``, ``max_retries`` and
-    ``default_headers`` (with the types above) and implement ``_client_model``.
+    Subclasses declare ``base_url``, ``endpoints``, ``api_key``, ``timeout``, ``max_retries``
+    and ``default_headers`` (with the types above).
     """
 
     if TYPE_CHECKING:
         base_url: str | None
+        endpoints: Any
         api_key: SecretStr | None
         timeout: float
         max_retries: int
         default_headers: dict[str, str] | None
 
-    _conn: Connection = PrivateAttr(default_factory=Connection)
+    _overrides: _Overrides = PrivateAttr(default_factory=_Overrides)
 
     def __init__(
         self,
@@ -124,54 +93,63 @@ class ClientsMixin(BaseModel):
         async_client: AsyncVLLMClient | None = None,
         **kwargs: Any,
     ) -> None:
-        """Build the object; ``client``/``async_client`` replace the lazily created clients."""
+        """Build the object; ``client``/``async_client`` replace the shared clients.
+
+        Raises:
+            vllm_accel.InvalidRequestError: ``base_url`` together with ``endpoints``, or bad
+                endpoints (before anything is sent).
+        """
+        if kwargs.get("endpoints") is not None:
+            ClientSettings.of(base_url=kwargs.get("base_url"), endpoints=kwargs["endpoints"])
         super().__init__(**kwargs)
-        self._conn.sync_override = client
-        self._conn.async_override = async_client
+        self._overrides = _Overrides(client, async_client)
 
-    def _client_model(self) -> str | None:
-        """The clients' default model."""
-        raise NotImplementedError
+    def _client_settings(self) -> ClientSettings:
+        return ClientSettings.of(
+            base_url=self.base_url,
+            endpoints=self.endpoints,
+            api_key=self.api_key.get_secret_value() if self.api_key is not None else None,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            headers=self.default_headers,
+        )
 
-    def _client_kwargs(self) -> dict[str, Any]:
-        return {
-            "base_url": self.base_url,
-            "api_key": self.api_key,
-            "model": self._client_model(),
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "headers": self.default_headers,
-        }
+    @property
+    def _server(self) -> str:
+        """Which server(s) this object talks to (the key of the shared server facts)."""
+        return self._client_settings().server
 
     @property
     def client(self) -> VLLMClient:
-        """The sync core client (created on first use, shared with the object's copies)."""
-
-        def make() -> VLLMClient:
-            from vllm_accel import VLLMClient
-
-            return VLLMClient(**self._client_kwargs())
-
-        return self._conn.client(make)
+        """The sync core client (created on first use, shared by equal settings)."""
+        override: VLLMClient | None = self._overrides.client
+        return override if override is not None else CLIENTS.client(self._client_settings())
 
     @property
     def async_client(self) -> AsyncVLLMClient:
         """The async core client of the running event loop (created on first use)."""
+        override: AsyncVLLMClient | None = self._overrides.async_client
+        if override is not None:
+            return override
+        return CLIENTS.async_client(self._client_settings())
 
-        def make() -> AsyncVLLMClient:
-            from vllm_accel import AsyncVLLMClient
+    def client_stats(self) -> StatsSnapshot:
+        """Client-side statistics (``vllm_accel.StatsSnapshot``) of these connection settings.
 
-            return AsyncVLLMClient(**self._client_kwargs())
-
-        return self._conn.aclient(make)
+        Every request sent with equal settings, sync and async, counts (per endpoint with a
+        pool: ``client.pool.stats()``).
+        """
+        over = self._overrides
+        own = [c.stats() for c in (over.client, over.async_client) if c is not None]
+        return merge_stats([CLIENTS.stats(self._client_settings()), *own])
 
     def close(self) -> None:
-        """Close the sync client (it is rebuilt if used again)."""
-        self._conn.close()
+        """Close the sync client of these settings (it is rebuilt if used again)."""
+        CLIENTS.close(self._client_settings())
 
     async def aclose(self) -> None:
-        """Close the clients of this event loop (they are rebuilt if used again)."""
-        await self._conn.aclose()
+        """Close the clients of these settings of this event loop (rebuilt if used again)."""
+        await CLIENTS.aclose(self._client_settings())
 
 
 def safe_url(url: str | None) -> str | None:

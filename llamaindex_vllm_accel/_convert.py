@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.types import (
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
 __all__ = [
-    "ChatStreamState",
-    "CompletionStreamState",
     "chat_response_from_completion",
     "completion_response_from_chat",
     "completion_response_from_completion",
@@ -109,31 +107,47 @@ def _content(parts: list[dict[str, Any]], *, as_string: bool) -> str | list[dict
     return parts
 
 
+def _image_parts(block: ImageBlock) -> list[dict[str, Any]]:
+    url = block.inline_url() if block.image is not None or block.url is None else str(block.url)
+    image_url: dict[str, Any] = {"url": url}
+    if block.detail:
+        image_url["detail"] = block.detail
+    return [{"type": "image_url", "image_url": image_url}]
+
+
+def _audio_parts(block: AudioBlock) -> list[dict[str, Any]]:
+    if block.url is not None and block.audio is None:
+        return [{"type": "audio_url", "audio_url": {"url": str(block.url)}}]
+    data = block.resolve_audio(as_base64=True).read().decode("ascii")
+    return [{"type": "input_audio", "input_audio": {"data": data, "format": block.format}}]
+
+
+def _video_parts(block: VideoBlock) -> list[dict[str, Any]]:
+    url = block.inline_url() if block.video is not None or block.url is None else str(block.url)
+    return [{"type": "video_url", "video_url": {"url": url}}]
+
+
+def _no_documents(block: DocumentBlock) -> list[dict[str, Any]]:
+    raise ValueError("vLLM's chat API takes no documents; extract the text into a TextBlock")
+
+
+_BLOCK_PARTS: tuple[tuple[type | tuple[type, ...], Callable[[Any], list[dict[str, Any]]]], ...] = (
+    (TextBlock, lambda b: [{"type": "text", "text": b.text}]),
+    # reasoning is not sent back; cache hints mean nothing to vLLM
+    ((ThinkingBlock, CachePoint), lambda b: []),
+    (ImageBlock, _image_parts),
+    (AudioBlock, _audio_parts),
+    (VideoBlock, _video_parts),
+    (CitableBlock, lambda b: [p for inner in b.content for p in _block_to_parts(inner)]),
+    (CitationBlock, lambda b: _block_to_parts(b.cited_content)),
+    (DocumentBlock, _no_documents),
+)
+
+
 def _block_to_parts(block: Any) -> list[dict[str, Any]]:
-    if isinstance(block, TextBlock):
-        return [{"type": "text", "text": block.text}]
-    if isinstance(block, (ThinkingBlock, CachePoint)):
-        return []  # reasoning is not sent back; cache hints mean nothing to vLLM
-    if isinstance(block, ImageBlock):
-        url = block.inline_url() if block.image is not None or block.url is None else str(block.url)
-        image_url: dict[str, Any] = {"url": url}
-        if block.detail:
-            image_url["detail"] = block.detail
-        return [{"type": "image_url", "image_url": image_url}]
-    if isinstance(block, AudioBlock):
-        if block.url is not None and block.audio is None:
-            return [{"type": "audio_url", "audio_url": {"url": str(block.url)}}]
-        data = block.resolve_audio(as_base64=True).read().decode("ascii")
-        return [{"type": "input_audio", "input_audio": {"data": data, "format": block.format}}]
-    if isinstance(block, VideoBlock):
-        url = block.inline_url() if block.video is not None or block.url is None else str(block.url)
-        return [{"type": "video_url", "video_url": {"url": url}}]
-    if isinstance(block, CitableBlock):
-        return [p for inner in block.content for p in _block_to_parts(inner)]
-    if isinstance(block, CitationBlock):
-        return _block_to_parts(block.cited_content)
-    if isinstance(block, DocumentBlock):
-        raise ValueError("vLLM's chat API takes no documents; extract the text into a TextBlock")
+    for kind, convert in _BLOCK_PARTS:
+        if isinstance(block, kind):
+            return convert(block)
     raise ValueError(f"unsupported content block for vLLM: {type(block).__name__}")
 
 
@@ -372,91 +386,3 @@ def completion_response_from_completion(completion: Any, index: int = 0) -> Comp
     if choice.finish_reason is not None:
         additional["finish_reason"] = choice.finish_reason
     return CompletionResponse(text=choice.text or "", raw=completion, additional_kwargs=additional)
-
-
-class ChatStreamState:
-    """Folds chat chunks into cumulative ``ChatResponse`` deltas (one per chunk).
-
-    Every response carries the whole message so far (text, reasoning, tool calls with possibly
-    partial JSON arguments), so the last one is a complete assistant message for agents'
-    scratchpads. The usage-only final chunk yields a response with an empty delta whose ``raw``
-    carries the usage, which is where ``TokenCountingHandler`` looks.
-    """
-
-    def __init__(self) -> None:
-        self.content = ""
-        self.reasoning = ""
-        self.tool_calls: list[dict[str, Any]] = []
-        self._by_index: dict[int, dict[str, Any]] = {}
-        self.finish_reason: str | None = None
-
-    def add(self, chunk: Any) -> ChatResponse:
-        """Fold one chunk in and return the response to yield for it."""
-        delta_text = ""
-        additional: dict[str, Any] = {}
-        if chunk.choices:
-            choice = chunk.choices[0]
-            delta = choice.delta
-            if delta.content:
-                delta_text = delta.content
-                self.content += delta_text
-            reasoning = getattr(delta, "reasoning", None)
-            if reasoning:
-                self.reasoning += reasoning
-                additional["thinking_delta"] = reasoning
-            for tc in delta.tool_calls or ():
-                self._add_tool_call(tc)
-            if choice.finish_reason is not None:
-                self.finish_reason = choice.finish_reason
-                additional["finish_reason"] = choice.finish_reason
-        additional.update(usage_kwargs(chunk.usage))
-        return ChatResponse(
-            message=self.message(), raw=chunk, delta=delta_text, additional_kwargs=additional
-        )
-
-    def _add_tool_call(self, tc: Any) -> None:
-        index = tc.index if tc.index is not None else len(self.tool_calls)
-        call = self._by_index.get(index)
-        if call is None:
-            call = {"id": tc.id or _new_call_id(), "type": "function",
-                    "function": {"name": "", "arguments": ""}}
-            self._by_index[index] = call
-            self.tool_calls.append(call)
-        elif tc.id:
-            call["id"] = tc.id
-        function = tc.function
-        if function is not None:
-            if function.name:
-                call["function"]["name"] += function.name
-            if function.arguments:
-                call["function"]["arguments"] += function.arguments
-
-    def message(self) -> ChatMessage:
-        """The assistant message accumulated so far."""
-        return _assistant_message(
-            self.content,
-            self.reasoning,
-            [{**c, "function": dict(c["function"])} for c in self.tool_calls],
-        )
-
-
-class CompletionStreamState:
-    """Folds ``/v1/completions`` (or chat) text deltas into ``CompletionResponse`` deltas."""
-
-    def __init__(self) -> None:
-        self.text = ""
-
-    def add(self, chunk: Any, *, chat: bool) -> CompletionResponse:
-        """Fold one chunk (a chat chunk if ``chat``) in and return the response to yield."""
-        delta_text = ""
-        additional: dict[str, Any] = {}
-        if chunk.choices:
-            choice = chunk.choices[0]
-            delta_text = (choice.delta.content if chat else choice.text) or ""
-            self.text += delta_text
-            if choice.finish_reason is not None:
-                additional["finish_reason"] = choice.finish_reason
-        additional.update(usage_kwargs(chunk.usage))
-        return CompletionResponse(
-            text=self.text, delta=delta_text, raw=chunk, additional_kwargs=additional
-        )

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from llama_index.core.bridge.pydantic import Field
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
 
 from ._connection import (
     ApiKey,
     BaseUrl,
     ClientsMixin,
     DefaultHeaders,
+    Endpoints,
     MaxRetries,
     Timeout,
     safe_url,
@@ -39,6 +40,7 @@ class VLLMEmbedding(ClientsMixin, BaseEmbedding):
         default=256, gt=0, le=2048, description="Texts per /v1/embeddings request."
     )
     base_url: BaseUrl = None
+    endpoints: Endpoints = None
     api_key: ApiKey = None
     dimensions: int | None = Field(
         default=None, description="Output dimensions (Matryoshka models only)."
@@ -61,19 +63,18 @@ class VLLMEmbedding(ClientsMixin, BaseEmbedding):
     max_retries: MaxRetries = 2
     default_headers: DefaultHeaders = None
 
+    _served_model: str | None = PrivateAttr(default=None)
+
     @classmethod
     def class_name(cls) -> str:
         """The name LlamaIndex serializes this class under."""
         return "vllm_accel_embedding"
 
-    def _client_model(self) -> str | None:
-        return self.model_name or None
-
     def to_payload(self) -> dict[str, Any]:
         """What events and callbacks show: no credentials."""
         return {
             "class_name": self.class_name(),
-            "model_name": self.model_name or self._conn.facts.get("model"),
+            "model_name": self.model_name or self._served_model,
             "embed_batch_size": self.embed_batch_size,
             "base_url": safe_url(self.base_url),
         }
@@ -93,12 +94,12 @@ class VLLMEmbedding(ClientsMixin, BaseEmbedding):
 
     def _embed(self, texts: list[str]) -> list[Embedding]:
         response = self.client.embed(texts, **self._params())
-        self._conn.facts.setdefault("model", response.model)
+        self._served_model = self._served_model or response.model
         return response.vectors()
 
     async def _aembed(self, texts: list[str]) -> list[Embedding]:
         response = await self.async_client.embed(texts, **self._params())
-        self._conn.facts.setdefault("model", response.model)
+        self._served_model = self._served_model or response.model
         return response.vectors()
 
     def _get_query_embedding(self, query: str) -> Embedding:

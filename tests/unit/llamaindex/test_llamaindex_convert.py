@@ -17,8 +17,6 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.tools import FunctionTool
 
 from llamaindex_vllm_accel._convert import (
-    ChatStreamState,
-    CompletionStreamState,
     chat_response_from_completion,
     completion_response_from_chat,
     completion_response_from_completion,
@@ -29,6 +27,7 @@ from llamaindex_vllm_accel._convert import (
     tool_selections,
     tool_to_dict,
 )
+from llamaindex_vllm_accel._stream import ChatStreamState, CompletionStreamState
 from vllm_accel._models import ChatCompletion, ChatCompletionChunk, Completion, CompletionChunk
 
 pytestmark = pytest.mark.unit

@@ -21,6 +21,7 @@ from llama_index.core.tools import FunctionTool
 
 from llamaindex_vllm_accel import VLLM, VLLMEmbedding
 from llamaindex_vllm_accel._connection import safe_url
+from vllm_accel._integration import CLIENTS, FACTS
 
 pytestmark = pytest.mark.unit
 
@@ -45,7 +46,8 @@ def test_import_is_lazy_and_cheap() -> None:
         "import llama_index.core.llms\n"
         "t = time.process_time()\n"
         "import llamaindex_vllm_accel\n"
-        "print(time.process_time() - t, 'httpx' in sys.modules, 'vllm_accel' in sys.modules)"
+        "print(time.process_time() - t, 'httpx' in sys.modules,\n"
+        "      'vllm_accel._client' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     seconds, httpx_loaded, core_loaded = out.stdout.split()
@@ -60,12 +62,10 @@ def test_with_adapter_is_a_cheap_copy_sharing_the_pool() -> None:
     llm = VLLM(base_url=URL, max_tokens=7)
     pirate = llm.with_adapter("pirate")
     assert pirate.client is llm.client  # built once, shared
-    assert pirate._conn is llm._conn
     assert (pirate.adapter, pirate.max_tokens, llm.adapter) == ("pirate", 7, None)
     loading = llm.with_adapter("sea", path="/lora/sea")
     assert (loading.adapter, loading.adapter_path) == ("sea", "/lora/sea")
-    assert loading._pending_adapter() == ("sea", "/lora/sea")
-    assert pirate._pending_adapter() is None
+    assert loading.client is llm.client  # the adapter changes no connection setting
 
 
 def test_pickles_without_clients_and_keeps_the_key(caplog: pytest.LogCaptureFixture) -> None:
@@ -77,8 +77,8 @@ def test_pickles_without_clients_and_keeps_the_key(caplog: pytest.LogCaptureFixt
     assert (clone.adapter, clone.max_tokens, clone.base_url) == ("pirate", 5, URL)
     assert clone.api_key is not None
     assert clone.api_key.get_secret_value() == "sk-k"
-    assert clone._conn is not llm._conn
-    assert clone._conn._client is None
+    assert clone._overrides.client is None
+    assert clone.client is llm.client  # equal settings: the process's cached client
 
 
 def test_embedding_pickles_and_hides_the_key(caplog: pytest.LogCaptureFixture) -> None:
@@ -106,7 +106,7 @@ def test_payload_has_no_credentials_and_needs_no_server() -> None:
     dumped = json.dumps(payload)
     for secret in ("sk-secret-123", "pw@", "token=t"):
         assert secret not in dumped
-    assert llm._conn._client is None  # no client was built for the payload
+    assert llm._client_settings().key() not in CLIENTS._sync  # no client built for the payload
     serialized = repr(llm) + llm.to_json()
     assert "sk-secret-123" not in serialized
     assert "api_key" not in llm.to_dict()
@@ -142,7 +142,8 @@ def test_metadata_overrides_need_no_server() -> None:
     assert (meta.context_window, meta.num_output, meta.is_function_calling_model) == (
         999, 12, False)
     assert (meta.model_name, meta.is_chat_model) == ("smollm2", True)
-    assert llm._conn.facts == {}
+    assert FACTS.cached_models(llm._server) is None
+    assert FACTS.cached_tools(llm._server, "smollm2") is None
 
 
 # -- request parameters ------------------------------------------------------------------------
