@@ -18,6 +18,7 @@ from ._connection import (
     BaseUrl,
     ClientsMixin,
     DefaultHeaders,
+    Endpoints,
     MaxRetries,
     Timeout,
     safe_url,
@@ -64,6 +65,7 @@ class VLLMRerank(ClientsMixin, BaseNodePostprocessor):
     )
     top_n: int = Field(default=2, ge=1, description="Top N nodes to return.")
     base_url: BaseUrl = None
+    endpoints: Endpoints = None
     api_key: ApiKey = None
     truncate_prompt_tokens: int | None = Field(
         default=None, ge=-1,
@@ -80,9 +82,6 @@ class VLLMRerank(ClientsMixin, BaseNodePostprocessor):
     def class_name(cls) -> str:
         """The name LlamaIndex serializes this class under."""
         return "vllm_accel_rerank"
-
-    def _client_model(self) -> str | None:
-        return self.model or None
 
     def to_payload(self) -> dict[str, Any]:
         """What events and callbacks show: no credentials."""
