@@ -100,8 +100,9 @@ class VLLMRerank(ClientsMixin, BaseNodePostprocessor):
         """LlamaIndex's rerank events around one request; ``out`` is filled inside."""
         dispatcher.event(ReRankStartEvent(query=query, nodes=nodes, top_n=self.top_n,
                                           model_name=self.model))
-        payload = {EventPayload.NODES: nodes, EventPayload.MODEL_NAME: self.model,
-                   EventPayload.QUERY_STR: query.query_str, EventPayload.TOP_K: self.top_n}
+        payload: dict[str, Any] = {
+            EventPayload.NODES: nodes, EventPayload.MODEL_NAME: self.model,
+            EventPayload.QUERY_STR: query.query_str, EventPayload.TOP_K: self.top_n}
         with self.callback_manager.event(CBEventType.RERANKING, payload=payload) as event:
             yield
             event.on_end(payload={EventPayload.NODES: out})

@@ -85,18 +85,23 @@ async def test_blank_and_empty_inputs_send_nothing_for_them(reranker: VLLMRerank
     assert _requests(reranker) == before + 1
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda r: r.rerank(["a"], QUERY, top_n=0), "top_n must be an int >= 1"),
-    (lambda r: r.rerank(["a"], ""), "query must not be empty"),
-    (lambda r: r.arerank(["a"], QUERY, top_n=-2), "top_n must be an int >= 1"),
+async def _call(reranker: VLLMRerank, method: str, query: str, **kwargs: Any) -> Any:
+    result = getattr(reranker, method)(["a"], query, **kwargs)
+    return await result if method == "arerank" else result
+
+
+@pytest.mark.parametrize(("method", "query", "kwargs", "message"), [
+    ("rerank", QUERY, {"top_n": 0}, "top_n must be an int >= 1"),
+    ("rerank", "", {}, "query must not be empty"),
+    ("arerank", QUERY, {"top_n": -2}, "top_n must be an int >= 1"),
+    ("arerank", " ", {}, "query must not be empty"),
 ])
-async def test_bad_input_is_a_typed_error_before_sending(reranker: VLLMRerank, call: Any,
-                                                         message: str) -> None:
+async def test_bad_input_is_a_typed_error_before_sending(
+        reranker: VLLMRerank, method: str, query: str, kwargs: dict[str, Any],
+        message: str) -> None:
     before = _requests(reranker)
     with pytest.raises(VLLMInvalidRequestError, match=message):
-        result = call(reranker)
-        if hasattr(result, "__await__"):
-            await result
+        await _call(reranker, method, query, **kwargs)
     assert _requests(reranker) == before
 
 

@@ -59,7 +59,8 @@ async def test_postprocess_scores_best_first_with_events(embed_server_url: str, 
     assert sorted(n.node.node_id for n in out) == ["n0", "n1", "n2", "n3"]
     scores = [n.score for n in out]
     assert scores == sorted(scores, reverse=True)
-    assert scores[0] is not None and scores[0] > 0.7  # the relevance score replaced 0.7
+    assert scores[0] is not None
+    assert scores[0] > 0.7  # its relevance score, not its input score (0.7)
     [start] = events.of(ReRankStartEvent)
     assert (start.top_n, start.model_name, len(start.nodes)) == (4, "minilm", 4)
     [end] = events.of(ReRankEndEvent)

@@ -34,7 +34,8 @@ async def test_postprocess_nodes(recorded_embed_url: str, vcr: Any, mode: str) -
     else:
         out = await rerank.apostprocess_nodes(nodes, query_str=QUERY)
     assert [n.node.node_id for n in out] == ["n3", "n1"]
-    assert out[0].score is not None and out[1].score is not None
+    assert out[0].score is not None
+    assert out[1].score is not None
     assert out[0].score > out[1].score
     assert sent(vcr, "/rerank") == [
         {"query": QUERY, "documents": list(DOCS), "top_n": 2, "model": "minilm"}]
