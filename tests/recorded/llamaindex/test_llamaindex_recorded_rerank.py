@@ -47,8 +47,11 @@ async def test_query_engine_sends_only_the_reranked_best_to_the_llm(
                           api_key=RECORDED_API_KEY, truncate_prompt_tokens=INDEX_TOKENS)
     documents = [Document(text=t, doc_id=f"d{i}") for i, t in enumerate(DOCS)]
     index = VectorStoreIndex.from_documents(documents, embed_model=embed)
+    # Context window and tool support given: no server-facts requests, whose answers the
+    # process-wide cache may already hold from another test (their order is random).
     llm = VLLM(base_url=recorded_chat_url, model="smollm2", api_key=RECORDED_API_KEY,
-               temperature=0.0, max_tokens=8, max_retries=0)
+               temperature=0.0, max_tokens=8, max_retries=0, context_window=8192,
+               is_function_calling=False)
     engine = index.as_query_engine(llm=llm, similarity_top_k=4,
                                    node_postprocessors=[_rerank(recorded_embed_url, top_n=1)])
     response = await engine.aquery(QUERY)
