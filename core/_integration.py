@@ -28,18 +28,18 @@ import inspect
 import logging
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._config import normalize_base_url
+from ._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, normalize_base_url
 from ._secret import Secret, SecretLike, to_secret
+from ._server_facts import ADAPTERS, FACTS, AdapterRegistry, ServerFacts
 from ._stats import NO_MODEL, GroupStats, RequestRecord, StatsSnapshot
 
 if TYPE_CHECKING:  # httpx and the clients are imported on first use (the integrations' import)
     from ._async_client import AsyncVLLMClient
     from ._client import VLLMClient
-    from ._models import ModelList
     from ._pool import Endpoint, EndpointPool
 
 __all__ = [
@@ -89,8 +89,8 @@ class ClientSettings:
     base_url: str | None = None
     endpoints: EndpointPool | tuple[Endpoint, ...] | None = None
     api_key: Secret | None = field(default=None, repr=False, compare=False)
-    timeout: float | None = None
-    max_retries: int | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
@@ -117,8 +117,8 @@ class ClientSettings:
             base_url=None if base_url is None else normalize_base_url(base_url),
             endpoints=_endpoints(endpoints),
             api_key=to_secret(api_key),
-            timeout=timeout,
-            max_retries=max_retries,
+            timeout=DEFAULT_TIMEOUT if timeout is None else float(timeout),
+            max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
             headers=tuple(sorted((headers or {}).items())),
         )
 
@@ -155,10 +155,8 @@ class ClientSettings:
             kwargs["endpoints"] = pool
         else:
             kwargs["base_url"] = self.base_url
-        if self.timeout is not None:
-            kwargs["timeout"] = self.timeout
-        if self.max_retries is not None:
-            kwargs["max_retries"] = self.max_retries
+        kwargs["timeout"] = self.timeout
+        kwargs["max_retries"] = self.max_retries
         return kwargs
 
 
@@ -296,137 +294,6 @@ def merge_stats(snapshots: Iterable[StatsSnapshot]) -> StatsSnapshot:
         by_model={k: GroupStats.of(v) for k, v in by_model.items()},
         recent=records,
     )
-
-
-# -- LoRA adapters -------------------------------------------------------------------------------
-
-
-class AdapterRegistry:
-    """Which LoRA adapters this process has loaded, per (server, name, path)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loaded: set[tuple[str, str, str]] = set()
-
-    def is_loaded(self, server: str, name: str, path: str) -> bool:
-        """Whether ``name`` from ``path`` was loaded on ``server`` (and not forgotten since)."""
-        with self._lock:
-            return (server, name, path) in self._loaded
-
-    def _mark(self, server: str, name: str, path: str) -> None:
-        with self._lock:
-            self._loaded.add((server, name, path))
-        FACTS.forget_models(server)
-
-    def forget(self, server: str, name: str) -> None:
-        """Forget every load of ``name`` on ``server`` (the next use loads it again)."""
-        with self._lock:
-            self._loaded = {e for e in self._loaded if e[:2] != (server, name)}
-
-    def ensure(self, client: VLLMClient, server: str, name: str, path: str) -> None:
-        """Load ``name`` from ``path`` unless this process already did.
-
-        Loading is a no-op on the server when it serves that adapter from that path already.
-        """
-        if not self.is_loaded(server, name, path):
-            client.load_lora_adapter(name, path)
-            self._mark(server, name, path)
-
-    async def aensure(self, client: AsyncVLLMClient, server: str, name: str, path: str) -> None:
-        """Async :meth:`ensure`."""
-        if not self.is_loaded(server, name, path):
-            await client.load_lora_adapter(name, path)
-            self._mark(server, name, path)
-
-    @contextlib.contextmanager
-    def forget_on_404(self, server: str, name: str | None) -> Iterator[None]:
-        """Forget ``name`` when the request inside answers 404 (the server lost the adapter)."""
-        from ._errors import NotFoundError
-
-        try:
-            yield
-        except NotFoundError:
-            if name is not None:
-                self.forget(server, name)
-            raise
-
-
-ADAPTERS = AdapterRegistry()
-"""The process-wide adapter registry of both framework packages."""
-
-
-# -- server facts --------------------------------------------------------------------------------
-
-_PROBE_TOOL = {
-    "type": "function",
-    "function": {"name": "probe", "parameters": {"type": "object", "properties": {}}},
-}
-
-
-class ServerFacts:
-    """What a server tells once: its model list and whether it accepts tools."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._models: dict[str, ModelList] = {}
-        self._tools: dict[tuple[str, str | None], bool] = {}
-
-    def models(self, client: VLLMClient, server: str) -> ModelList:
-        """``GET /v1/models`` of ``server`` (asked once; again after an adapter load)."""
-        models = self._models.get(server)
-        if models is None:
-            models = client.models()
-            with self._lock:
-                self._models[server] = models
-        return models
-
-    def cached_models(self, server: str) -> ModelList | None:
-        """The model list if already asked, else None (never a request)."""
-        return self._models.get(server)
-
-    def forget_models(self, server: str) -> None:
-        """Ask for the model list again next time."""
-        with self._lock:
-            self._models.pop(server, None)
-
-    def max_model_len(self, client: VLLMClient, server: str, name: str) -> int | None:
-        """The context length of ``name`` (an adapter's is its base model's)."""
-        card = self.models(client, server).get(name)
-        if card is None:  # loaded since the list was asked for: ask again
-            self.forget_models(server)
-            card = self.models(client, server).get(name)
-        if card is not None and card.max_model_len is None and card.parent:
-            card = self.models(client, server).get(card.parent)
-        return None if card is None else card.max_model_len
-
-    def accepts_tools(self, client: VLLMClient, server: str, model: str | None) -> bool:
-        """Whether the server takes ``tool_choice="auto"`` (``--enable-auto-tool-choice``).
-
-        One one-token request, asked once per server and model: vLLM answers 400 at once when
-        auto tool choice is off.
-        """
-        from ._errors import BadRequestError
-
-        key = (server, model)
-        known = self._tools.get(key)
-        if known is None:
-            try:
-                client.chat([{"role": "user", "content": "hi"}], model=model,
-                            tools=[_PROBE_TOOL], tool_choice="auto", max_tokens=1)
-                known = True
-            except BadRequestError:
-                known = False
-            with self._lock:
-                self._tools[key] = known
-        return known
-
-    def cached_tools(self, server: str, model: str | None) -> bool | None:
-        """Whether tools are accepted, if already asked (never a request)."""
-        return self._tools.get((server, model))
-
-
-FACTS = ServerFacts()
-"""The process-wide server facts of both framework packages."""
 
 
 # -- request fields --------------------------------------------------------------------------------

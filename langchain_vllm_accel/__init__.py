@@ -8,6 +8,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from vllm_accel._extras import require
+
+require("langchain_vllm_accel", "langchain", "langchain_core")
+
 if TYPE_CHECKING:
     from ._errors import (
         VLLMAllEndpointsFailedError,

@@ -84,6 +84,7 @@ class VLLMConnection(BaseModel):
     """Optional ``httpx.AsyncClient`` to send async requests with."""
 
     _settings: ClientSettings | None = PrivateAttr(default=None)
+    _settings_of: tuple[Any, ...] = PrivateAttr(default=())
     _own_sync: Any = PrivateAttr(default=None)
     _own_async: Any = PrivateAttr(default=None)
 
@@ -111,8 +112,11 @@ class VLLMConnection(BaseModel):
         return values
 
     def _client_settings(self) -> ClientSettings:
-        """The validated settings (computed once per object)."""
-        if self._settings is None:
+        """The validated settings (computed again only when a connection field changed)."""
+        fields = (self.base_url, id(self.endpoints), self.api_key, self.timeout,
+                  self.max_retries, repr(self.default_headers))
+        if self._settings is None or self._settings_of != fields:
+            self._settings_of = fields
             self._settings = ClientSettings.of(
                 base_url=self.base_url if self.endpoints is None else None,
                 endpoints=self.endpoints,

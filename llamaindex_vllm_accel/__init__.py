@@ -10,8 +10,12 @@ Example:
     >>> rerank = VLLMRerank(base_url="http://localhost:8001", top_n=2)  # doctest: +SKIP
 """
 
-from .embeddings import VLLMEmbedding
-from .llms import VLLM
-from .rerank import VLLMRerank
+from vllm_accel._extras import require
+
+require("llamaindex_vllm_accel", "llamaindex", "llama_index.core")
+
+from .embeddings import VLLMEmbedding  # noqa: E402
+from .llms import VLLM  # noqa: E402
+from .rerank import VLLMRerank  # noqa: E402
 
 __all__ = ["VLLM", "VLLMEmbedding", "VLLMRerank"]

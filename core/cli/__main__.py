@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ._app import main
+from .._extras import cli_main
 
-main()
+cli_main()

@@ -13,6 +13,15 @@ import pytest
 PLACEHOLDER = "http://127.0.0.1:9"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_server_facts() -> None:
+    """Each cassette was recorded by a test that asked the server itself: the process-wide
+    server facts and adapter loads of the integrations start empty for every test."""
+    from vllm_accel._integration import ADAPTERS, FACTS
+
+    FACTS.clear()
+    ADAPTERS.clear()
+
 
 def _recording(request: pytest.FixtureRequest) -> bool:
     return request.config.getoption("--record-mode", default="none") not in (None, "none")
