@@ -19,13 +19,13 @@ from types import TracebackType
 
 from ._errors import ServerSetupError, ServerStartError
 from ._paths import CHAT_MODEL_NAME, EMBEDDING_MODEL_NAME, LORA_NAME, paths
-from ._prepare import PreparedModels, prepare
+from ._prepare import ASSETS, PreparedModels, prepare
 from ._process import ServerSpec, VLLMServer, free_port, managed_server, port_is_free
 from ._venv import Progress, _say
 
 __all__ = [
     "CHAT_MODEL_NAME",
-    "CLASSIFY_LABELS",
+    "CLASSIFY_TOKENS",
     "CLASSIFY_MODEL_NAME",
     "EMBEDDING_MODEL_NAME",
     "LORA_NAME",
@@ -72,27 +72,34 @@ SERVER_INFO_FLAGS = ("--enable-server-load-tracking", "--enable-tokenizer-info-e
 """Flags that turn on ``GET /load`` counting and ``GET /tokenizer_info``."""
 
 
-CLASSIFY_LABELS = ("no", "yes")
-"""The labels of :func:`classify_spec`'s classifier: the next-token logits of these words."""
+RERANK_CHAT_TEMPLATE = ASSETS / "rerank_chat_template.jinja"
+"""The prompt of :func:`classify_spec`'s cross-encoder (SmolLM2's own for other chats)."""
+
+CLASSIFY_TOKENS = ("no", "yes")
+"""The words whose next-token logits make :func:`classify_spec`'s classifier."""
 
 
 def classify_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
-    """A classification (and cross-encoder scoring) server: SmolLM2 with ``--convert classify``.
+    """A cross-encoder classification server: SmolLM2 with ``--convert classify``.
 
-    SmolLM2 has no trained classification head, and vLLM would leave the ``score`` layer of
-    the converted model uninitialised (its answers were NaN, which vLLM then refuses to put
-    in JSON). So the head is built from the language-model head, vLLM's "LLM as a judge"
-    conversion (``classifier_from_token`` with ``method="no_post_processing"``): the two
-    classes are the next-token logits of "no" and "yes" (:data:`CLASSIFY_LABELS`). ``/load``
-    tracking and ``/tokenizer_info`` are on.
+    It serves ``/classify``, ``/pooling``, and ``/score`` / ``/rerank`` as a cross-encoder
+    (query and document read together). SmolLM2 has no trained classification head, and
+    vLLM leaves the converted model's ``score`` layer uninitialised (its answers were NaN,
+    which vLLM then refuses to put in JSON); so the head is built from the language-model
+    head, vLLM's "LLM as reranker" conversion (``classifier_from_token`` with
+    ``method="from_2_way_softmax"``): one class, the probability that the next token is
+    "yes" rather than "no" (:data:`CLASSIFY_TOKENS`). vLLM enables its scoring routes for a
+    classifier only with exactly one label. A score pair is rendered by
+    ``assets/rerank_chat_template.jinja`` as the question "Does this text answer the question
+    ...? Answer yes or no." (without it vLLM just concatenates query and document, and the
+    135M model ranked an unrelated document first). ``/load`` tracking and
+    ``/tokenizer_info`` are on.
     """
-    hf_overrides = {
-        "classifier_from_token": list(CLASSIFY_LABELS), "method": "no_post_processing",
-        "id2label": dict(enumerate(CLASSIFY_LABELS)),
-    }
+    hf_overrides = {"classifier_from_token": list(CLASSIFY_TOKENS),
+                    "method": "from_2_way_softmax"}
     spec = ServerSpec(
         model=models.chat_model, served_model_name=CLASSIFY_MODEL_NAME, python=models.python,
-        runner="pooling", max_model_len=512,
+        runner="pooling", max_model_len=512, chat_template=RERANK_CHAT_TEMPLATE,
         extra_args=("--convert", "classify", "--hf-overrides", json.dumps(hf_overrides),
                     *SERVER_INFO_FLAGS),
     )
