@@ -2,7 +2,8 @@
 
 It starts SmolLM2-135M-Instruct (chat, LoRA, tool calling) and all-MiniLM-L6-v2 (embeddings),
 then shows the core client, the pirate LoRA adapter, a batch with a progress bar, LangChain and
-LlamaIndex on the same servers, and the statistics the client gathered. Every server it starts is
+LlamaIndex on the same servers, a retrieval reranked with ``VLLMRerank``, and the statistics the
+client gathered. Every server it starts is
 stopped when it ends, Ctrl-C included.
 """
 
@@ -150,6 +151,45 @@ def llamaindex_query(chat_url: str, embed_url: str) -> None:
         console.print(f"[dim]source: {node.node.metadata['file']} (score {node.score:.2f})[/]")
 
 
+RERANK_QUERY = "What is the secret password of the Blue Castle?"
+RERANK_DOCS = [
+    "The Blue Castle gift shop sells postcards, blue mugs and model towers to visitors.",
+    "The Blue Castle was built in 1342 and its blue roof tiles were replaced in 1901.",
+    "Tours of the Blue Castle start at ten; the guides speak English and German.",
+    "Notes copied from the town archive of Varnholm, folder twelve. "
+    "The secret password of the Blue Castle is marmalade.",
+]
+
+
+def rerank_retrieval(embed_url: str) -> None:
+    section("7. Reranking: retrieve with embeddings, rerank with VLLMRerank (LangChain)")
+    from langchain_core.documents import Document
+    from langchain_core.vectorstores import InMemoryVectorStore
+
+    from langchain_vllm_accel import VLLMEmbeddings, VLLMRerank
+
+    # A cheap first stage: the index embeds each document's first 16 tokens only. MiniLM reranks
+    # as a bi-encoder (cosine of the same embeddings), so it can only change the order by seeing
+    # more than the index did: here, the whole document. A cross-encoder served with
+    # `--runner pooling` reranks through the same class.
+    index = InMemoryVectorStore.from_documents(
+        [Document(text, metadata={"doc": i}) for i, text in enumerate(RERANK_DOCS)],
+        VLLMEmbeddings(base_url=embed_url, model="minilm", truncate_prompt_tokens=16))
+    retrieved = index.similarity_search_with_score(RERANK_QUERY, k=4)
+    reranked = VLLMRerank(base_url=embed_url, model="minilm", top_n=None).compress_documents(
+        [doc for doc, _ in retrieved], RERANK_QUERY)
+    console.print(f"[bold]query:[/] {RERANK_QUERY}")
+    table = Table("document", "vector search", "reranked", "relevance")
+    rank = {d.metadata["doc"]: n for n, d in enumerate(reranked, 1)}
+    score = {d.metadata["doc"]: d.metadata["relevance_score"] for d in reranked}
+    for n, (doc, cosine) in enumerate(retrieved, 1):
+        i = doc.metadata["doc"]
+        table.add_row(doc.page_content[:60] + "...", f"#{n} ({cosine:.2f})", f"#{rank[i]}",
+                      f"{score[i]:.2f}")
+    console.print(table)
+    console.print(f"[bold]top document after reranking:[/] {reranked[0].page_content}")
+
+
 def stats_table(client: VLLMClient) -> None:
     section("Statistics: what the client measured, and what the server reports")
     snap = client.stats()
@@ -185,6 +225,7 @@ def main() -> int:
             langchain_chain(servers.chat.base_url)
             langchain_agent(servers.chat.base_url)
             llamaindex_query(servers.chat.base_url, servers.embeddings.base_url)
+            rerank_retrieval(servers.embeddings.base_url)
             stats_table(client)
     finally:
         servers.stop()

@@ -1,4 +1,4 @@
-"""LangChain integration for vLLM: `ChatVLLM`, `VLLM` and `VLLMEmbeddings`.
+"""LangChain integration for vLLM: `ChatVLLM`, `VLLM`, `VLLMEmbeddings` and `VLLMRerank`.
 
 Classes are imported on first access, so ``import langchain_vllm_accel`` costs almost nothing.
 """
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .chat_models import ChatVLLM
     from .embeddings import VLLMEmbeddings
     from .llms import VLLM
+    from .rerank import VLLMRerank
 
 __all__ = [
     "VLLM",
@@ -56,6 +57,7 @@ __all__ = [
     "VLLMInvalidRequestError",
     "VLLMNotFoundError",
     "VLLMPermissionDeniedError",
+    "VLLMRerank",
     "VLLMRateLimitError",
     "VLLMRequestTimeoutError",
     "VLLMServiceUnavailableError",
@@ -65,7 +67,12 @@ __all__ = [
     "VLLMUnprocessableEntityError",
 ]
 
-_MODULES = {"ChatVLLM": ".chat_models", "VLLM": ".llms", "VLLMEmbeddings": ".embeddings"}
+_MODULES = {
+    "ChatVLLM": ".chat_models",
+    "VLLM": ".llms",
+    "VLLMEmbeddings": ".embeddings",
+    "VLLMRerank": ".rerank",
+}
 
 
 def __getattr__(name: str) -> Any:
