@@ -253,8 +253,9 @@ def route_missing(error: VLLMError) -> bool:
 def _plain(prompt: Any) -> bool:
     if isinstance(prompt, str):
         return True
-    return all(isinstance(m, Mapping) and m.get("role") in _PLAIN_ROLES
-               and not m.get("tool_calls") for m in prompt)
+    # an empty conversation would fail the whole request locally: it fans out and fails alone
+    return bool(prompt) and all(isinstance(m, Mapping) and m.get("role") in _PLAIN_ROLES
+                                and not m.get("tool_calls") for m in prompt)
 
 
 def batch_chat_ok(prompts: Sequence[Any], params: Mapping[str, Any]) -> bool:
