@@ -39,6 +39,7 @@ PLAIN = ["hi", [{"role": "system", "content": "s"}, {"role": "user", "content": 
     (PLAIN, {"tool_choice": "none"}, False),
     (PLAIN, {"ignore_eos": True}, False),  # the route would drop it silently
     (PLAIN, {"min_tokens": 2}, False),
+    (PLAIN, {"echo": True}, False),  # killed the CPU engine with LoRA in a batch request
     (PLAIN, {"use_beam_search": True}, False),
     (PLAIN, {"stream": True}, False),
     (PLAIN, {"extra_body": {"ignore_eos": True}}, False),
