@@ -831,7 +831,9 @@ class AsyncVLLMClient(BaseClient):
                 return await method(response_id)
             except (NotFoundError, APIConnectionError) as exc:
                 causes[state.name] = exc
-        raise self._response_missing(response_id, causes)
+        from ._responses import not_stored_anywhere
+
+        raise not_stored_anywhere(response_id, causes)
 
     async def _one_request(
         self, plan: _batch.Plan, model: str | None, params: dict[str, Any],

@@ -516,12 +516,3 @@ class BaseClient:
                         self.base_url, error.status_code)
             return None
         return None if _batch.splits_on(error) else plan.items_failed(error, latency)
-
-    def _response_missing(self, response_id: str, causes: dict[str, VLLMError]) -> VLLMError:
-        """The error when no endpoint of the pool had stored response ``response_id``."""
-        if all(isinstance(e, NotFoundError) for e in causes.values()):
-            return NotFoundError(f"response {response_id!r} is stored on no endpoint of the pool",
-                                 status_code=404)
-        return AllEndpointsFailedError(
-            f"response {response_id!r}: no endpoint had it, some could not be asked",
-            causes=causes)
