@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EXTRAS := langchain,llamaindex,cli,dev
 
-.PHONY: demo test check lint typecheck setup venv prepare record bench clean
+.PHONY: demo test check lint typecheck generate generated setup venv prepare record bench clean
 
 $(VENV)/.ready: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,14 @@ typecheck: venv
 	$(VENV)/bin/mypy -p vllm_accel
 	$(VENV)/bin/mypy langchain_vllm_accel llamaindex_vllm_accel
 
-check: lint typecheck
+# The sync client core/_sync/ is generated from the async one core/_async/ (docs/design.md).
+generate: venv
+	$(PY) tests/support/generate_sync.py
+
+generated: venv
+	$(PY) tests/support/generate_sync.py --check
+
+check: generated lint typecheck
 
 test: setup check
 	$(PY) -m pytest --durations=25

@@ -1,49 +1,43 @@
-"""What both client twins share (no I/O).
+"""What both client flavours share (no I/O).
 
-Configuration, request building, response handling, the retry decisions and the statistics
-choke point. ``VLLMClient`` and ``AsyncVLLMClient`` only add the send/sleep loops.
+Configuration, request building, response handling, the bookkeeping around
+:func:`vllm_accel._retry.decide`, the statistics choke point. The send loops are in
+``vllm_accel._async._transport`` (and its generated sync twin).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from ._config import (
-    ENV_API_KEY,
-    ENV_MODEL,
-    RetryPolicy,
-    make_timeout,
-    normalize_base_url,
-)
+from ._call import Call, outcome
+from ._config import ENV_API_KEY, ENV_MODEL, RetryPolicy, make_timeout, normalize_base_url
 from ._errors import (
     AllEndpointsFailedError,
     APIError,
-    IncompleteStreamError,
     InvalidRequestError,
     NotFoundError,
     VLLMError,
     decode_body,
+    error_from_response,
 )
-from ._pool import Endpoint, EndpointPool, EndpointState, Outcome, counts_against, fails_over
-from ._retry import retry_delay
-from ._secret import Secret, SecretLike, to_secret
+from ._pool import Endpoint, EndpointPool, EndpointState, Outcome
+from ._response_calls import ResponseCalls
+from ._retry import Attempt, GiveUp, PoolFacts, decide
+from ._secret import SecretLike, to_secret
 from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
 
 if TYPE_CHECKING:  # pydantic, the models and the streams are imported on first use (import cost)
     from pydantic import BaseModel
 
-    from ._batch import BatchItem, Plan
-    from ._models import ChatCompletionChunk, CompletionChunk, Usage
-    from ._responses import ResponseEvent
+    from ._models import Usage
     from ._stream import Finish, StreamState
 
 __all__ = ["BaseClient", "Call"]
@@ -63,46 +57,7 @@ _USER_AGENT = "vllm-accel/0.1"
 LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128)
 
 
-@dataclass(slots=True)
-class Call:
-    """One logical request: every attempt of it shares this id, payload and record."""
-
-    method: str
-    url: str
-    endpoint: str
-    json: Any = None
-    model: str | None = None
-    stream: bool = False
-    retryable: bool = True
-    api_key: Secret | None = None
-    timeout: httpx.Timeout | None = None
-    max_retries: int | None = None
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    started: float = field(default_factory=time.perf_counter)
-    retries: int = 0
-    state: StreamState[Any, Any] | None = None
-    route: str | None = None
-    """The path to send to on a pool's endpoints (None: ``url`` is absolute, not routed)."""
-    lease: EndpointState | None = None
-    """The pool endpoint holding this request until it is recorded."""
-    last: EndpointState | None = None
-    """The pool endpoint of the latest attempt."""
-    causes: dict[str, VLLMError] = field(default_factory=dict)
-    """Pool endpoint name -> the error of this request's failed attempt there."""
-
-
-def _outcome(error: BaseException | None, cancelled: bool = False) -> Outcome:
-    """What an ended request tells about its endpoint's health."""
-    if error is None:
-        return "success"
-    if cancelled or not isinstance(error, VLLMError):
-        return "neutral"
-    if isinstance(error, IncompleteStreamError) or counts_against(error):
-        return "failure"
-    return "success" if error.status_code is not None else "neutral"
-
-
-class BaseClient:
+class BaseClient(ResponseCalls):
     """Configuration and the pure half of a vLLM client (see ``VLLMClient`` for the arguments)."""
 
     def __init__(
@@ -279,27 +234,32 @@ class BaseClient:
     # -- response handling and the statistics choke point -------------------------------------
 
     def _policy(self, call: Call) -> RetryPolicy:
-        policy = self.retry
-        if call.max_retries is not None:
-            policy = RetryPolicy(
-                max_retries=call.max_retries, initial_delay=policy.initial_delay,
-                max_delay=policy.max_delay, max_retry_after=policy.max_retry_after,
-                jitter=policy.jitter, retry_statuses=policy.retry_statuses,
-            )
-        return policy
+        if call.max_retries is None:
+            return self.retry
+        return self._replace_retries(call.max_retries)
+
+    def _replace_retries(self, max_retries: int) -> RetryPolicy:
+        """The client's policy with another ``max_retries`` (every other field kept)."""
+        return dataclasses.replace(self.retry, max_retries=max_retries)
+
+    def _error_from(self, call: Call, response: httpx.Response) -> APIError:
+        """The typed error of a read error response (``Retry-After`` by the policy's clock)."""
+        clock = self._policy(call).clock
+        return error_from_response(response, request_id=call.request_id,
+                                   now=None if clock is None else clock())
 
     def _retry_delay(self, call: Call, error: VLLMError) -> float:
         """Seconds to sleep before the next attempt; raises ``error`` (recorded) to give up."""
-        delay = retry_delay(self._policy(call), call.retries, error, retryable=call.retryable)
-        if delay is None:
+        decision = decide(self._policy(call), Attempt(error, call.retries, call.retryable))
+        if isinstance(decision, GiveUp):
             self._record(call, status=error.status_code, error=error)
             raise error
         call.retries += 1
         # Never the headers or body here: they may carry the API key or user data.
         logger.info("retry %d of %s %s [request %s] in %.2f s after %s: %s", call.retries,
-                    call.method, call.endpoint, call.request_id, delay, type(error).__name__,
-                    error.message)
-        return delay
+                    call.method, call.endpoint, call.request_id, decision.delay,
+                    type(error).__name__, error.message)
+        return decision.delay
 
     # -- the pool's decisions (the twins' pooled send loops call these) ------------------------
 
@@ -331,31 +291,20 @@ class BaseClient:
     def _failover_delay(self, call: Call, state: EndpointState, error: VLLMError) -> float:
         """Seconds to wait after a failed attempt on ``state``; raises (recorded) to give up.
 
-        Nothing was answered, so the request may move: 0 s when an untried endpoint is left.
+        The decision is :func:`vllm_accel._retry.decide`; this releases the endpoint, forgets
+        a 404'd adapter there, and records and logs what was decided.
         """
         pool = self.pool
         assert pool is not None
-        self._release(state, _outcome(error), error)
+        self._release(state, outcome(error), error)
         call.causes[state.name] = error
-        moved = False  # a 404 for an adapter another endpoint still serves: go there
-        if (isinstance(error, NotFoundError) and call.model is not None
-                and state.serves(call.model)):
-            pool.remove_model(state, call.model)
-            moved = any(s.serves(call.model) for s in pool.endpoints)
-        policy = self._policy(call)
-        delay: float | None = None
-        if moved:
-            delay = 0.0 if call.retryable and call.retries < policy.max_retries else None
-        elif fails_over(error):
-            delay = retry_delay(policy, call.retries, error, retryable=call.retryable)
-            if (delay is None and error.retry_after is not None and call.retryable
-                    and call.retries < policy.max_retries
-                    and error.status_code in policy.retry_statuses
-                    and pool.has_untried(call.model, call.causes)):
-                delay = 0.0  # a Retry-After beyond the cap is this endpoint's: try another now
-        if delay is None:
+        facts = PoolFacts(moved=self._forget_adapter(call, state, error),
+                          untried=pool.has_untried(call.model, call.causes),
+                          covered=pool.covers(call.model, call.causes))
+        decision = decide(self._policy(call), Attempt(error, call.retries, call.retryable, facts))
+        if isinstance(decision, GiveUp):
             final: VLLMError = error
-            if fails_over(error) and pool.covers(call.model, call.causes):
+            if decision.everywhere:
                 final = pool.all_failed(pool.eligible(call.model), call.causes)
                 final.request_id = call.request_id
             self._record(call, status=error.status_code, error=final)
@@ -365,12 +314,20 @@ class BaseClient:
             status=error.status_code, latency=time.perf_counter() - call.started,
             error=type(error).__name__))
         call.retries += 1
-        if pool.has_untried(call.model, call.causes):
-            delay = 0.0
         logger.info("failover %d of %s %s [request %s] from %s in %.2f s after %s: %s",
-                    call.retries, call.method, call.endpoint, call.request_id, state.name, delay,
-                    type(error).__name__, error.message)
-        return delay
+                    call.retries, call.method, call.endpoint, call.request_id, state.name,
+                    decision.delay, type(error).__name__, error.message)
+        return decision.delay
+
+    def _forget_adapter(self, call: Call, state: EndpointState, error: VLLMError) -> bool:
+        """A 404 for ``call.model`` on ``state``: forget it there; whether another serves it."""
+        pool = self.pool
+        assert pool is not None
+        if not (isinstance(error, NotFoundError) and call.model is not None
+                and state.serves(call.model)):
+            return False
+        pool.remove_model(state, call.model)
+        return any(s.serves(call.model) for s in pool.endpoints)
 
     def _record(
         self,
@@ -386,7 +343,7 @@ class BaseClient:
         if call.lease is not None:
             lease, call.lease = call.lease, None
             failed = error if isinstance(error, VLLMError) else None
-            self._release(lease, _outcome(error, cancelled), failed)
+            self._release(lease, outcome(error, cancelled), failed)
         record = RequestRecord(
             request_id=call.request_id, endpoint=call.endpoint, model=model or call.model,
             status=status, latency=time.perf_counter() - call.started, ttft=ttft,
@@ -442,77 +399,3 @@ class BaseClient:
                 error=None if cancelled else error, model=acc.model or None, cancelled=cancelled,
             )
         return finish
-
-    def _chat_state(self, call: Call) -> StreamState[ChatCompletionChunk, Any]:
-        from ._accumulate import ChatAccumulator
-        from ._models import ChatCompletionChunk
-        from ._stream import StreamState
-
-        call.state = StreamState(ChatCompletionChunk.model_validate_json, ChatAccumulator(),
-                                 request_id=call.request_id)
-        return call.state
-
-    def _completion_state(self, call: Call) -> StreamState[CompletionChunk, Any]:
-        from ._accumulate import CompletionAccumulator
-        from ._models import CompletionChunk
-        from ._stream import StreamState
-
-        call.state = StreamState(CompletionChunk.model_validate_json, CompletionAccumulator(),
-                                 request_id=call.request_id)
-        return call.state
-
-    def _raw_state(self, call: Call) -> StreamState[dict[str, Any], None]:
-        import json
-
-        from ._accumulate import RawAccumulator
-        from ._stream import StreamState
-
-        call.state = StreamState(json.loads, RawAccumulator(), request_id=call.request_id)
-        return call.state
-
-    # -- responses API and batch chat (pure halves) -------------------------------------------
-
-    def _response_call(self, input: Any, model: str | None, params: Mapping[str, Any],
-                       *, stream: bool) -> Call:
-        from ._responses import response_payload
-
-        m = self._model(model)
-        return self._call("POST", "/v1/responses", model=m, stream=stream,
-                          json=response_payload(input, m, params, stream=stream))
-
-    def _response_state(self, call: Call) -> StreamState[ResponseEvent, Any]:
-        from ._responses import parse_event
-        from ._responses_stream import ResponseAccumulator, ResponseStreamState
-
-        call.state = ResponseStreamState(parse_event, ResponseAccumulator(),
-                                         request_id=call.request_id)
-        return call.state
-
-    def _stored_response_call(self, method: str, response_id: str, action: str = "") -> Call:
-        from ._responses import response_path
-
-        call = self._call(method, response_path(response_id, action))
-        call.endpoint = "/v1/responses/{id}" + action  # one statistics group, not one per id
-        return call
-
-    def _batch_chat_call(self, plan: Plan, model: str | None, params: Mapping[str, Any]) -> Call:
-        m = self._model(model)
-        return self._call("POST", "/v1/chat/completions/batch", model=m,
-                          json=_params().batch_chat_payload(plan.conversations(), m, params))
-
-    def _batch_failed(self, plan: Plan, error: VLLMError,
-                      latency: float) -> list[BatchItem] | None:
-        """After the one-request batch failed: None to go item by item, else every item's error.
-
-        A missing batch-chat route is remembered for this server; one bad prompt (400/422)
-        fails the whole request, so it goes item by item; any other failure (after the
-        retries) is every item's failure.
-        """
-        from . import _batch
-
-        if plan.chat and _batch.route_missing(error):
-            self._no_batch_chat.add(self.base_url)
-            logger.info("%s has no /v1/chat/completions/batch (%s): chat batches fan out",
-                        self.base_url, error.status_code)
-            return None
-        return None if _batch.splits_on(error) else plan.items_failed(error, latency)

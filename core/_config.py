@@ -9,7 +9,9 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -76,6 +78,13 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = field(
         default=frozenset({408, 409, 429, 500, 502, 503, 504})
     )
+    sleep: Callable[[float], Any] | None = field(default=None, compare=False)
+    """How to wait between attempts (None: ``time.sleep`` / ``asyncio.sleep``, by flavour).
+
+    A seam for tests and schedulers: a sync client calls it, an async client awaits what it
+    returns (so give an ``AsyncVLLMClient`` a coroutine function)."""
+    clock: Callable[[], float] | None = field(default=None, compare=False)
+    """The Unix time an HTTP-date ``Retry-After`` is measured from (None: ``time.time``)."""
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:

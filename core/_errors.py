@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from ._retry import parse_retry_after
+from ._retry_after import parse_retry_after
 
 __all__ = [
     "APIConnectionError",
@@ -315,10 +315,14 @@ def decode_body(content: bytes) -> Any:
         return text
 
 
-def error_from_response(response: httpx.Response, *, request_id: str | None = None) -> APIError:
-    """The typed error for a response with an error status; its body must already be read."""
+def error_from_response(response: httpx.Response, *, request_id: str | None = None,
+                        now: float | None = None) -> APIError:
+    """The typed error for a response with an error status; its body must already be read.
+
+    ``now`` is the Unix time an HTTP-date ``Retry-After`` is measured from (``time.time()``).
+    """
     body = decode_body(response.content)
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now=now)
     return error_from_body(
         response.status_code, body, request_id=request_id, retry_after=retry_after
     )

@@ -1,18 +1,8 @@
-"""The seed's factory and the model-name heuristic behind ``is_compatible_model``.
+"""The seed's module-level factory: ``create_api_backend``, ``find_compatible_backend``.
 
-The heuristic is only the fallback when no server answers: a reachable server's
-``/v1/models`` is the real answer. It accepts names of the decoder-only model families vLLM
-serves (case-insensitive substring match on the name, organisation prefixes included):
-
-    llama, mistral, mixtral, codestral, qwen, gemma, phi, smollm, falcon, mpt, bloom, gpt-neox,
-    gpt-j, gpt2, pythia, opt-, stablelm, starcoder, deepseek, yi-, internlm, baichuan, chatglm,
-    glm-, olmo, granite, command-r, aya, dbrx, jamba, exaone, minicpm, nemotron, arctic, solar,
-    zephyr, vicuna, tinyllama, openchat, hermes, orca, kimi, minimax, gpt-oss, and the
-    embedding families bge, e5, gte, minilm, nomic, jina, all-mpnet.
-
-and organisations ``meta-llama/``, ``mistralai/``, ``qwen/``, ``google/``, ``microsoft/``,
-``huggingfacetb/``, ``deepseek-ai/``, ``tiiuae/``, ``bigscience/``, ``eleutherai/``,
-``allenai/``, ``ibm-granite/``, ``nvidia/``, ``01-ai/``, ``sentence-transformers/``, ``baai/``.
+Part of the seed-compatibility surface, with the client methods of ``vllm_accel._async.seed``.
+This module imports the client (lazily); nothing in the client imports it, so there is no
+import cycle. The model-name heuristic is ``vllm_accel._model_names``.
 """
 
 from __future__ import annotations
@@ -22,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._errors import InvalidRequestError
+from ._model_names import model_name_heuristic
 
 __all__ = [
     "available_backends",
@@ -32,27 +23,6 @@ __all__ = [
 ]
 
 _BACKENDS = ("vllm",)
-_FAMILIES = (
-    "llama", "mistral", "mixtral", "codestral", "qwen", "gemma", "phi", "smollm", "falcon",
-    "mpt", "bloom", "gpt-neox", "gpt-j", "gpt2", "pythia", "opt-", "stablelm", "starcoder",
-    "deepseek", "yi-", "internlm", "baichuan", "chatglm", "glm-", "olmo", "granite",
-    "command-r", "aya", "dbrx", "jamba", "exaone", "minicpm", "nemotron", "arctic", "solar",
-    "zephyr", "vicuna", "tinyllama", "openchat", "hermes", "orca", "kimi", "minimax", "gpt-oss",
-    "bge", "e5-", "gte", "minilm", "nomic", "jina", "all-mpnet",
-)
-_ORGS = (
-    "meta-llama/", "mistralai/", "qwen/", "google/", "microsoft/", "huggingfacetb/",
-    "deepseek-ai/", "tiiuae/", "bigscience/", "eleutherai/", "allenai/", "ibm-granite/",
-    "nvidia/", "01-ai/", "sentence-transformers/", "baai/",
-)
-
-
-def model_name_heuristic(model: str) -> bool:
-    """Whether ``model`` looks like a model vLLM can serve (see the module docstring)."""
-    if not isinstance(model, str) or not model.strip():
-        return False
-    name = model.strip().lower()
-    return name.startswith(_ORGS) or any(family in name for family in _FAMILIES)
 
 
 def _pick(metadata: Mapping[str, Any], *keys: str) -> Any:
@@ -82,7 +52,7 @@ def create_api_backend(
     Raises:
         InvalidRequestError: unknown backend name or bad timeout.
     """
-    from ._client import VLLMClient
+    from ._sync.client import VLLMClient
 
     if name.lower() not in _BACKENDS:
         raise InvalidRequestError(
@@ -124,7 +94,7 @@ def find_compatible_backend(
 
 def is_compatible_model(model: str, base_url: str | None = None) -> bool:
     """Ask the server at ``base_url`` (or ``VLLM_BASE_URL``); fall back to the name heuristic."""
-    from ._client import VLLMClient
+    from ._sync.client import VLLMClient
 
     with VLLMClient(base_url, max_retries=0) as client:
         return client.is_compatible_model(model)

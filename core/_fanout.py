@@ -1,12 +1,16 @@
 """Operations run on every endpoint of a pool (pure): results, errors, combined answers.
 
-``FanOut`` collects each endpoint's result or error and decides the error the operation ends
-with; ``merge_models`` and ``aggregate_statistics`` combine the answers.
+Both client twins run a fan-out the same way: ``answers = gather([...])`` (the flavour's
+primitive: results or exceptions in endpoint order), then one ``fold_*`` function here. Every
+``fold_*`` goes through :func:`fold`, the one rule for what an answer means: a result, an
+error to report (:class:`FanOut`), an error that is the same everywhere (raised once every
+endpoint has answered), or not an error of the request at all (cancellation: raised).
+``merge_models`` and ``aggregate_statistics`` combine the answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ._errors import AllEndpointsFailedError, EndpointsFailedError, InvalidRequestError, VLLMError
@@ -14,9 +18,12 @@ from ._pool import EndpointPool, EndpointState
 from ._stats import RequestRecord, StatsRecorder
 
 if TYPE_CHECKING:  # the wire models are imported on first use (import cost)
-    from ._models import ModelList, ModelStatistics
+    from ._models import LoRAAdapter, ModelList, ModelStatistics
 
-__all__ = ["FanOut", "aggregate_statistics", "merge_models"]
+__all__ = [
+    "FanOut", "aggregate_statistics", "fold", "fold_health", "fold_learned", "fold_loads",
+    "fold_models", "fold_statistics", "fold_unloads", "merge_models",
+]
 
 T = TypeVar("T")
 
@@ -80,6 +87,131 @@ class FanOut(Generic[T]):
     def recorder(client: StatsRecorder, state: EndpointState) -> StatsRecorder:
         """Where a per-endpoint call records: the client's statistics and the endpoint's."""
         return _TeeRecorder(client, state.recorder)
+
+
+def fold(
+    pool: EndpointPool,
+    states: Sequence[EndpointState],
+    answers: Sequence[T | BaseException],
+    *,
+    fatal: type[VLLMError] | tuple[type[VLLMError], ...] = (),
+    on_ok: Callable[[EndpointState, T], None] | None = None,
+    on_error: Callable[[EndpointState, VLLMError], T | None] | None = None,
+) -> FanOut[T]:
+    """Fold each endpoint's answer (in endpoint order) into a :class:`FanOut`.
+
+    Args:
+        pool: the pool asked.
+        states: the endpoints asked, in the order of ``answers``.
+        answers: each endpoint's result, or the exception it ended with.
+        fatal: error types that are the same answer everywhere (a local check, a name
+            clash): the first is raised, but only once every answer has been folded.
+        on_ok: called with each result (e.g. to teach the pool what an endpoint serves).
+        on_error: may turn an error into a result (``None``: it stays an error).
+
+    Raises:
+        BaseException: an answer that is not a :class:`VLLMError` (cancellation, a bug), at
+            once; else the first ``fatal`` error.
+    """
+    ops: FanOut[T] = FanOut(pool)
+    first_fatal: VLLMError | None = None
+    for state, answer in zip(states, answers, strict=True):
+        if not isinstance(answer, BaseException):
+            ops.ok(state, answer)
+            if on_ok is not None:
+                on_ok(state, answer)
+        elif not isinstance(answer, VLLMError):
+            raise answer
+        elif isinstance(answer, fatal):
+            first_fatal = first_fatal or answer
+        elif on_error is not None and (value := on_error(state, answer)) is not None:
+            ops.ok(state, value)
+        else:
+            ops.failed(state, answer)
+    if first_fatal is not None:
+        raise first_fatal
+    return ops
+
+
+def fold_models(pool: EndpointPool, states: Sequence[EndpointState],
+                answers: Sequence[ModelList | BaseException]) -> ModelList:
+    """``models()`` on a pool: teach the pool who serves what; one merged list.
+
+    Raises:
+        AllEndpointsFailedError: no endpoint answered.
+    """
+    ops = fold(pool, states, answers, on_ok=pool.learn_models)
+    ops.check("GET /v1/models", partial_ok=True)
+    return merge_models(ops.results.values())
+
+
+def fold_learned(pool: EndpointPool, states: Sequence[EndpointState],
+                 answers: Sequence[ModelList | BaseException]) -> None:
+    """Placement: each endpoint's ``/v1/models`` answer, or its error, teaches the pool."""
+    fold(pool, states, answers, on_ok=pool.learn_models,
+         on_error=lambda state, error: pool.learn_models(state, error))
+
+
+def fold_health(pool: EndpointPool, states: Sequence[EndpointState],
+                answers: Sequence[bool | BaseException]) -> dict[str, bool]:
+    """``check_health()``: each endpoint's probe updates its circuit; name -> healthy."""
+    from ._errors import APIConnectionError
+
+    ops = fold(pool, states, answers, on_error=lambda state, error: False)
+    for state in states:
+        ok = ops.results[state.name]
+        pool.record_health(state, ok, None if ok else APIConnectionError(
+            "active health check failed"))
+    return {state.name: ops.results[state.name] for state in states}
+
+
+def fold_statistics(
+    pool: EndpointPool, states: Sequence[EndpointState],
+    answers: Sequence[ModelStatistics | BaseException],
+) -> dict[str, ModelStatistics | VLLMError]:
+    """``get_model_statistics_by_endpoint``: each endpoint's statistics or its error."""
+    ops = fold(pool, states, answers)
+    merged: dict[str, ModelStatistics | VLLMError] = {**ops.results, **ops.errors}
+    return {state.name: merged[state.name] for state in states}
+
+
+def fold_loads(pool: EndpointPool, name: str, states: Sequence[EndpointState],
+               answers: Sequence[LoRAAdapter | BaseException]) -> LoRAAdapter:
+    """``load_lora_adapter`` on a pool: every load was sent; where it is now loaded.
+
+    Raises:
+        InvalidRequestError: a local check or a name clash (the same answer everywhere).
+        EndpointsFailedError: some endpoints failed (the others have it).
+        AllEndpointsFailedError: no endpoint could load it.
+    """
+    ops = fold(pool, states, answers, fatal=InvalidRequestError,
+               on_ok=lambda state, adapter: pool.add_model(state, name))
+    ops.check(f"loading LoRA adapter {name!r}")
+    return next(iter(ops.results.values()))
+
+
+def fold_unloads(pool: EndpointPool, name: str, states: Sequence[EndpointState],
+                 answers: Sequence[None | BaseException], *, missing_ok: bool) -> None:
+    """``unload_lora_adapter`` on a pool: forgotten everywhere; a missing one is no failure.
+
+    Raises:
+        EndpointsFailedError: some endpoints could not be asked.
+        NotFoundError: no endpoint had it and ``missing_ok`` is False.
+    """
+    from . import _lora
+    from ._errors import NotFoundError
+
+    # True: unloaded there; False: it was not loaded there.
+    unloaded = [True if answer is None else answer for answer in answers]
+    ops: FanOut[bool] = fold(
+        pool, states, unloaded,
+        on_error=lambda state, error: False if _lora.is_missing(error) else None)
+    for state in states:
+        pool.remove_model(state, name)
+    ops.check(f"unloading LoRA adapter {name!r}")
+    if not missing_ok and not any(ops.results.values()):
+        raise NotFoundError(f"LoRA adapter {name!r} is not loaded on any endpoint",
+                            status_code=404)
 
 
 def merge_models(lists: Iterable[ModelList]) -> ModelList:

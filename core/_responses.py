@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapt
 from typing_extensions import TypedDict
 
 from ._config import MAX_STOP_STRINGS, MAX_TEMPERATURE
-from ._errors import AllEndpointsFailedError, InvalidRequestError, NotFoundError, VLLMError
+from ._errors import InvalidRequestError
 from ._models import Usage, WireModel
 from ._params import _finish, _prepare
 
@@ -42,7 +42,6 @@ __all__ = [
     "ResponseTextDoneEvent",
     "ResponseUsage",
     "TERMINAL",
-    "not_stored_anywhere",
     "parse_event",
     "response_path",
     "response_payload",
@@ -205,15 +204,6 @@ def response_payload(
     if stream:
         payload["stream"] = True
     return _finish({"input": checked, **payload}, model, extra)
-
-
-def not_stored_anywhere(response_id: str, causes: dict[str, VLLMError]) -> VLLMError:
-    """The error when no endpoint of a pool had stored response ``response_id``."""
-    if all(isinstance(e, NotFoundError) for e in causes.values()):
-        return NotFoundError(f"response {response_id!r} is stored on no endpoint of the pool",
-                             status_code=404)
-    return AllEndpointsFailedError(
-        f"response {response_id!r}: no endpoint had it, some could not be asked", causes=causes)
 
 
 def response_path(response_id: str, action: str = "") -> str:

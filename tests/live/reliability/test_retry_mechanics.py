@@ -7,8 +7,11 @@ made to produce on demand, and counts what reached it. Each scenario runs on bot
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -45,22 +48,21 @@ class Twin:
     """One client of either kind, whose sleeps are real but recorded."""
 
     def __init__(self, kind: str, url: str, **kwargs: Any) -> None:
-        kwargs.setdefault("retry", POLICY)
         self.kind = kind
-        self.client = make_client(kind, url, 120.0, **kwargs)
         self.sleeps: list[float] = []
-        real = self.client._sleep
 
         if kind == "sync":
             def sleep(delay: float) -> None:
                 self.sleeps.append(delay)
-                real(delay)
+                time.sleep(delay)
         else:
             async def sleep(delay: float) -> None:  # type: ignore[misc]
                 self.sleeps.append(delay)
-                await real(delay)
+                await asyncio.sleep(delay)
 
-        self.client._sleep = sleep
+        # RetryPolicy.sleep is the documented seam for the sleeps between attempts.
+        kwargs["retry"] = dataclasses.replace(kwargs.get("retry", POLICY), sleep=sleep)
+        self.client = make_client(kind, url, 120.0, **kwargs)
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         result = getattr(self.client, method)(*args, **kwargs)

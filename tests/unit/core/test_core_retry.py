@@ -10,11 +10,23 @@ from vllm_accel import (
     APIConnectionError,
     BadRequestError,
     InternalServerError,
+    NotFoundError,
     RateLimitError,
     RetryPolicy,
     ServiceUnavailableError,
 )
-from vllm_accel._retry import backoff_delay, parse_retry_after, retry_delay
+from vllm_accel._retry import (
+    Attempt,
+    Decision,
+    FailOver,
+    GiveUp,
+    PoolFacts,
+    Retry,
+    backoff_delay,
+    decide,
+    parse_retry_after,
+    retry_delay,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -91,3 +103,56 @@ def test_status_outside_the_policy_is_not_retried() -> None:
 def test_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+# -- the one decision: Retry | FailOver | GiveUp ------------------------------------------------
+
+DECIDE_POLICY = RetryPolicy(max_retries=2, initial_delay=1.0, jitter=0.0, max_retry_after=30.0)
+BUSY = ServiceUnavailableError("busy", status_code=503)
+BUSY_LONG = ServiceUnavailableError("busy", status_code=503, retry_after=90.0)
+BUSY_SHORT = RateLimitError("slow down", status_code=429, retry_after=4.0)
+DOWN = APIConnectionError("refused")
+BAD = BadRequestError("bad", status_code=400)
+GONE = NotFoundError("no adapter", status_code=404)
+FRESH = PoolFacts(untried=True)
+TRIED = PoolFacts(covered=True)
+
+
+@pytest.mark.parametrize(
+    ("attempt", "decision"),
+    [
+        # one server
+        (Attempt(BUSY), Retry(1.0)),
+        (Attempt(BUSY, retries=1), Retry(2.0)),
+        (Attempt(BUSY, retries=2), GiveUp(BUSY)),
+        (Attempt(BUSY, retryable=False), GiveUp(BUSY)),
+        (Attempt(DOWN), Retry(1.0)),
+        (Attempt(BAD), GiveUp(BAD)),
+        (Attempt(GONE), GiveUp(GONE)),
+        (Attempt(BUSY_SHORT), Retry(4.0)),
+        (Attempt(BUSY_LONG), GiveUp(BUSY_LONG)),  # over the cap: not waited for
+        # a pool: an untried endpoint at once, else the same wait as one server
+        (Attempt(BUSY, pool=FRESH), FailOver(0.0)),
+        (Attempt(BUSY, retries=1, pool=TRIED), FailOver(2.0)),
+        (Attempt(BUSY, retries=2, pool=TRIED), GiveUp(BUSY, everywhere=True)),
+        (Attempt(BUSY, retries=2, pool=PoolFacts()), GiveUp(BUSY)),
+        (Attempt(DOWN, pool=FRESH), FailOver(0.0)),
+        (Attempt(BUSY_SHORT, pool=TRIED), FailOver(4.0)),
+        (Attempt(BUSY_LONG, pool=FRESH), FailOver(0.0)),  # that endpoint's cap: move on
+        (Attempt(BUSY_LONG, pool=TRIED), GiveUp(BUSY_LONG, everywhere=True)),
+        (Attempt(BUSY, retryable=False, pool=FRESH), GiveUp(BUSY)),
+        (Attempt(BAD, pool=FRESH), GiveUp(BAD)),  # an answer: the same everywhere
+        (Attempt(GONE, pool=PoolFacts(moved=True)), FailOver(0.0)),  # the adapter is elsewhere
+        (Attempt(GONE, retries=2, pool=PoolFacts(moved=True)), GiveUp(GONE)),
+        (Attempt(GONE, pool=FRESH), GiveUp(GONE)),
+    ],
+)
+def test_decide_table(attempt: Attempt, decision: Decision) -> None:
+    assert decide(DECIDE_POLICY, attempt) == decision
+
+
+def test_decide_is_what_retry_delay_and_the_statuses_say() -> None:
+    only_429 = RetryPolicy(retry_statuses=frozenset({429}), jitter=0.0)
+    assert decide(only_429, Attempt(BUSY)) == GiveUp(BUSY)
+    assert decide(only_429, Attempt(BUSY, pool=FRESH)) == GiveUp(BUSY, everywhere=False)
+    assert retry_delay(DECIDE_POLICY, 1, BUSY) == 2.0

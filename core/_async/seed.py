@@ -1,0 +1,106 @@
+"""The seed-compatibility surface: the raw request helpers of the original client.
+
+These are the calls the seed project's code makes (and that stay for it): a raw POST or
+stream to any route (``make_post_request`` / ``make_stream_request``), callables bound to a
+route (``create_endpoint_handler`` / ``create_chat_endpoint_handler``), probes that never
+raise (``test_endpoint`` / ``test_chat_endpoint``) and ``is_compatible_model``. The seed's
+module-level factory (``create_api_backend``, ``find_compatible_backend``) is
+``vllm_accel._factory``. New code should prefer the typed methods (``chat``, ``complete``, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._call import raw_state
+from .._config import ENDPOINT_TEST_TIMEOUT
+from .._errors import VLLMError
+from .._secret import SecretLike
+from ._primitives import Returns
+from ._transport import AsyncTransport
+
+if TYPE_CHECKING:
+    from .._stream import AsyncRawStream
+
+__all__ = ["AsyncSeed"]
+
+
+class AsyncSeed(AsyncTransport):
+    """The seed's raw request helpers, endpoint handlers and probes."""
+
+    async def make_post_request(self, path_or_url: str, data: Mapping[str, Any], *,
+                                api_key: str | SecretLike | None = None,
+                                timeout: float | None = None) -> Any:
+        """POST ``data`` as JSON to a route (``"/v1/completions"``) or full URL; returns the body.
+
+        Retried like every request. The body is parsed JSON, or text when it is not JSON.
+        """
+        call = self._call("POST", path_or_url, json=dict(data), model=data.get("model"),
+                          api_key=api_key, timeout=timeout)
+        return self._body(call, await self._send(call))
+
+    def make_stream_request(self, path_or_url: str, data: Mapping[str, Any], *,
+                            api_key: str | SecretLike | None = None) -> AsyncRawStream:
+        """POST ``data`` with ``stream: true`` (and usage on) and iterate the JSON events."""
+        from .._stream import AsyncRawStream
+
+        body = {"stream_options": {"include_usage": True}, **data, "stream": True}
+        call = self._call("POST", path_or_url, json=body, model=data.get("model"), stream=True,
+                          api_key=api_key)
+        return AsyncRawStream(lambda: self._send(call), raw_state(call),
+                              self._stream_finish(call))
+
+    def create_endpoint_handler(
+        self, url: str | None = None, *, api_key: str | SecretLike | None = None
+    ) -> Callable[[Mapping[str, Any]], Returns[Any]]:
+        """A callable that POSTs its dict to ``url`` (default ``/v1/completions``)."""
+        target = url or "/v1/completions"
+
+        async def handler(data: Mapping[str, Any]) -> Any:
+            return await self.make_post_request(target, data, api_key=api_key)
+
+        return handler
+
+    def create_chat_endpoint_handler(
+        self, url: str | None = None, *, api_key: str | SecretLike | None = None
+    ) -> Callable[[Mapping[str, Any]], Returns[Any]]:
+        """A callable that POSTs its dict to ``url`` (default ``/v1/chat/completions``)."""
+        return self.create_endpoint_handler(url or "/v1/chat/completions", api_key=api_key)
+
+    async def test_endpoint(self, url: str | None = None, model: str | None = None) -> bool:
+        """Whether a one-token completion on ``url`` succeeds; never raises, never retries."""
+        from .. import _batch
+
+        body = _batch.probe_body(False, model or self.model)
+        return await self._probe(url or "/v1/completions", body)
+
+    async def test_chat_endpoint(self, url: str | None = None, model: str | None = None) -> bool:
+        """Whether a one-token chat completion on ``url`` succeeds; never raises."""
+        from .. import _batch
+
+        body = _batch.probe_body(True, model or self.model)
+        return await self._probe(url or "/v1/chat/completions", body)
+
+    async def _probe(self, url: str, body: dict[str, Any]) -> bool:
+        from .. import _batch
+
+        try:
+            # The client's timeout, not a short one: a busy server is not a down server.
+            call = self._call("POST", url, json=body, model=body.get("model"), max_retries=0)
+            return _batch.probe_ok(self._body(call, await self._send(call)))
+        except VLLMError:
+            return False
+
+    async def is_compatible_model(self, model: str) -> bool:
+        """True if the server serves ``model``; if it is unreachable, a name heuristic decides."""
+        from .. import _lora
+        from .._model_names import model_name_heuristic
+        from .._models import ModelList
+
+        call = self._call("GET", "/v1/models", timeout=ENDPOINT_TEST_TIMEOUT, max_retries=0)
+        try:
+            served = self._parse(call, await self._send(call), ModelList)
+        except VLLMError:
+            return model_name_heuristic(model)
+        return _lora.is_served(served, model)

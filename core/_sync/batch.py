@@ -1,0 +1,109 @@
+# Generated from core/_async/batch.py by tests/support/generate_sync.py
+# (make generate); do not edit.
+"""Batches: many prompts, results in input order, one failure failing only its own item."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._config import DEFAULT_BATCH_CONCURRENCY
+from .._errors import VLLMError
+from ._primitives import bounded_map
+from .generation import Generation
+
+if TYPE_CHECKING:
+    from .. import _batch
+    from .._models import Usage
+
+__all__ = ["Batch"]
+
+
+class Batch(Generation):
+    """``process_batch`` and ``process_batch_with_metrics``."""
+
+    def process_batch(
+        self, prompts: Sequence[Any], *, model: str | None = None,
+        max_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        progress: Callable[[int, int], None] | None = None, mode: _batch.Mode = "completions",
+        **params: Any,
+    ) -> list[_batch.BatchItem]:
+        """Run many prompts; results keep input order, a failure only fails its own item.
+
+        Plain strings in ``"completions"`` mode go in one ``/v1/completions`` request (the
+        fastest path; if the server rejects it (400/422: a bad prompt), it goes one request per
+        prompt; any other failure, after the retries, is every item's error). Message
+        lists, or ``mode="chat"``, go likewise in one ``/v1/chat/completions/batch`` request
+        when they are plain conversations (no tools, ``n=1``, only fields that route honours);
+        if the server has no such route (404/405, remembered) or the batch cannot use it, chat
+        requests fan out with at most ``max_concurrency`` in flight. With a pool of two or more
+        endpoints every batch fans out. ``progress(done, total)`` is called as items finish.
+        """
+        return (self.process_batch_with_metrics(
+            prompts, model=model, max_concurrency=max_concurrency, progress=progress, mode=mode,
+            **params))[0]
+
+    def process_batch_with_metrics(
+        self, prompts: Sequence[Any], *, model: str | None = None,
+        max_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        progress: Callable[[int, int], None] | None = None, mode: _batch.Mode = "completions",
+        **params: Any,
+    ) -> tuple[list[_batch.BatchItem], _batch.BatchMetrics]:
+        """:meth:`process_batch` plus total time, time per item, tokens/s and item latencies."""
+        from .. import _batch
+
+        plan = _batch.Plan.make(prompts, mode, max_concurrency, params,
+                                endpoints=len(self.pool) if self.pool is not None else 1,
+                                batch_chat=self.base_url not in self._no_batch_chat)
+        started = time.perf_counter()
+        items: list[_batch.BatchItem] | None = None
+        usage = None
+        if plan.single_request:
+            items, usage = self._one_request(plan, model, params, progress)
+        if items is None:
+            items = self._fan_out(plan, model, params, progress)
+        return items, _batch.metrics_of(items, time.perf_counter() - started, usage)
+
+    def _one_request(
+        self, plan: _batch.Plan, model: str | None, params: dict[str, Any],
+        progress: Callable[[int, int], None] | None,
+    ) -> tuple[list[_batch.BatchItem] | None, Usage | None]:
+        """The batch as one request (``/v1/completions`` or ``/v1/chat/completions/batch``).
+
+        Returns the items and the request's usage, or ``(None, None)`` to go item by item.
+        """
+        from .._models import ChatCompletion
+
+        t0 = time.perf_counter()
+        try:
+            if plan.chat:
+                call = self._batch_chat_call(plan, model, params)
+                chat = self._parse(call, self._send(call), ChatCompletion)
+                items = plan.items_from_batch_chat(chat, time.perf_counter() - t0)
+                usage = chat.usage
+            else:
+                completion = self.complete(list(plan.prompts), model=model, **params)
+                items = plan.items_from_completion(completion, time.perf_counter() - t0)
+                usage = completion.usage
+        except VLLMError as exc:
+            return self._batch_failed(plan, exc, time.perf_counter() - t0), None
+        plan.report(progress, len(items))
+        return items, usage
+
+    def _fan_out(self, plan: _batch.Plan, model: str | None, params: dict[str, Any],
+                       progress: Callable[[int, int], None] | None) -> list[_batch.BatchItem]:
+        def run(index: int) -> _batch.BatchItem:
+            t0 = time.perf_counter()
+            try:
+                if plan.chat:
+                    result: Any = self.chat(plan.messages(index), model=model, **params)
+                else:
+                    result = self.complete(plan.prompts[index], model=model, **params)
+                return plan.item(index, result, None, time.perf_counter() - t0)
+            except VLLMError as exc:
+                return plan.item(index, None, exc, time.perf_counter() - t0)
+
+        return bounded_map([functools.partial(run, i) for i in range(len(plan.prompts))],
+                                 plan.workers, lambda done: plan.report(progress, done))
