@@ -26,10 +26,12 @@ Mode = Literal["completions", "chat"]
 
 # The fields of vLLM 0.32's BatchChatCompletionRequest a chat batch may carry (its schema
 # allows extra keys and drops them silently: ``ignore_eos``, ``min_tokens``, ``tools``, ... would
-# be lost). ``n`` must be 1; beam search and streaming are not supported by the route.
+# be lost). ``n`` must be 1; beam search and streaming are not supported by the route. ``echo``
+# is left out on purpose: a batch request with ``echo`` (and ``continue_final_message``) killed
+# the engine of the LoRA-enabled CPU server here (``einsum()`` size mismatch in the LoRA logits).
 _BATCH_CHAT_FIELDS = frozenset({
     "add_generation_prompt", "cache_salt", "chat_template", "chat_template_kwargs",
-    "continue_final_message", "echo", "frequency_penalty", "include_reasoning",
+    "continue_final_message", "frequency_penalty", "include_reasoning",
     "include_stop_str_in_output", "length_penalty", "logit_bias", "logprob_token_ids",
     "logprobs", "max_completion_tokens", "max_tokens", "media_io_kwargs", "min_p",
     "mm_processor_kwargs", "n", "presence_penalty", "priority", "repetition_penalty",
@@ -253,8 +255,9 @@ def route_missing(error: VLLMError) -> bool:
 def _plain(prompt: Any) -> bool:
     if isinstance(prompt, str):
         return True
-    return all(isinstance(m, Mapping) and m.get("role") in _PLAIN_ROLES
-               and not m.get("tool_calls") for m in prompt)
+    # an empty conversation would fail the whole request locally: it fans out and fails alone
+    return bool(prompt) and all(isinstance(m, Mapping) and m.get("role") in _PLAIN_ROLES
+                                and not m.get("tool_calls") for m in prompt)
 
 
 def batch_chat_ok(prompts: Sequence[Any], params: Mapping[str, Any]) -> bool:

@@ -39,6 +39,7 @@ PLAIN = ["hi", [{"role": "system", "content": "s"}, {"role": "user", "content": 
     (PLAIN, {"tool_choice": "none"}, False),
     (PLAIN, {"ignore_eos": True}, False),  # the route would drop it silently
     (PLAIN, {"min_tokens": 2}, False),
+    (PLAIN, {"echo": True}, False),  # killed the CPU engine with LoRA in a batch request
     (PLAIN, {"use_beam_search": True}, False),
     (PLAIN, {"stream": True}, False),
     (PLAIN, {"extra_body": {"ignore_eos": True}}, False),
@@ -46,6 +47,8 @@ PLAIN = ["hi", [{"role": "system", "content": "s"}, {"role": "user", "content": 
     (PLAIN, {"extra_body": "not a dict"}, False),
     (["a", [{"role": "tool", "content": "42", "tool_call_id": "c"}]], {}, False),
     (["a", [{"role": "assistant", "tool_calls": [{"id": "c"}]}]], {}, False),
+    (["a", []], {}, False),  # invalid: fans out, so only that item fails
+    (["a", [{"content": "no role"}]], {}, False),
 ])
 def test_which_chat_batches_qualify(prompts: list[Any], params: dict[str, Any],
                                     ok: bool) -> None:
@@ -116,6 +119,28 @@ async def test_a_failed_batch_other_than_400_is_every_items_error(twin: str) -> 
             items = await ac.process_batch(PLAIN, mode="chat", model="m")
     assert seen == ["/v1/chat/completions/batch"]  # no fan-out to a server that said no
     assert all(isinstance(i.error, NotFoundError) for i in items)
+
+
+@pytest.mark.parametrize("twin", ["sync", "async"])
+async def test_an_invalid_conversation_fails_alone_and_bad_params_send_nothing(twin: str) -> None:
+    seen: list[str] = []
+    transport = _batch_server({"/v1/chat/completions": (400, BAD)}, seen)
+    prompts = ["a", [], "c"]
+    if twin == "sync":
+        with VLLMClient("http://vllm", http_client=httpx.Client(transport=transport)) as c:
+            items = c.process_batch(prompts, mode="chat")
+            refused = c.process_batch(prompts, mode="chat", temperature=-1)
+    else:
+        async with AsyncVLLMClient(
+                "http://vllm", http_client=httpx.AsyncClient(transport=transport)) as ac:
+            items = await ac.process_batch(prompts, mode="chat")
+            refused = await ac.process_batch(prompts, mode="chat", temperature=-1)
+    assert seen == ["/v1/chat/completions"] * 2  # no batch request; the empty one never sent
+    assert isinstance(items[1].error, InvalidRequestError)
+    assert "messages" in str(items[1].error)
+    assert [type(i.error) for i in (items[0], items[2])] == [BadRequestError] * 2
+    assert all(isinstance(i.error, InvalidRequestError) for i in refused)
+    assert "temperature" in str(refused[0].error)
 
 
 def test_response_payload_checks_locally() -> None:
