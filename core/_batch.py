@@ -72,17 +72,39 @@ class BatchItem:
 
 @dataclass(frozen=True, slots=True)
 class BatchMetrics:
-    """Timing and throughput of a batch. Times are milliseconds, as in the seed."""
+    """Timing and throughput of a batch. Every time is in seconds, like ``BatchItem.latency``.
+
+    The seed's millisecond names (``total_time_ms``, ``average_time_per_item_ms``,
+    ``item_latencies_ms``) are kept as read-only properties.
+    """
 
     batch_size: int
     succeeded: int
     failed: int
-    total_time_ms: float
-    average_time_per_item_ms: float
+    total_time: float
+    """Seconds for the whole batch."""
+    average_time_per_item: float
+    """Seconds: ``total_time / batch_size``."""
     prompt_tokens: int
     completion_tokens: int
     tokens_per_second: float
-    item_latencies_ms: list[float] = field(default_factory=list)
+    item_latencies: list[float] = field(default_factory=list)
+    """Seconds per item, in input order."""
+
+    @property
+    def total_time_ms(self) -> float:
+        """``total_time`` in milliseconds (the seed's name)."""
+        return self.total_time * 1000.0
+
+    @property
+    def average_time_per_item_ms(self) -> float:
+        """``average_time_per_item`` in milliseconds (the seed's name)."""
+        return self.average_time_per_item * 1000.0
+
+    @property
+    def item_latencies_ms(self) -> list[float]:
+        """``item_latencies`` in milliseconds (the seed's name)."""
+        return [latency * 1000.0 for latency in self.item_latencies]
 
 
 @dataclass(slots=True)
@@ -220,12 +242,12 @@ def metrics_of(
         batch_size=size,
         succeeded=sum(1 for i in items if i.ok),
         failed=sum(1 for i in items if not i.ok),
-        total_time_ms=total_time * 1000.0,
-        average_time_per_item_ms=total_time * 1000.0 / size if size else 0.0,
+        total_time=total_time,
+        average_time_per_item=total_time / size if size else 0.0,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         tokens_per_second=completion_tokens / total_time if total_time > 0 else 0.0,
-        item_latencies_ms=[i.latency * 1000.0 for i in items],
+        item_latencies=[i.latency for i in items],
     )
 
 

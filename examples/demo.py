@@ -74,7 +74,7 @@ def batch(client: VLLMClient) -> None:
         text = (item.text or "").strip().replace("\n", " ") if item.ok else f"error: {item.error}"
         console.print(f"[bold]{topic:>10}:[/] {text}")
     console.print(f"[dim]... {metrics.succeeded}/{metrics.batch_size} ok in "
-                  f"{metrics.total_time_ms / 1000:.1f} s, "
+                  f"{metrics.total_time:.1f} s, "
                   f"{metrics.tokens_per_second:.0f} tokens/s[/]")
 
 

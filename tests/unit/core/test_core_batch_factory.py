@@ -51,6 +51,9 @@ def test_one_completion_splits_into_items_in_order() -> None:
     assert metrics.tokens_per_second == 6.0
     assert metrics.average_time_per_item_ms == pytest.approx(2000 / 3)
     assert metrics.item_latencies_ms == [500.0] * 3
+    assert metrics.item_latencies == [0.5] * 3  # one unit: seconds, ms only as the seed's names
+    assert metrics.total_time == pytest.approx(2.0)
+    assert metrics.average_time_per_item == pytest.approx(2 / 3)
 
 
 def test_metrics_sum_item_usage_and_count_failures() -> None:
