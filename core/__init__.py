@@ -30,9 +30,11 @@ if TYPE_CHECKING:
         BadRequestError,
         ConflictError,
         ContextLengthError,
+        DeadlineExceededError,
         EndpointsFailedError,
         IncompleteStreamError,
         InternalServerError,
+        InvalidAPIKeyError,
         InvalidRequestError,
         NotFoundError,
         PermissionDeniedError,
@@ -40,8 +42,10 @@ if TYPE_CHECKING:
         QuantizationNotSupportedError,
         RateLimitError,
         RequestTimeoutError,
+        ResponseTooLargeError,
         ServiceUnavailableError,
         StreamError,
+        TLSError,
         UnprocessableEntityError,
         VLLMError,
     )
@@ -89,6 +93,7 @@ if TYPE_CHECKING:
         CompletionStream,
         RawStream,
     )
+    from ._urls import redact_url
 
 __version__ = "0.1.0"
 
@@ -169,6 +174,11 @@ _EXPORTS: dict[str, str] = {
     "Usage": "._models",
     "VLLMClient": "._client",
     "VLLMError": "._errors",
+    "redact_url": "._urls",
+    "TLSError": "._errors",
+    "ResponseTooLargeError": "._errors",
+    "InvalidAPIKeyError": "._errors",
+    "DeadlineExceededError": "._errors",
     "available_backends": "._factory",
     "create_api_backend": "._factory",
     "find_compatible_backend": "._factory",
@@ -207,6 +217,7 @@ __all__ = [
     "CompletionStream",
     "ConflictError",
     "ContextLengthError",
+    "DeadlineExceededError",
     "DetokenizeResponse",
     "Embedding",
     "EmbeddingParams",
@@ -219,6 +230,7 @@ __all__ = [
     "GroupStats",
     "IncompleteStreamError",
     "InternalServerError",
+    "InvalidAPIKeyError",
     "InvalidRequestError",
     "LeastOutstanding",
     "LoRAAdapter",
@@ -237,6 +249,7 @@ __all__ = [
     "RawStream",
     "RequestRecord",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "RoundRobin",
     "RoutingPolicy",
@@ -245,6 +258,7 @@ __all__ = [
     "ServiceUnavailableError",
     "StatsSnapshot",
     "StreamError",
+    "TLSError",
     "TokenizeResponse",
     "ToolCall",
     "ToolCallDelta",
@@ -257,6 +271,7 @@ __all__ = [
     "create_api_backend",
     "find_compatible_backend",
     "is_compatible_model",
+    "redact_url",
 ]
 
 

@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ._base import LIMITS, BaseClient, Call, logger
-from ._config import DEFAULT_BATCH_CONCURRENCY, ENDPOINT_TEST_TIMEOUT, RetryPolicy
+from ._config import (
+    DEFAULT_BATCH_CONCURRENCY,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    ENDPOINT_TEST_TIMEOUT,
+    RetryPolicy,
+)
 from ._errors import (
     APIConnectionError,
     BadRequestError,
@@ -29,6 +34,7 @@ from ._errors import (
     error_from_response,
 )
 from ._fanout import FanOut, aggregate_statistics, merge_models
+from ._limits import guard
 from ._pool import Endpoint, EndpointPool, EndpointState
 from ._secret import SecretLike
 
@@ -69,6 +75,11 @@ class AsyncVLLMClient(BaseClient):
             list of :class:`Endpoint` / base URLs. Requests are routed, fail over, and stay
             placed on the endpoints that serve their LoRA adapter (see ``vllm_accel._pool``);
             ``api_key`` is then only the key of the endpoints that have none of their own.
+        deadline: seconds for a whole request (every attempt, sleep, body and stream byte);
+            None (the default): no overall deadline, only ``timeout`` per read. Raises
+            :class:`DeadlineExceededError`. Per call: ``deadline=`` on generation methods.
+        max_response_bytes: the most one response (a body or a whole stream) may send,
+            default 256 MiB (None: no cap). Raises :class:`ResponseTooLargeError`.
 
     Example:
         >>> async with AsyncVLLMClient("http://localhost:8000") as client:  # doctest: +SKIP
@@ -87,10 +98,13 @@ class AsyncVLLMClient(BaseClient):
         headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         endpoints: EndpointPool | Sequence[Endpoint | str] | None = None,
+        deadline: float | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         super().__init__(base_url, api_key=api_key, model=model, timeout=timeout,
                          max_retries=max_retries, retry=retry, headers=headers,
-                         endpoints=endpoints)
+                         endpoints=endpoints, deadline=deadline,
+                         max_response_bytes=max_response_bytes)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=LIMITS)
         self._freed = asyncio.Event()
@@ -108,14 +122,17 @@ class AsyncVLLMClient(BaseClient):
         while True:
             request = self._request(self._http, call)
             try:
-                response = await self._http.send(request, stream=call.stream)
+                response = guard(await self._http.send(request, stream=True), call.limits)
+                if not (call.stream and response.is_success):
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
             except httpx.HTTPError as exc:
                 error = error_from_httpx(exc, request_id=call.request_id)
             else:
                 if response.is_success:
                     return response
-                await response.aread()
-                await response.aclose()
                 error = error_from_response(response, request_id=call.request_id)
             await self._sleep(self._retry_delay(call, error))
 
@@ -147,12 +164,15 @@ class AsyncVLLMClient(BaseClient):
         """
         request = self._request(self._http, call, state)
         try:
-            response = await self._http.send(request, stream=True)
+            response = guard(await self._http.send(request, stream=True), call.limits)
+            if not response.is_success:
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
         except httpx.HTTPError as exc:
             return error_from_httpx(exc, request_id=call.request_id)
         if not response.is_success:
-            await response.aread()
-            await response.aclose()
             return error_from_response(response, request_id=call.request_id)
         if call.stream:  # fail over only until the first chunk is in
             raw = response.aiter_raw()
@@ -217,7 +237,8 @@ class AsyncVLLMClient(BaseClient):
             state.base_url, api_key=state.api_key or self._api_key, model=self.model,
             timeout=state.endpoint.timeout or self.timeout, headers=self._headers,
             retry=self.retry if max_retries is None else RetryPolicy(max_retries=max_retries),
-            http_client=self._http)
+            http_client=self._http, deadline=self.limits.deadline,
+            max_response_bytes=self.limits.max_response_bytes)
         child._stats = FanOut.recorder(self._stats, state)
         return child
 
@@ -416,13 +437,16 @@ class AsyncVLLMClient(BaseClient):
 
     async def make_post_request(self, path_or_url: str, data: Mapping[str, Any], *,
                                 api_key: str | SecretLike | None = None,
-                                timeout: float | None = None) -> Any:
+                                timeout: float | None = None,
+                                send_api_key: bool = False) -> Any:
         """POST ``data`` as JSON to a route (``"/v1/completions"``) or full URL; returns the body.
 
         Retried like every request. The body is parsed JSON, or text when it is not JSON.
+        The client's key goes only to its own server's origin (scheme, host, port): a full
+        URL elsewhere gets no ``Authorization`` unless ``send_api_key=True`` or ``api_key=``.
         """
         call = self._call("POST", path_or_url, json=dict(data), model=data.get("model"),
-                          api_key=api_key, timeout=timeout)
+                          api_key=api_key, timeout=timeout, send_api_key=send_api_key)
         return self._body(call, await self._send(call))
 
     def make_stream_request(self, path_or_url: str, data: Mapping[str, Any], *,

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._config import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     ENV_API_KEY,
     ENV_MODEL,
     RetryPolicy,
@@ -27,16 +28,18 @@ from ._config import (
 from ._errors import (
     AllEndpointsFailedError,
     APIError,
-    IncompleteStreamError,
     InvalidRequestError,
     NotFoundError,
     VLLMError,
     decode_body,
 )
-from ._pool import Endpoint, EndpointPool, EndpointState, Outcome, counts_against, fails_over
+from ._health import Outcome, fails_over, outcome_of
+from ._limits import Limits, check_headers
+from ._pool import Endpoint, EndpointPool, EndpointState
 from ._retry import retry_delay
 from ._secret import Secret, SecretLike, to_secret
 from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
+from ._urls import redact_url, same_origin
 
 if TYPE_CHECKING:  # pydantic, the models and the streams are imported on first use (import cost)
     from pydantic import BaseModel
@@ -73,6 +76,8 @@ class Call:
     stream: bool = False
     retryable: bool = True
     api_key: Secret | None = None
+    send_api_key: bool = False
+    """Send the client's key to an absolute URL of another origin (an explicit opt-in)."""
     timeout: httpx.Timeout | None = None
     max_retries: int | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -87,17 +92,24 @@ class Call:
     """The pool endpoint of the latest attempt."""
     causes: dict[str, VLLMError] = field(default_factory=dict)
     """Pool endpoint name -> the error of this request's failed attempt there."""
+    limits: Limits = field(default_factory=Limits)
+    """The overall deadline and the response size cap of this request."""
 
 
-def _outcome(error: BaseException | None, cancelled: bool = False) -> Outcome:
-    """What an ended request tells about its endpoint's health."""
-    if error is None:
-        return "success"
-    if cancelled or not isinstance(error, VLLMError):
-        return "neutral"
-    if isinstance(error, IncompleteStreamError) or counts_against(error):
-        return "failure"
-    return "success" if error.status_code is not None else "neutral"
+def _outcome(call: Call, state: EndpointState, error: BaseException | None,
+             cancelled: bool = False) -> Outcome:
+    """What an ended attempt of ``call`` tells about the health of ``state``."""
+    return outcome_of(error, cancelled=cancelled, model=call.model, route=call.route,
+                      base_models=state.base_models)
+
+
+_LIMIT_PARAMS = ("deadline", "max_response_bytes")
+
+
+def _split_limits(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A call's request parameters, and its own ``deadline``/``max_response_bytes``."""
+    rest = dict(params)
+    return rest, {k: rest.pop(k) for k in _LIMIT_PARAMS if k in rest}
 
 
 class BaseClient:
@@ -114,7 +126,11 @@ class BaseClient:
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         endpoints: EndpointPool | Sequence[Endpoint | str] | None = None,
+        deadline: float | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        self.limits = Limits.make(deadline, max_response_bytes)
+        """The default overall deadline and response size cap (``vllm_accel._limits``)."""
         self.pool: EndpointPool | None = None
         """The endpoint pool (None for a single-server client)."""
         if endpoints is not None:
@@ -131,14 +147,15 @@ class BaseClient:
             raise InvalidRequestError("pass either max_retries or retry, not both")
         self.retry = retry or (RetryPolicy(max_retries=max_retries) if max_retries is not None
                                else RetryPolicy())
-        self._headers = {"User-Agent": _USER_AGENT, **(headers or {})}
+        self._headers = {"User-Agent": _USER_AGENT, **check_headers(headers or {})}
         self._stats = StatsRecorder()
 
     def __repr__(self) -> str:
         if self.pool is not None:
             names = [s.name for s in self.pool.endpoints]
             return f"{type(self).__name__}(endpoints={names!r}, model={self.model!r})"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r})"
+        return (f"{type(self).__name__}(base_url={redact_url(self.base_url)!r}, "
+                f"model={self.model!r})")
 
     # -- public, shared -----------------------------------------------------------------------
 
@@ -189,6 +206,9 @@ class BaseClient:
         api_key: str | SecretLike | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
+        send_api_key: bool = False,
+        deadline: float | None = None,
+        max_response_bytes: int | None = None,
     ) -> Call:
         url = self._url(path_or_url)
         absolute = path_or_url.startswith(("http://", "https://"))
@@ -200,7 +220,8 @@ class BaseClient:
             method, url, urlsplit(url).path or "/", json=json, model=model, stream=stream,
             retryable=retryable, api_key=to_secret(api_key),
             timeout=None if timeout is None else make_timeout(timeout), max_retries=max_retries,
-            route=None if absolute else "/" + path_or_url.lstrip("/"),
+            route=None if absolute else "/" + path_or_url.lstrip("/"), send_api_key=send_api_key,
+            limits=self.limits.override(deadline, max_response_bytes),
         )
         if isinstance(json, dict) and isinstance(json.get("request_id"), str):
             call.request_id = json["request_id"]  # X-Request-Id would override it otherwise
@@ -216,12 +237,8 @@ class BaseClient:
             url = target.base_url + call.route
             if call.timeout is None and target.endpoint.timeout is not None:
                 timeout = make_timeout(target.endpoint.timeout)
-            key = target.api_key or self._api_key
-        elif self.pool is not None:  # an absolute URL: only the key of the endpoint it names
-            key = next((s.api_key or self._api_key for s in self.pool.endpoints
-                        if url.startswith(s.base_url + "/")), None)
-        else:
-            key = call.api_key or self._api_key
+        key = self._key_for(call, url, target)
+        timeout = call.limits.clip(timeout)
         if key is not None:
             headers["Authorization"] = f"Bearer {key.get_secret_value()}"
         if call.stream:
@@ -231,25 +248,40 @@ class BaseClient:
         return http.build_request(call.method, url, json=call.json, headers=headers,
                                   timeout=timeout)
 
+    def _key_for(self, call: Call, url: str, target: EndpointState | None) -> Secret | None:
+        """The key ``url`` may carry: only to a configured server's origin, unless opted in."""
+        if target is not None:
+            return target.api_key or self._api_key
+        if call.api_key is not None:  # passed for this very request: the caller's choice
+            return call.api_key
+        if self.pool is not None:  # an absolute URL: only the key of the endpoint it names
+            return next((s.api_key or self._api_key for s in self.pool.endpoints
+                         if same_origin(url, s.base_url)), None)
+        if call.send_api_key or same_origin(url, self.base_url):
+            return self._api_key
+        return None
+
     def _model(self, model: str | None) -> str | None:
         return model or self.model
 
     def _chat_call(self, messages: Any, model: str | None, params: Mapping[str, Any],
                    *, stream: bool) -> Call:
-        m = self._model(model)
+        m, (params, limits) = self._model(model), _split_limits(params)
         return self._call("POST", "/v1/chat/completions", model=m, stream=stream,
-                          json=_params().chat_payload(messages, m, params, stream=stream))
+                          json=_params().chat_payload(messages, m, params, stream=stream),
+                          **limits)
 
     def _completion_call(self, prompt: Any, model: str | None, params: Mapping[str, Any],
                          *, stream: bool) -> Call:
-        m = self._model(model)
+        m, (params, limits) = self._model(model), _split_limits(params)
         return self._call("POST", "/v1/completions", model=m, stream=stream,
-                          json=_params().completion_payload(prompt, m, params, stream=stream))
+                          json=_params().completion_payload(prompt, m, params, stream=stream),
+                          **limits)
 
     def _embed_call(self, input: Any, model: str | None, params: Mapping[str, Any]) -> Call:
-        m = self._model(model)
+        m, (params, limits) = self._model(model), _split_limits(params)
         return self._call("POST", "/v1/embeddings", model=m,
-                          json=_params().embedding_payload(input, m, params))
+                          json=_params().embedding_payload(input, m, params), **limits)
 
     def _tokenize_call(self, prompt: str | None, messages: Any, model: str | None,
                        extra: dict[str, Any]) -> Call:
@@ -286,7 +318,9 @@ class BaseClient:
 
     def _retry_delay(self, call: Call, error: VLLMError) -> float:
         """Seconds to sleep before the next attempt; raises ``error`` (recorded) to give up."""
+        error = call.limits.exceeded(error)
         delay = retry_delay(self._policy(call), call.retries, error, retryable=call.retryable)
+        delay = call.limits.allows(delay)
         if delay is None:
             self._record(call, status=error.status_code, error=error)
             raise error
@@ -331,7 +365,8 @@ class BaseClient:
         """
         pool = self.pool
         assert pool is not None
-        self._release(state, _outcome(error), error)
+        error = call.limits.exceeded(error)
+        self._release(state, _outcome(call, state, error), error)
         call.causes[state.name] = error
         moved = False  # a 404 for an adapter another endpoint still serves: go there
         if (isinstance(error, NotFoundError) and call.model is not None
@@ -349,6 +384,7 @@ class BaseClient:
                     and error.status_code in policy.retry_statuses
                     and pool.has_untried(call.model, call.causes)):
                 delay = 0.0  # a Retry-After beyond the cap is this endpoint's: try another now
+        delay = call.limits.allows(delay)
         if delay is None:
             final: VLLMError = error
             if fails_over(error) and pool.covers(call.model, call.causes):
@@ -382,7 +418,7 @@ class BaseClient:
         if call.lease is not None:
             lease, call.lease = call.lease, None
             failed = error if isinstance(error, VLLMError) else None
-            self._release(lease, _outcome(error, cancelled), failed)
+            self._release(lease, _outcome(call, lease, error, cancelled), failed)
         record = RequestRecord(
             request_id=call.request_id, endpoint=call.endpoint, model=model or call.model,
             status=status, latency=time.perf_counter() - call.started, ttft=ttft,

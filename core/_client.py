@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ._base import LIMITS, BaseClient, Call, logger
-from ._config import DEFAULT_BATCH_CONCURRENCY, ENDPOINT_TEST_TIMEOUT, RetryPolicy
+from ._config import (
+    DEFAULT_BATCH_CONCURRENCY,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    ENDPOINT_TEST_TIMEOUT,
+    RetryPolicy,
+)
 from ._errors import (
     APIConnectionError,
     BadRequestError,
@@ -27,6 +32,7 @@ from ._errors import (
     error_from_response,
 )
 from ._fanout import FanOut, aggregate_statistics, merge_models
+from ._limits import guard
 from ._pool import Endpoint, EndpointPool, EndpointState
 from ._secret import SecretLike
 
@@ -67,6 +73,11 @@ class VLLMClient(BaseClient):
             list of :class:`Endpoint` / base URLs. Requests are routed, fail over, and stay
             placed on the endpoints that serve their LoRA adapter (see ``vllm_accel._pool``);
             ``api_key`` is then only the key of the endpoints that have none of their own.
+        deadline: seconds for a whole request (every attempt, sleep, body and stream byte);
+            None (the default): no overall deadline, only ``timeout`` per read. Raises
+            :class:`DeadlineExceededError`. Per call: ``deadline=`` on generation methods.
+        max_response_bytes: the most one response (a body or a whole stream) may send,
+            default 256 MiB (None: no cap). Raises :class:`ResponseTooLargeError`.
 
     Example:
         >>> with VLLMClient("http://localhost:8000") as client:  # doctest: +SKIP
@@ -87,10 +98,13 @@ class VLLMClient(BaseClient):
         headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         endpoints: EndpointPool | Sequence[Endpoint | str] | None = None,
+        deadline: float | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         super().__init__(base_url, api_key=api_key, model=model, timeout=timeout,
                          max_retries=max_retries, retry=retry, headers=headers,
-                         endpoints=endpoints)
+                         endpoints=endpoints, deadline=deadline,
+                         max_response_bytes=max_response_bytes)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self.timeout, limits=LIMITS)
         self._freed = threading.Condition()
@@ -114,14 +128,17 @@ class VLLMClient(BaseClient):
         while True:
             request = self._request(self._http, call)
             try:
-                response = self._http.send(request, stream=call.stream)
+                response = guard(self._http.send(request, stream=True), call.limits)
+                if not (call.stream and response.is_success):
+                    try:
+                        response.read()
+                    finally:
+                        response.close()
             except httpx.HTTPError as exc:
                 error = error_from_httpx(exc, request_id=call.request_id)
             else:
                 if response.is_success:
                     return response
-                response.read()
-                response.close()
                 error = error_from_response(response, request_id=call.request_id)
             self._sleep(self._retry_delay(call, error))
 
@@ -152,12 +169,15 @@ class VLLMClient(BaseClient):
         """
         request = self._request(self._http, call, state)
         try:
-            response = self._http.send(request, stream=True)
+            response = guard(self._http.send(request, stream=True), call.limits)
+            if not response.is_success:
+                try:
+                    response.read()
+                finally:
+                    response.close()
         except httpx.HTTPError as exc:
             return error_from_httpx(exc, request_id=call.request_id)
         if not response.is_success:
-            response.read()
-            response.close()
             return error_from_response(response, request_id=call.request_id)
         if call.stream:  # fail over only until the first chunk is in
             raw = response.iter_raw()
@@ -219,7 +239,8 @@ class VLLMClient(BaseClient):
             state.base_url, api_key=state.api_key or self._api_key, model=self.model,
             timeout=state.endpoint.timeout or self.timeout, headers=self._headers,
             retry=self.retry if max_retries is None else RetryPolicy(max_retries=max_retries),
-            http_client=self._http)
+            http_client=self._http, deadline=self.limits.deadline,
+            max_response_bytes=self.limits.max_response_bytes)
         child._stats = FanOut.recorder(self._stats, state)
         return child
 
@@ -399,13 +420,16 @@ class VLLMClient(BaseClient):
 
     def make_post_request(self, path_or_url: str, data: Mapping[str, Any], *,
                           api_key: str | SecretLike | None = None,
-                          timeout: float | None = None) -> Any:
+                          timeout: float | None = None,
+                          send_api_key: bool = False) -> Any:
         """POST ``data`` as JSON to a route (``"/v1/completions"``) or full URL; returns the body.
 
         Retried like every request. The body is parsed JSON, or text when it is not JSON.
+        The client's key goes only to its own server's origin (scheme, host, port): a full
+        URL elsewhere gets no ``Authorization`` unless ``send_api_key=True`` or ``api_key=``.
         """
         call = self._call("POST", path_or_url, json=dict(data), model=data.get("model"),
-                          api_key=api_key, timeout=timeout)
+                          api_key=api_key, timeout=timeout, send_api_key=send_api_key)
         return self._body(call, self._send(call))
 
     def make_stream_request(self, path_or_url: str, data: Mapping[str, Any], *,

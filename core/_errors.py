@@ -4,11 +4,14 @@
 
     VLLMError                              every error this package raises
     ├── InvalidRequestError (ValueError)   bad input, rejected before any network call
+    │   └── InvalidAPIKeyError             a key that cannot be a header value (never shown)
     ├── QuantizationError                  a managed server failed to relaunch (rolled back)
     │   └── QuantizationNotSupportedError  the server is not managed here; vLLM sets it at launch
     └── APIError                           something went wrong talking to the server
         ├── APIConnectionError             could not connect / connection dropped   (retryable)
-        │   └── APITimeoutError            connect, read, write or pool timeout     (retryable)
+        │   ├── APITimeoutError            connect, read, write or pool timeout     (retryable)
+        │   │   └── DeadlineExceededError  the request's overall ``deadline`` passed
+        │   └── TLSError                   the TLS handshake failed (certificate, protocol)
         ├── APIStatusError                 the server answered with a 4xx/5xx status
         │   ├── BadRequestError            400
         │   │   └── ContextLengthError     400: the prompt does not fit the model's context
@@ -21,6 +24,7 @@
         │   ├── RateLimitError             429  (retryable)
         │   └── InternalServerError        5xx  (retryable)
         │       └── ServiceUnavailableError 503 (retryable; vLLM's queue-full answer)
+        ├── ResponseTooLargeError          a response beyond ``max_response_bytes``
         ├── StreamError                    an error sent inside a 200 SSE stream
         │   └── IncompleteStreamError      the stream ended without ``data: [DONE]``
         └── EndpointsFailedError           a pool operation failed on some endpoints (``.causes``)
@@ -33,12 +37,14 @@ parsed response body, if any) and ``is_retryable``. Errors pickle, and never con
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from ._retry import parse_retry_after
+from ._urls import redact_text
 
 __all__ = [
     "APIConnectionError",
@@ -50,9 +56,11 @@ __all__ = [
     "ConflictError",
     "AllEndpointsFailedError",
     "ContextLengthError",
+    "DeadlineExceededError",
     "EndpointsFailedError",
     "IncompleteStreamError",
     "InternalServerError",
+    "InvalidAPIKeyError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -60,8 +68,10 @@ __all__ = [
     "QuantizationNotSupportedError",
     "RateLimitError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "ServiceUnavailableError",
     "StreamError",
+    "TLSError",
     "UnprocessableEntityError",
     "VLLMError",
     "error_from_body",
@@ -130,6 +140,10 @@ class InvalidRequestError(VLLMError, ValueError):
     """Bad input, rejected locally before any request is sent."""
 
 
+class InvalidAPIKeyError(InvalidRequestError):
+    """The API key cannot be sent as a header value; raised when it is set (never shows it)."""
+
+
 class QuantizationError(VLLMError):
     """Relaunching a managed server with a new quantization failed; the old one was restored."""
 
@@ -150,6 +164,26 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """The connect, read, write or pool timeout expired."""
+
+
+class DeadlineExceededError(APITimeoutError):
+    """The request's overall ``deadline`` passed; not retried.
+
+    The deadline covers every attempt and the whole body or stream: a body that trickles, a
+    stream that never ends.
+    """
+
+    is_retryable = False
+
+
+class TLSError(APIConnectionError):
+    """The TLS handshake failed: the certificate did not verify, or no common protocol.
+
+    Not retried (the same handshake fails the same way) and no verdict on the server's health:
+    it is a disagreement between this client's trust settings and the server's certificate.
+    """
+
+    is_retryable = False
 
 
 class APIStatusError(APIError):
@@ -208,6 +242,14 @@ class ServiceUnavailableError(InternalServerError):
     """503: the engine's queue is full or it is scaling; try again later."""
 
 
+class ResponseTooLargeError(APIError):
+    """The response is larger than the client's ``max_response_bytes``; reading it stopped.
+
+    Not retried (the same request gets the same answer), and no verdict on the server's
+    health (the limit is this client's).
+    """
+
+
 class StreamError(APIError):
     """The server reported an error inside a streaming (SSE) response that had started with 200."""
 
@@ -245,6 +287,14 @@ class AllEndpointsFailedError(EndpointsFailedError):
 
     ``causes`` holds every endpoint's last error, so an operator sees why each one was out.
     """
+
+
+class DeadlinePassed(httpx.TimeoutException):
+    """Raised inside a response's byte stream when the request's deadline passed."""
+
+
+class TooLarge(httpx.StreamError):
+    """Raised inside a response's byte stream when it passed ``max_response_bytes``."""
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
@@ -339,6 +389,8 @@ def stream_error_from_event(payload: Mapping[str, Any], *, request_id: str | Non
 
 # Most specific first is not needed: the lookup walks the exception's MRO.
 _HTTPX_ERRORS: dict[type[Exception], tuple[type[VLLMError], bool]] = {
+    DeadlinePassed: (DeadlineExceededError, False),
+    TooLarge: (ResponseTooLargeError, False),
     httpx.TimeoutException: (APITimeoutError, True),
     httpx.ConnectError: (APIConnectionError, True),
     httpx.ReadError: (APIConnectionError, True),
@@ -346,7 +398,7 @@ _HTTPX_ERRORS: dict[type[Exception], tuple[type[VLLMError], bool]] = {
     httpx.CloseError: (APIConnectionError, True),
     httpx.RemoteProtocolError: (APIConnectionError, True),
     httpx.ProxyError: (APIConnectionError, True),
-    httpx.LocalProtocolError: (APIConnectionError, False),
+    httpx.LocalProtocolError: (InvalidRequestError, False),
     httpx.UnsupportedProtocol: (InvalidRequestError, False),
     httpx.InvalidURL: (InvalidRequestError, False),
     httpx.DecodingError: (APIError, False),
@@ -368,12 +420,28 @@ def error_from_httpx(exc: Exception, *, request_id: str | None = None) -> VLLMEr
     else:
         cls, retryable = APIError, False
     detail = str(exc) or type(exc).__name__
+    if _is_tls(exc):
+        cls, retryable = TLSError, False
+    elif isinstance(exc, httpx.LocalProtocolError):  # its text may quote a header value
+        detail = "the request could not be encoded (an illegal header name or value, not shown)"
     status = None
     if isinstance(exc, httpx.HTTPStatusError):
         status = exc.response.status_code
     error = cls(
-        f"{type(exc).__name__}: {detail}", request_id=request_id, status_code=status,
-        is_retryable=retryable,
+        f"{type(exc).__name__}: {redact_text(detail)}", request_id=request_id,
+        status_code=status, is_retryable=retryable,
     )
     error.__cause__ = exc
     return error
+
+
+def _is_tls(exc: BaseException) -> bool:
+    """Whether an ``ssl`` error is behind ``exc`` (httpcore wraps it in ``ConnectError``)."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

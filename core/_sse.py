@@ -16,9 +16,12 @@ from httpx_sse import EventSource, ServerSentEvent, SSEError
 
 from ._errors import (
     APITimeoutError,
+    DeadlinePassed,
     IncompleteStreamError,
     StreamError,
+    TooLarge,
     VLLMError,
+    error_from_httpx,
     stream_error_from_event,
 )
 
@@ -77,6 +80,8 @@ class SSEProtocol:
 
     def translate(self, exc: Exception) -> VLLMError:
         """The typed error for an exception raised while reading the stream."""
+        if isinstance(exc, DeadlinePassed | TooLarge):  # the client's own limits
+            return error_from_httpx(exc, request_id=self.request_id)
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
                 f"timed out while streaming: {exc}", request_id=self.request_id,

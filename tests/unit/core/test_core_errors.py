@@ -137,8 +137,8 @@ def test_every_httpx_exception_is_translated(cls: type[Exception]) -> None:
     elif issubclass(cls, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
         assert isinstance(error, InvalidRequestError)
         assert not error.is_retryable
-    elif issubclass(cls, httpx.LocalProtocolError):
-        assert isinstance(error, APIConnectionError)
+    elif issubclass(cls, httpx.LocalProtocolError):  # raised on our side: a local error
+        assert isinstance(error, InvalidRequestError)
         assert not error.is_retryable
     else:
         assert isinstance(error, APIError)
