@@ -37,6 +37,7 @@ from ._fanout import FanOut, aggregate_statistics, merge_models
 from ._limits import guard
 from ._pool import Endpoint, EndpointPool, EndpointState
 from ._secret import SecretLike
+from ._urls import redact_url
 
 if TYPE_CHECKING:  # imported by the methods that need them (import cost)
     from . import _batch, _metrics
@@ -249,7 +250,7 @@ class AsyncVLLMClient(BaseClient):
             endpoint name -> healthy. A single-server client gives ``{base_url: health()}``.
         """
         if self.pool is None:
-            return {self.base_url: await self.health()}
+            return {redact_url(self.base_url): await self.health()}
         states = self.pool.endpoints
         answers = await asyncio.gather(*(self._on(s, max_retries=0).health() for s in states))
         for state, ok in zip(states, answers, strict=True):
@@ -553,7 +554,7 @@ class AsyncVLLMClient(BaseClient):
         A single-server client gives one entry, named by its ``base_url``.
         """
         if self.pool is None:
-            return {self.base_url: await self.get_model_statistics(model)}
+            return {redact_url(self.base_url): await self.get_model_statistics(model)}
         states = self.pool.endpoints
         answers = await asyncio.gather(
             *(self._on(s).get_model_statistics(model) for s in states), return_exceptions=True)
@@ -747,11 +748,12 @@ class AsyncVLLMClient(BaseClient):
                 items = plan.items_from_completion(completion, time.perf_counter() - t0)
                 usage = completion.usage
                 plan.report(progress, len(items))
-            except VLLMError as exc:
+            except Exception as exc:  # a batch never raises for a failed request
                 # One bad prompt fails the whole request: go item by item. Any other failure
                 # (after the retries) is every item's failure.
-                items = (None if _batch.splits_on(exc)
-                         else plan.items_failed(exc, time.perf_counter() - t0))
+                error = _batch.as_error(exc)
+                items = (None if _batch.splits_on(error)
+                         else plan.items_failed(error, time.perf_counter() - t0))
         if items is None:
             items = await self._fan_out(plan, model, params, progress)
         return items, _batch.metrics_of(items, time.perf_counter() - started, usage)
@@ -771,8 +773,8 @@ class AsyncVLLMClient(BaseClient):
                     else:
                         result = await self.complete(plan.prompts[index], model=model, **params)
                     item = plan.item(index, result, None, time.perf_counter() - t0)
-                except VLLMError as exc:
-                    item = plan.item(index, None, exc, time.perf_counter() - t0)
+                except Exception as exc:  # one failure, whatever it is, fails only its item
+                    item = plan.item(index, None, _batch.as_error(exc), time.perf_counter() - t0)
             done += 1
             plan.report(progress, done)
             return item

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._config import MAX_COMPLETION_PROMPTS
-from ._errors import BadRequestError, InvalidRequestError, UnprocessableEntityError, VLLMError
+from ._errors import (
+    APIError,
+    BadRequestError,
+    InvalidRequestError,
+    UnprocessableEntityError,
+    VLLMError,
+)
 from ._models import ChatCompletion, Completion, CompletionChoice, Usage
 
 __all__ = ["BatchItem", "BatchMetrics", "Mode", "Plan", "metrics_of", "probe_body", "probe_ok",
@@ -168,6 +174,20 @@ def metrics_of(
         tokens_per_second=completion_tokens / total_time if total_time > 0 else 0.0,
         item_latencies_ms=[i.latency * 1000.0 for i in items],
     )
+
+
+def as_error(exc: Exception) -> VLLMError:
+    """``exc`` as an item's error: itself if typed, else wrapped (chained, nothing quoted).
+
+    A bad value that escaped the checks (``ValueError``, ``TypeError``, ``UnicodeError``) is an
+    :class:`InvalidRequestError`; anything else an :class:`APIError`.
+    """
+    if isinstance(exc, VLLMError):
+        return exc
+    cls = InvalidRequestError if isinstance(exc, ValueError | TypeError) else APIError
+    error = cls(f"{type(exc).__name__} while sending the request (details in __cause__)")
+    error.__cause__ = exc
+    return error
 
 
 def splits_on(error: VLLMError) -> bool:

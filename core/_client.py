@@ -35,6 +35,7 @@ from ._fanout import FanOut, aggregate_statistics, merge_models
 from ._limits import guard
 from ._pool import Endpoint, EndpointPool, EndpointState
 from ._secret import SecretLike
+from ._urls import redact_url
 
 if TYPE_CHECKING:  # imported by the methods that need them (import cost)
     from . import _batch, _metrics
@@ -251,7 +252,7 @@ class VLLMClient(BaseClient):
             endpoint name -> healthy. A single-server client gives ``{base_url: health()}``.
         """
         if self.pool is None:
-            return {self.base_url: self.health()}
+            return {redact_url(self.base_url): self.health()}
         result = {}
         for state in self.pool.endpoints:
             ok = self._on(state, max_retries=0).health()
@@ -532,7 +533,7 @@ class VLLMClient(BaseClient):
         A single-server client gives one entry, named by its ``base_url``.
         """
         if self.pool is None:
-            return {self.base_url: self.get_model_statistics(model)}
+            return {redact_url(self.base_url): self.get_model_statistics(model)}
         out: dict[str, ModelStatistics | VLLMError] = {}
         for state in self.pool.endpoints:
             try:
@@ -715,11 +716,12 @@ class VLLMClient(BaseClient):
                 items = plan.items_from_completion(completion, time.perf_counter() - t0)
                 usage = completion.usage
                 plan.report(progress, len(items))
-            except VLLMError as exc:
+            except Exception as exc:  # a batch never raises for a failed request
                 # One bad prompt fails the whole request: go item by item. Any other failure
                 # (after the retries) is every item's failure.
-                items = (None if _batch.splits_on(exc)
-                         else plan.items_failed(exc, time.perf_counter() - t0))
+                error = _batch.as_error(exc)
+                items = (None if _batch.splits_on(error)
+                         else plan.items_failed(error, time.perf_counter() - t0))
         if items is None:
             items = self._fan_out(plan, model, params, progress)
         return items, _batch.metrics_of(items, time.perf_counter() - started, usage)
@@ -736,8 +738,8 @@ class VLLMClient(BaseClient):
                 else:
                     result = self.complete(plan.prompts[index], model=model, **params)
                 return plan.item(index, result, None, time.perf_counter() - t0)
-            except VLLMError as exc:
-                return plan.item(index, None, exc, time.perf_counter() - t0)
+            except Exception as exc:  # one failure, whatever it is, fails only its item
+                return plan.item(index, None, _batch.as_error(exc), time.perf_counter() - t0)
 
         items: list[_batch.BatchItem | None] = [None] * len(plan.prompts)
         pool = ThreadPoolExecutor(max_workers=plan.workers)

@@ -92,5 +92,5 @@ def to_secret(value: str | SecretLike | None) -> Secret | None:
         bad = next(i for i, c in enumerate(raw) if not " " <= c <= "~")
         raise InvalidAPIKeyError(
             f"the API key cannot be sent in an HTTP header: it has a control or non-ASCII "
-            f"character at position {bad} of {len(raw)} (the key is not shown)")
+            f"character at position {bad} (the key is not shown)")
     return Secret(raw)

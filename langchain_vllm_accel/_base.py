@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
+from vllm_accel import redact_url
+
 from ._convert import merge_extra_body
 
 if TYPE_CHECKING:
@@ -255,9 +257,22 @@ class VLLMSampling(VLLMConnection):
         return {
             "model": self.model,
             "adapter": self.adapter,
-            "base_url": self.base_url,
+            "base_url": redact_url(self.base_url),
             **self._default_params,
         }
+
+    def to_json(self) -> Any:
+        """LangChain's serialized form, with credentials in ``base_url`` masked."""
+        data = super().to_json()  # type: ignore[misc]  # the LangChain class it is mixed into
+        kwargs = data.get("kwargs")
+        if isinstance(kwargs, dict) and isinstance(kwargs.get("base_url"), str):
+            kwargs["base_url"] = redact_url(kwargs["base_url"])
+        return data
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, (redact_url(value) if name == "base_url" and isinstance(value, str)
+                         else value)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         from langchain_core.language_models.base import LangSmithParams

@@ -134,10 +134,7 @@ def test_every_httpx_exception_is_translated(cls: type[Exception]) -> None:
     elif issubclass(cls, (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
         assert type(error) is APIConnectionError
         assert error.is_retryable
-    elif issubclass(cls, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
-        assert isinstance(error, InvalidRequestError)
-        assert not error.is_retryable
-    elif issubclass(cls, httpx.LocalProtocolError):  # raised on our side: a local error
+    elif issubclass(cls, (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
         assert isinstance(error, InvalidRequestError)
         assert not error.is_retryable
     else:
