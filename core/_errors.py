@@ -293,7 +293,7 @@ class DeadlinePassed(httpx.TimeoutException):
     """Raised inside a response's byte stream when the request's deadline passed."""
 
 
-class TooLarge(httpx.StreamError):
+class TooLarge(httpx.TransportError):
     """Raised inside a response's byte stream when it passed ``max_response_bytes``."""
 
 

@@ -3,7 +3,7 @@
 Per-read timeouts (``timeout``) do not stop a body that trickles a byte at a time (slow loris)
 or a stream that never ends; ``deadline`` does: seconds for the whole request, every attempt,
 backoff sleep and body or stream byte included. ``max_response_bytes`` caps what one response
-may send (a body, or a whole stream); a client reads nothing beyond it.
+may send (a body, or a whole stream, counted after decompression); nothing beyond it is read.
 
 Both twins read every response through :func:`guard` (one wrapper over httpx's byte stream, so
 the read loop is the same shared code for bodies, streams, single servers and pools); when a
@@ -174,7 +174,7 @@ class _Guarded(httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         self._counter.declared(self._response)
         try:
-            for chunk in self._response.iter_raw():
+            for chunk in self._response.iter_bytes():
                 yield self._counter.feed(chunk)
         except httpx.TimeoutException as exc:
             raise self._counter.timed_out(exc) from exc
@@ -190,7 +190,7 @@ class _AsyncGuarded(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         self._counter.declared(self._response)
         try:
-            async for chunk in self._response.aiter_raw():
+            async for chunk in self._response.aiter_bytes():
                 yield self._counter.feed(chunk)
         except httpx.TimeoutException as exc:
             raise self._counter.timed_out(exc) from exc
@@ -202,8 +202,8 @@ class _AsyncGuarded(httpx.AsyncByteStream):
 def guard(response: httpx.Response, limits: Limits) -> httpx.Response:
     """``response`` (unread, sync or async), read through ``limits``.
 
-    The same status, headers and bytes, but reading raises :class:`TooLarge` past the cap and
-    :class:`DeadlinePassed` past the deadline. A declared ``Content-Length`` over the cap is
+    The same status, headers and (decoded) bytes, but reading raises :class:`TooLarge` past
+    the cap and :class:`DeadlinePassed` past the deadline. A declared ``Content-Length`` over the cap is
     refused before reading.
     """
     counter = _Counter(limits)
@@ -212,5 +212,7 @@ def guard(response: httpx.Response, limits: Limits) -> httpx.Response:
         stream = _AsyncGuarded(response, counter)
     else:
         stream = _Guarded(response, counter)
-    return httpx.Response(response.status_code, headers=response.headers, stream=stream,
+    headers = httpx.Headers(response.headers)
+    headers.pop("content-encoding", None)  # the guard passes on decoded bytes
+    return httpx.Response(response.status_code, headers=headers, stream=stream,
                           request=response.request, extensions=response.extensions)

@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from vllm_accel import redact_url
-
 from ._convert import merge_extra_body
 
 if TYPE_CHECKING:
@@ -254,6 +252,8 @@ class VLLMSampling(VLLMConnection):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
+        from vllm_accel import redact_url
+
         return {
             "model": self.model,
             "adapter": self.adapter,
@@ -263,6 +263,8 @@ class VLLMSampling(VLLMConnection):
 
     def to_json(self) -> Any:
         """LangChain's serialized form, with credentials in ``base_url`` masked."""
+        from vllm_accel import redact_url
+
         data = super().to_json()  # type: ignore[misc]  # the LangChain class it is mixed into
         kwargs = data.get("kwargs")
         if isinstance(kwargs, dict) and isinstance(kwargs.get("base_url"), str):
@@ -270,6 +272,8 @@ class VLLMSampling(VLLMConnection):
         return data
 
     def __repr_args__(self) -> Any:
+        from vllm_accel import redact_url
+
         for name, value in super().__repr_args__():
             yield name, (redact_url(value) if name == "base_url" and isinstance(value, str)
                          else value)
