@@ -203,8 +203,8 @@ def guard(response: httpx.Response, limits: Limits) -> httpx.Response:
     """``response`` (unread, sync or async), read through ``limits``.
 
     The same status, headers and (decoded) bytes, but reading raises :class:`TooLarge` past
-    the cap and :class:`DeadlinePassed` past the deadline. A declared ``Content-Length`` over the cap is
-    refused before reading.
+    the cap and :class:`DeadlinePassed` past the deadline. A declared ``Content-Length`` over
+    the cap is refused before reading.
     """
     counter = _Counter(limits)
     stream: httpx.SyncByteStream | httpx.AsyncByteStream
