@@ -36,6 +36,7 @@ parsed response body, if any) and ``is_retryable``. Errors pickle, and never con
 
 from __future__ import annotations
 
+import email.utils
 import json
 import ssl
 from collections.abc import Mapping
@@ -368,10 +369,26 @@ def decode_body(content: bytes) -> Any:
 def error_from_response(response: httpx.Response, *, request_id: str | None = None) -> APIError:
     """The typed error for a response with an error status; its body must already be read."""
     body = decode_body(response.content)
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    retry_after = parse_retry_after(response.headers.get("retry-after"),
+                                    now=server_now(response.headers.get("date")))
     return error_from_body(
         response.status_code, body, request_id=request_id, retry_after=retry_after
     )
+
+
+def server_now(date: str | None) -> float | None:
+    """The server's clock from its ``Date`` header (Unix time), None if absent or unreadable.
+
+    A ``Retry-After`` HTTP date is read against the clock of the server that wrote it, so a
+    server whose clock is ahead of ours does not make us wait (or give up) for the difference.
+    """
+    if not date:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when.timestamp() if when.tzinfo is not None else None
 
 
 def stream_error_from_event(payload: Mapping[str, Any], *, request_id: str | None) -> StreamError:

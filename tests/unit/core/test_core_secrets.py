@@ -271,3 +271,18 @@ def test_process_batch_never_raises_whatever_one_item_hits() -> None:
     assert isinstance(as_error(RuntimeError("x")), APIError)
     typed = RateLimitError("slow", status_code=429)
     assert as_error(typed) is typed
+
+
+def test_a_retry_after_date_is_read_against_the_server_clock() -> None:
+    import email.utils
+    import time
+
+    from vllm_accel._errors import error_from_response
+
+    ahead = time.time() + 3600  # the server's clock is an hour ahead of ours
+    response = httpx.Response(503, content=b"{}", headers={
+        "date": email.utils.formatdate(ahead, usegmt=True),
+        "retry-after": email.utils.formatdate(ahead + 2, usegmt=True)})
+    assert 1.0 <= (error_from_response(response).retry_after or 0) <= 2.0
+    no_date = httpx.Response(503, content=b"{}", headers={"retry-after": "3"})
+    assert error_from_response(no_date).retry_after == 3.0
