@@ -88,7 +88,10 @@ class SSEProtocol:
                 is_retryable=False,
             )
         if isinstance(exc, SSEError):
-            return StreamError(f"not an SSE response: {exc}", request_id=self.request_id)
+            # Only a 2xx reaches a stream: a 200 that is not SSE (a proxy's HTML page) is the
+            # replica's fault, and the status tells the breaker so (``vllm_accel._health``).
+            return StreamError(f"not an SSE response: {exc}", request_id=self.request_id,
+                               status_code=200)
         return IncompleteStreamError(
             f"the stream was cut before 'data: [DONE]': {type(exc).__name__}: {exc}",
             request_id=self.request_id,

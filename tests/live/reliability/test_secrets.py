@@ -17,11 +17,8 @@ import logging
 import pickle
 import re
 import socket
-import ssl
-import subprocess
 import threading
 import traceback
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -209,24 +206,6 @@ def test_a_redirect_to_another_origin_never_carries_the_key(api_key: str) -> Non
         for server in (origin, other):
             server.shutdown()
             server.server_close()
-
-
-@pytest.fixture
-def self_signed_tls(tmp_path: Path) -> Iterator[int]:
-    """A TLS server with a self-signed certificate (not trusted by default)."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
-    server, _ = _http_server("")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_tls_verification_is_on_by_default(self_signed_tls: int, api_key: str) -> None:
