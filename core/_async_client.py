@@ -760,6 +760,8 @@ class AsyncVLLMClient(BaseClient):
 
     async def _fan_out(self, plan: _batch.Plan, model: str | None, params: dict[str, Any],
                        progress: Callable[[int, int], None] | None) -> list[_batch.BatchItem]:
+        from . import _batch
+
         limit = asyncio.Semaphore(plan.workers)
         done = 0
 

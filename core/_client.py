@@ -730,6 +730,8 @@ class VLLMClient(BaseClient):
                  progress: Callable[[int, int], None] | None) -> list[_batch.BatchItem]:
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
+        from . import _batch
+
         def run(index: int) -> _batch.BatchItem:
             t0 = time.perf_counter()
             try:

@@ -286,3 +286,28 @@ def test_a_retry_after_date_is_read_against_the_server_clock() -> None:
     assert 1.0 <= (error_from_response(response).retry_after or 0) <= 2.0
     no_date = httpx.Response(503, content=b"{}", headers={"retry-after": "3"})
     assert error_from_response(no_date).retry_after == 3.0
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_batch_item_that_hits_a_foreign_exception_fails_alone(kind: str) -> None:
+    from vllm_accel import AsyncVLLMClient
+
+    def answer(request: httpx.Request) -> httpx.Response:  # no answer is faked: all fail
+        if b"boom" in request.content:
+            raise UnicodeEncodeError("ascii", "\u00e9", 0, 1, "not ascii")  # not an httpx error
+        raise httpx.ConnectError("refused", request=request)
+
+    prompts = ["fine", "boom", "fine too"]
+    if kind == "sync":
+        with VLLMClient("http://127.0.0.1:9", max_retries=0, http_client=httpx.Client(
+                transport=httpx.MockTransport(answer))) as client:
+            items = client.process_batch(prompts, mode="chat")
+    else:
+        async with AsyncVLLMClient("http://127.0.0.1:9", max_retries=0,
+                                   http_client=httpx.AsyncClient(
+                                       transport=httpx.MockTransport(answer))) as aclient:
+            items = await aclient.process_batch(prompts, mode="chat")
+    assert [i.index for i in items] == [0, 1, 2]
+    assert [type(i.error) for i in items] == [APIConnectionError, InvalidRequestError,
+                                              APIConnectionError]
+    assert isinstance(items[1].error.__cause__, UnicodeEncodeError)
