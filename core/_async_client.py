@@ -30,13 +30,12 @@ from ._errors import (
     NotFoundError,
     QuantizationNotSupportedError,
     VLLMError,
-    error_from_httpx,
-    error_from_response,
 )
 from ._fanout import FanOut, aggregate_statistics, merge_models
 from ._limits import guard
 from ._pool import Endpoint, EndpointPool, EndpointState
 from ._secret import SecretLike
+from ._translate import error_from_httpx, error_from_response
 from ._urls import redact_url
 
 if TYPE_CHECKING:  # imported by the methods that need them (import cost)

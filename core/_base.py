@@ -31,7 +31,6 @@ from ._errors import (
     InvalidRequestError,
     NotFoundError,
     VLLMError,
-    decode_body,
 )
 from ._health import Outcome, fails_over, outcome_of
 from ._limits import Limits, check_headers
@@ -39,6 +38,7 @@ from ._pool import Endpoint, EndpointPool, EndpointState
 from ._retry import retry_delay
 from ._secret import Secret, SecretLike, to_secret
 from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
+from ._translate import decode_body
 from ._urls import redact_url, same_origin
 
 if TYPE_CHECKING:  # pydantic, the models and the streams are imported on first use (import cost)

@@ -25,13 +25,8 @@ from dataclasses import dataclass, field, replace
 import httpx
 
 from ._config import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES
-from ._errors import (
-    DeadlineExceededError,
-    DeadlinePassed,
-    InvalidRequestError,
-    TooLarge,
-    VLLMError,
-)
+from ._errors import DeadlineExceededError, InvalidRequestError, VLLMError
+from ._translate import DeadlinePassed, TooLarge
 
 __all__ = ["DeadlinePassed", "Limits", "TooLarge", "check_headers", "guard"]
 

@@ -14,16 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
-from ._errors import (
-    APITimeoutError,
-    DeadlinePassed,
-    IncompleteStreamError,
-    StreamError,
-    TooLarge,
-    VLLMError,
-    error_from_httpx,
-    stream_error_from_event,
-)
+from ._errors import APITimeoutError, IncompleteStreamError, StreamError, VLLMError
+from ._translate import DeadlinePassed, TooLarge, error_from_httpx, stream_error_from_event
 
 __all__ = ["DONE", "SSEProtocol", "aiter_sse", "iter_sse"]
 

@@ -30,7 +30,7 @@ from vllm_accel import (
     UnprocessableEntityError,
     VLLMError,
 )
-from vllm_accel._errors import error_from_body, error_from_httpx, error_from_response
+from vllm_accel._translate import error_from_body, error_from_httpx, error_from_response
 
 pytestmark = pytest.mark.unit
 

@@ -35,10 +35,10 @@ from vllm_accel import (
     redact_url,
 )
 from vllm_accel._batch import as_error
-from vllm_accel._errors import error_from_httpx
 from vllm_accel._health import outcome_of
 from vllm_accel._limits import Limits, check_headers
 from vllm_accel._secret import to_secret
+from vllm_accel._translate import error_from_httpx
 from vllm_accel._urls import same_origin
 
 pytestmark = pytest.mark.unit
@@ -277,7 +277,7 @@ def test_a_retry_after_date_is_read_against_the_server_clock() -> None:
     import email.utils
     import time
 
-    from vllm_accel._errors import error_from_response
+    from vllm_accel._translate import error_from_response
 
     ahead = time.time() + 3600  # the server's clock is an hour ahead of ours
     response = httpx.Response(503, content=b"{}", headers={
