@@ -146,7 +146,7 @@ class AsyncVLLMClient(BaseClient):
                 result = await self._attempt(call, state)
             except BaseException as exc:
                 if not isinstance(exc, VLLMError):  # cancelled or interrupted mid-attempt
-                    self._release(state, "neutral")
+                    self._release(state, "neutral", owner=call)
                 raise
             if isinstance(result, httpx.Response):
                 return result

@@ -337,9 +337,9 @@ class BaseClient:
         """An endpoint slot was released (the twins wake requests waiting for capacity)."""
 
     def _release(self, state: EndpointState, outcome: Outcome,
-                 error: VLLMError | None = None) -> None:
+                 error: VLLMError | None = None, owner: Call | None = None) -> None:
         assert self.pool is not None
-        self.pool.release(state, outcome, error)
+        self.pool.release(state, outcome, error, owner=owner)
         self._notify_free()
 
     def _acquire_now(self, call: Call) -> EndpointState | None:
@@ -349,7 +349,7 @@ class BaseClient:
         """
         assert self.pool is not None
         try:
-            state = self.pool.acquire(call.model, call.causes)
+            state = self.pool.acquire(call.model, call.causes, owner=call)
         except AllEndpointsFailedError as exc:
             exc.request_id = call.request_id
             self._record(call, status=None, error=exc)
@@ -366,7 +366,7 @@ class BaseClient:
         pool = self.pool
         assert pool is not None
         error = call.limits.exceeded(error)
-        self._release(state, _outcome(call, state, error), error)
+        self._release(state, _outcome(call, state, error), error, owner=call)
         call.causes[state.name] = error
         moved = False  # a 404 for an adapter another endpoint still serves: go there
         if (isinstance(error, NotFoundError) and call.model is not None
@@ -418,7 +418,7 @@ class BaseClient:
         if call.lease is not None:
             lease, call.lease = call.lease, None
             failed = error if isinstance(error, VLLMError) else None
-            self._release(lease, _outcome(call, lease, error, cancelled), failed)
+            self._release(lease, _outcome(call, lease, error, cancelled), failed, owner=call)
         record = RequestRecord(
             request_id=call.request_id, endpoint=call.endpoint, model=model or call.model,
             status=status, latency=time.perf_counter() - call.started, ttft=ttft,

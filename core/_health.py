@@ -25,8 +25,10 @@ deadline, a cancelled request
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Literal
 
+from ._breaker import BreakerState
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -38,8 +40,10 @@ from ._errors import (
     TLSError,
     VLLMError,
 )
+from ._stats import StatsSnapshot
 
-__all__ = ["GENERATION_ROUTES", "Outcome", "counts_against", "fails_over", "outcome_of"]
+__all__ = ["GENERATION_ROUTES", "EndpointStats", "Outcome", "counts_against", "fails_over",
+           "outcome_of"]
 
 Outcome = Literal["success", "failure", "neutral"]
 """How an attempt ended for the endpoint's health: answered, failed, or no verdict."""
@@ -99,3 +103,20 @@ def outcome_of(error: BaseException | None, *, cancelled: bool = False,
             model in base_models or (model is None and route in GENERATION_ROUTES)):
         return "failure"
     return "neutral" if status in (429, 503) else "success"
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointStats:
+    """One endpoint as :meth:`EndpointPool.stats` reports it."""
+
+    name: str
+    base_url: str
+    state: BreakerState
+    """The circuit: ``closed`` (healthy), ``open`` (out), ``half-open`` (one probe)."""
+    outstanding: int
+    consecutive_failures: int
+    models: tuple[str, ...] | None
+    """Served names known to the pool (None until learned)."""
+    last_error: str | None
+    requests: StatsSnapshot
+    """Client-side statistics of the requests this endpoint answered or failed."""

@@ -44,13 +44,13 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._breaker import BreakerState, CircuitBreaker, Clock
+from ._breaker import CircuitBreaker, Clock
 from ._config import normalize_base_url
 from ._errors import AllEndpointsFailedError, APIConnectionError, InvalidRequestError, VLLMError
-from ._health import Outcome, counts_against, fails_over
+from ._health import EndpointStats, Outcome, counts_against, fails_over
 from ._routing import LoRAAware, RoutingPolicy
 from ._secret import Secret, SecretLike, to_secret
-from ._stats import StatsRecorder, StatsSnapshot
+from ._stats import StatsRecorder
 from ._urls import redact_url
 
 if TYPE_CHECKING:  # the wire models are imported on first use (import cost)
@@ -118,6 +118,8 @@ class EndpointState:
         self.outstanding = 0
         self.models: set[str] | None = None
         """Served names (base models and adapters); None until learned."""
+        self.probe: object = None
+        """The request holding the half-open probe slot (None: nobody, or unknown)."""
         self.base_models: frozenset[str] = frozenset()
         """The base models (no ``parent``) of its last ``/v1/models`` answer."""
         self.last_error: VLLMError | None = None
@@ -138,23 +140,6 @@ class EndpointState:
         """Whether one more request fits under ``max_concurrency``."""
         limit = self.endpoint.max_concurrency
         return limit is None or self.outstanding < limit
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointStats:
-    """One endpoint as :meth:`EndpointPool.stats` reports it."""
-
-    name: str
-    base_url: str
-    state: BreakerState
-    """The circuit: ``closed`` (healthy), ``open`` (out), ``half-open`` (one probe)."""
-    outstanding: int
-    consecutive_failures: int
-    models: tuple[str, ...] | None
-    """Served names known to the pool (None until learned)."""
-    last_error: str | None
-    requests: StatsSnapshot
-    """Client-side statistics of the requests this endpoint answered or failed."""
 
 
 class EndpointPool:
@@ -234,8 +219,8 @@ class EndpointPool:
         serving = [s for s in self._states if s.serves(model)]
         return serving or list(self._states)
 
-    def acquire(self, model: str | None,
-                causes: Mapping[str, VLLMError] | None = None) -> EndpointState | None:
+    def acquire(self, model: str | None, causes: Mapping[str, VLLMError] | None = None,
+                owner: object = None) -> EndpointState | None:
         """Reserve an endpoint for one attempt; None when every candidate is at capacity.
 
         Endpoints this request has not tried yet (not in ``causes``) come first (a request
@@ -245,6 +230,7 @@ class EndpointPool:
         Args:
             model: the requested model (placement), None for the default model.
             causes: endpoint name -> the error of this request's earlier attempt there.
+            owner: the request (its half-open probe slot is freed only by its own release).
 
         Raises:
             AllEndpointsFailedError: every eligible endpoint's circuit is open.
@@ -259,22 +245,32 @@ class EndpointPool:
             free = [s for s in fresh if s.has_capacity()]
             while free:
                 choice = self.policy.choose(free, model)
+                probing = choice.breaker.state != "closed"
                 if choice.breaker.allow():
                     choice.outstanding += 1
+                    if probing:
+                        choice.probe = owner
                     return choice
                 free.remove(choice)  # its half-open probe was just taken by another request
             return None
 
     def release(self, state: EndpointState, outcome: Outcome,
-                error: VLLMError | None = None) -> None:
-        """End an attempt reserved with :meth:`acquire` and feed its outcome to the breaker."""
+                error: VLLMError | None = None, owner: object = None) -> None:
+        """End an attempt reserved with :meth:`acquire` and feed its outcome to the breaker.
+
+        A verdict-less end (cancelled) frees the half-open probe slot only if ``owner`` is the
+        request that took it: another request cancelled meanwhile must not let a second probe in.
+        """
         with self._lock:
             state.outstanding = max(0, state.outstanding - 1)
+            mine = state.probe is None or state.probe is owner
+            if mine:
+                state.probe = None
         if outcome == "success":
             state.breaker.record_success()
         elif outcome == "failure":
             state.breaker.record_failure()
-        else:
+        elif mine:
             state.breaker.release()
         if error is not None:
             state.last_error = error
