@@ -31,9 +31,11 @@ if TYPE_CHECKING:
         BadRequestError,
         ConflictError,
         ContextLengthError,
+        DeadlineExceededError,
         EndpointsFailedError,
         IncompleteStreamError,
         InternalServerError,
+        InvalidAPIKeyError,
         InvalidRequestError,
         NotFoundError,
         PermissionDeniedError,
@@ -41,8 +43,10 @@ if TYPE_CHECKING:
         QuantizationNotSupportedError,
         RateLimitError,
         RequestTimeoutError,
+        ResponseTooLargeError,
         ServiceUnavailableError,
         StreamError,
+        TLSError,
         UnprocessableEntityError,
         VLLMError,
     )
@@ -120,6 +124,7 @@ if TYPE_CHECKING:
         CompletionStream,
         RawStream,
     )
+    from ._urls import redact_url
 
 __version__ = "0.1.0"
 
@@ -231,6 +236,11 @@ _EXPORTS: dict[str, str] = {
     "Usage": "._models",
     "VLLMClient": "._client",
     "VLLMError": "._errors",
+    "redact_url": "._urls",
+    "TLSError": "._errors",
+    "ResponseTooLargeError": "._errors",
+    "InvalidAPIKeyError": "._errors",
+    "DeadlineExceededError": "._errors",
     "available_backends": "._factory",
     "create_api_backend": "._factory",
     "find_compatible_backend": "._factory",
@@ -274,6 +284,7 @@ __all__ = [
     "CompletionStream",
     "ConflictError",
     "ContextLengthError",
+    "DeadlineExceededError",
     "DetokenizeResponse",
     "Embedding",
     "EmbeddingParams",
@@ -286,6 +297,7 @@ __all__ = [
     "GroupStats",
     "IncompleteStreamError",
     "InternalServerError",
+    "InvalidAPIKeyError",
     "InvalidRequestError",
     "LeastOutstanding",
     "LoRAAdapter",
@@ -323,6 +335,7 @@ __all__ = [
     "ResponseStream",
     "ResponseTextDeltaEvent",
     "ResponseTextDoneEvent",
+    "ResponseTooLargeError",
     "ResponseUsage",
     "RetryPolicy",
     "RoundRobin",
@@ -336,6 +349,7 @@ __all__ = [
     "ServiceUnavailableError",
     "StatsSnapshot",
     "StreamError",
+    "TLSError",
     "TokenizeResponse",
     "TokenizerInfo",
     "ToolCall",
@@ -350,6 +364,7 @@ __all__ = [
     "create_api_backend",
     "find_compatible_backend",
     "is_compatible_model",
+    "redact_url",
 ]
 
 

@@ -17,23 +17,32 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._call import Call, outcome
-from ._config import ENV_API_KEY, ENV_MODEL, RetryPolicy, make_timeout, normalize_base_url
+from ._call import Call
+from ._config import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    ENV_API_KEY,
+    ENV_MODEL,
+    RetryPolicy,
+    make_timeout,
+    normalize_base_url,
+)
 from ._errors import (
     AllEndpointsFailedError,
     APIError,
     InvalidRequestError,
     NotFoundError,
     VLLMError,
-    decode_body,
-    error_from_response,
 )
-from ._pool import Endpoint, EndpointPool, EndpointState, Outcome
+from ._health import Outcome, outcome_of
+from ._limits import Limits, check_headers, split_limits
+from ._pool import Endpoint, EndpointPool, EndpointState
 from ._pooling_calls import PoolingCalls
 from ._response_calls import ResponseCalls
 from ._retry import Attempt, GiveUp, PoolFacts, decide
-from ._secret import SecretLike, to_secret
+from ._secret import Secret, SecretLike, to_secret
 from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
+from ._translate import decode_body, error_from_response
+from ._urls import redact_url, same_origin
 
 if TYPE_CHECKING:  # pydantic, the models and the streams are imported on first use (import cost)
     from pydantic import BaseModel
@@ -55,6 +64,13 @@ def _params() -> Any:
 M = TypeVar("M", bound="BaseModel")
 
 _USER_AGENT = "vllm-accel/0.1"
+
+
+def _outcome(call: Call, state: EndpointState, error: BaseException | None,
+             cancelled: bool = False) -> Outcome:
+    """What an ended attempt of ``call`` tells about the health of ``state``."""
+    return outcome_of(error, cancelled=cancelled, model=call.model, route=call.route,
+                      base_models=state.base_models)
 LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128)
 
 
@@ -72,7 +88,11 @@ class BaseClient(PoolingCalls, ResponseCalls):
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         endpoints: EndpointPool | Sequence[Endpoint | str] | None = None,
+        deadline: float | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        self.limits = Limits.make(deadline, max_response_bytes)
+        """The default overall deadline and response size cap (``vllm_accel._limits``)."""
         self.pool: EndpointPool | None = None
         """The endpoint pool (None for a single-server client)."""
         if endpoints is not None:
@@ -89,7 +109,7 @@ class BaseClient(PoolingCalls, ResponseCalls):
             raise InvalidRequestError("pass either max_retries or retry, not both")
         self.retry = retry or (RetryPolicy(max_retries=max_retries) if max_retries is not None
                                else RetryPolicy())
-        self._headers = {"User-Agent": _USER_AGENT, **(headers or {})}
+        self._headers = {"User-Agent": _USER_AGENT, **check_headers(headers or {})}
         self._stats = StatsRecorder()
         self._no_batch_chat: set[str] = set()
         """Base URLs that answered 404/405 for ``/v1/chat/completions/batch``."""
@@ -98,7 +118,8 @@ class BaseClient(PoolingCalls, ResponseCalls):
         if self.pool is not None:
             names = [s.name for s in self.pool.endpoints]
             return f"{type(self).__name__}(endpoints={names!r}, model={self.model!r})"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r})"
+        return (f"{type(self).__name__}(base_url={redact_url(self.base_url)!r}, "
+                f"model={self.model!r})")
 
     # -- public, shared -----------------------------------------------------------------------
 
@@ -151,6 +172,9 @@ class BaseClient(PoolingCalls, ResponseCalls):
         max_retries: int | None = None,
         files: Any = None,
         data: Any = None,
+        send_api_key: bool = False,
+        deadline: float | None = None,
+        max_response_bytes: int | None = None,
     ) -> Call:
         url = self._url(path_or_url)
         absolute = path_or_url.startswith(("http://", "https://"))
@@ -163,6 +187,7 @@ class BaseClient(PoolingCalls, ResponseCalls):
             retryable=retryable, api_key=to_secret(api_key),
             timeout=None if timeout is None else make_timeout(timeout), max_retries=max_retries,
             route=None if absolute else "/" + path_or_url.lstrip("/"), files=files, data=data,
+            send_api_key=send_api_key, limits=self.limits.override(deadline, max_response_bytes),
         )
         if isinstance(json, dict) and isinstance(json.get("request_id"), str):
             call.request_id = json["request_id"]  # X-Request-Id would override it otherwise
@@ -178,12 +203,8 @@ class BaseClient(PoolingCalls, ResponseCalls):
             url = target.base_url + call.route
             if call.timeout is None and target.endpoint.timeout is not None:
                 timeout = make_timeout(target.endpoint.timeout)
-            key = target.api_key or self._api_key
-        elif self.pool is not None:  # an absolute URL: only the key of the endpoint it names
-            key = next((s.api_key or self._api_key for s in self.pool.endpoints
-                        if url.startswith(s.base_url + "/")), None)
-        else:
-            key = call.api_key or self._api_key
+        key = self._key_for(call, url, target)
+        timeout = call.limits.clip(timeout)
         if key is not None:
             headers["Authorization"] = f"Bearer {key.get_secret_value()}"
         if call.stream:
@@ -193,26 +214,41 @@ class BaseClient(PoolingCalls, ResponseCalls):
         return http.build_request(call.method, url, json=call.json, files=call.files,
                                   data=call.data, headers=headers, timeout=timeout)
 
+    def _key_for(self, call: Call, url: str, target: EndpointState | None) -> Secret | None:
+        """The key ``url`` may carry: only to a configured server's origin, unless opted in."""
+        if target is not None:
+            return target.api_key or self._api_key
+        if call.api_key is not None:  # passed for this very request: the caller's choice
+            return call.api_key
+        if self.pool is not None:  # an absolute URL: only the key of the endpoint it names
+            return next((s.api_key or self._api_key for s in self.pool.endpoints
+                         if same_origin(url, s.base_url)), None)
+        if call.send_api_key or same_origin(url, self.base_url):
+            return self._api_key
+        return None
+
     def _model(self, model: str | None) -> str | None:
         return model or self.model
 
     def _chat_call(self, messages: Any, model: str | None, params: Mapping[str, Any],
                    *, stream: bool) -> Call:
-        m = self._model(model)
+        m, (params, limits) = self._model(model), split_limits(params)
         return self._call("POST", "/v1/chat/completions", model=m, stream=stream,
-                          json=_params().chat_payload(messages, m, params, stream=stream))
+                          json=_params().chat_payload(messages, m, params, stream=stream),
+                          **limits)
 
     def _completion_call(self, prompt: Any, model: str | None, params: Mapping[str, Any],
                          *, stream: bool) -> Call:
-        m = self._model(model)
+        m, (params, limits) = self._model(model), split_limits(params)
         return self._call("POST", "/v1/completions", model=m, stream=stream,
-                          json=_params().completion_payload(prompt, m, params, stream=stream))
+                          json=_params().completion_payload(prompt, m, params, stream=stream),
+                          **limits)
 
     def _embed_call(self, input: Any, model: str | None, params: Mapping[str, Any],
                     messages: Any = None) -> Call:
-        m = self._model(model)
+        m, (params, limits) = self._model(model), split_limits(params)
         return self._call("POST", "/v1/embeddings", model=m,
-                          json=_params().embedding_payload(input, m, params, messages))
+                          json=_params().embedding_payload(input, m, params, messages), **limits)
 
     def _tokenize_call(self, prompt: str | None, messages: Any, model: str | None,
                        extra: dict[str, Any]) -> Call:
@@ -254,16 +290,18 @@ class BaseClient(PoolingCalls, ResponseCalls):
 
     def _retry_delay(self, call: Call, error: VLLMError) -> float:
         """Seconds to sleep before the next attempt; raises ``error`` (recorded) to give up."""
+        error = call.limits.exceeded(error)
         decision = decide(self._policy(call), Attempt(error, call.retries, call.retryable))
-        if isinstance(decision, GiveUp):
+        delay = None if isinstance(decision, GiveUp) else call.limits.allows(decision.delay)
+        if delay is None:
             self._record(call, status=error.status_code, error=error)
             raise error
         call.retries += 1
         # Never the headers or body here: they may carry the API key or user data.
         logger.info("retry %d of %s %s [request %s] in %.2f s after %s: %s", call.retries,
-                    call.method, call.endpoint, call.request_id, decision.delay,
+                    call.method, call.endpoint, call.request_id, delay,
                     type(error).__name__, error.message)
-        return decision.delay
+        return delay
 
     # -- the pool's decisions (the twins' pooled send loops call these) ------------------------
 
@@ -271,9 +309,9 @@ class BaseClient(PoolingCalls, ResponseCalls):
         """An endpoint slot was released (the twins wake requests waiting for capacity)."""
 
     def _release(self, state: EndpointState, outcome: Outcome,
-                 error: VLLMError | None = None) -> None:
+                 error: VLLMError | None = None, owner: Call | None = None) -> None:
         assert self.pool is not None
-        self.pool.release(state, outcome, error)
+        self.pool.release(state, outcome, error, owner=owner)
         self._notify_free()
 
     def _acquire_now(self, call: Call) -> EndpointState | None:
@@ -283,7 +321,7 @@ class BaseClient(PoolingCalls, ResponseCalls):
         """
         assert self.pool is not None
         try:
-            state = self.pool.acquire(call.model, call.causes)
+            state = self.pool.acquire(call.model, call.causes, owner=call)
         except AllEndpointsFailedError as exc:
             exc.request_id = call.request_id
             self._record(call, status=None, error=exc)
@@ -300,15 +338,17 @@ class BaseClient(PoolingCalls, ResponseCalls):
         """
         pool = self.pool
         assert pool is not None
-        self._release(state, outcome(error), error)
+        error = call.limits.exceeded(error)
+        self._release(state, _outcome(call, state, error), error, owner=call)
         call.causes[state.name] = error
         facts = PoolFacts(moved=self._forget_adapter(call, state, error),
                           untried=pool.has_untried(call.model, call.causes),
                           covered=pool.covers(call.model, call.causes))
         decision = decide(self._policy(call), Attempt(error, call.retries, call.retryable, facts))
-        if isinstance(decision, GiveUp):
+        delay = None if isinstance(decision, GiveUp) else call.limits.allows(decision.delay)
+        if delay is None:
             final: VLLMError = error
-            if decision.everywhere:
+            if isinstance(decision, GiveUp) and decision.everywhere:
                 final = pool.all_failed(pool.eligible(call.model), call.causes)
                 final.request_id = call.request_id
             self._record(call, status=error.status_code, error=final)
@@ -320,8 +360,8 @@ class BaseClient(PoolingCalls, ResponseCalls):
         call.retries += 1
         logger.info("failover %d of %s %s [request %s] from %s in %.2f s after %s: %s",
                     call.retries, call.method, call.endpoint, call.request_id, state.name,
-                    decision.delay, type(error).__name__, error.message)
-        return decision.delay
+                    delay, type(error).__name__, error.message)
+        return delay
 
     def _forget_adapter(self, call: Call, state: EndpointState, error: VLLMError) -> bool:
         """A 404 for ``call.model`` on ``state``: forget it there; whether another serves it."""
@@ -347,7 +387,7 @@ class BaseClient(PoolingCalls, ResponseCalls):
         if call.lease is not None:
             lease, call.lease = call.lease, None
             failed = error if isinstance(error, VLLMError) else None
-            self._release(lease, outcome(error, cancelled), failed)
+            self._release(lease, _outcome(call, lease, error, cancelled), failed, owner=call)
         record = RequestRecord(
             request_id=call.request_id, endpoint=call.endpoint, model=model or call.model,
             status=status, latency=time.perf_counter() - call.started, ttft=ttft,

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._config import MAX_COMPLETION_PROMPTS
-from ._errors import BadRequestError, InvalidRequestError, UnprocessableEntityError, VLLMError
+from ._errors import (
+    APIError,
+    BadRequestError,
+    InvalidRequestError,
+    UnprocessableEntityError,
+    VLLMError,
+)
 from ._models import ChatCompletion, Completion, CompletionChoice, Usage
 
 __all__ = ["BatchItem", "BatchMetrics", "Mode", "Plan", "batch_chat_ok", "metrics_of", "probe_body",
@@ -251,14 +257,32 @@ def metrics_of(
     )
 
 
+def as_error(exc: Exception) -> VLLMError:
+    """``exc`` as an item's error: itself if typed, else wrapped (chained, nothing quoted).
+
+    A bad value that escaped the checks (``ValueError``, ``TypeError``, ``UnicodeError``) is an
+    :class:`InvalidRequestError`; anything else an :class:`APIError`.
+    """
+    if isinstance(exc, VLLMError):
+        return exc
+    cls = InvalidRequestError if isinstance(exc, ValueError | TypeError) else APIError
+    error = cls(f"{type(exc).__name__} while sending the request (details in __cause__)")
+    error.__cause__ = exc
+    return error
+
+
 def splits_on(error: VLLMError) -> bool:
     """Whether a failed one-request batch should go item by item.
 
-    Only when the server rejected the request's content (400/422: one bad prompt fails the whole
-    list). After a connection failure, an overload (429/503) or a broken answer that outlived the
-    retries, fanning out would send one request per prompt to a server that is already failing:
-    every item gets the error instead.
+    When the server rejected the request's content (400/422: one bad prompt fails the whole
+    list), or the request could not be built or sent for a local reason (an
+    ``InvalidRequestError`` with no status, e.g. a value that cannot be encoded): item by item,
+    only the culprit fails. After a connection failure, an overload (429/503) or a broken
+    answer that outlived the retries, fanning out would send one request per prompt to a server
+    that is already failing: every item gets the error instead.
     """
+    if isinstance(error, InvalidRequestError) and error.status_code is None:
+        return True
     return isinstance(error, BadRequestError | UnprocessableEntityError)
 
 

@@ -1,4 +1,6 @@
-"""One logical request (``Call``), what its end tells about an endpoint, and its stream state.
+"""One logical request (``Call``) and its stream state.
+
+What an ended request tells about its endpoint is ``vllm_accel._health``.
 
 Pure, shared by both client twins (``vllm_accel._base`` builds calls, the send loops send them).
 """
@@ -12,15 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._errors import IncompleteStreamError, VLLMError
-from ._pool import EndpointState, Outcome, counts_against
+from ._errors import VLLMError
+from ._limits import Limits
+from ._pool import EndpointState
 from ._secret import Secret
 
 if TYPE_CHECKING:  # the models and the streams are imported on first use (import cost)
     from ._models import ChatCompletionChunk, CompletionChunk
     from ._stream import StreamState
 
-__all__ = ["Call", "chat_state", "completion_state", "outcome", "raw_state"]
+__all__ = ["Call", "chat_state", "completion_state", "raw_state"]
 
 
 @dataclass(slots=True)
@@ -38,6 +41,8 @@ class Call:
     stream: bool = False
     retryable: bool = True
     api_key: Secret | None = None
+    send_api_key: bool = False
+    """Send the client's key to an absolute URL of another origin (an explicit opt-in)."""
     timeout: httpx.Timeout | None = None
     max_retries: int | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -52,17 +57,8 @@ class Call:
     """The pool endpoint of the latest attempt."""
     causes: dict[str, VLLMError] = field(default_factory=dict)
     """Pool endpoint name -> the error of this request's failed attempt there."""
-
-
-def outcome(error: BaseException | None, cancelled: bool = False) -> Outcome:
-    """What an ended request tells about its endpoint's health."""
-    if error is None:
-        return "success"
-    if cancelled or not isinstance(error, VLLMError):
-        return "neutral"
-    if isinstance(error, IncompleteStreamError) or counts_against(error):
-        return "failure"
-    return "success" if error.status_code is not None else "neutral"
+    limits: Limits = field(default_factory=Limits)
+    """The overall deadline and the response size cap of this request."""
 
 
 def chat_state(call: Call) -> StreamState[ChatCompletionChunk, Any]:

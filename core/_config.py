@@ -20,6 +20,8 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_BATCH_CONCURRENCY",
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
     "ENV_API_KEY",
     "ENV_BASE_URL",
@@ -54,6 +56,12 @@ MAX_COMPLETION_PROMPTS = 1024
 MAX_TEMPERATURE = 2.0
 STATS_WINDOW = 10_000
 """Per-request records kept for percentiles (totals are kept for every request)."""
+DEFAULT_DEADLINE: float | None = None
+"""No overall per-request deadline by default (a long generation is legitimate); set
+``deadline=`` on the client or per call to bound a trickling body or an endless stream."""
+DEFAULT_MAX_RESPONSE_BYTES: int | None = 256 * 1024 * 1024
+"""256 MiB: far above any real answer (1024 embeddings of 4096 floats are ~80 MiB of JSON),
+low enough that a runaway response cannot exhaust memory."""
 ENDPOINT_TEST_TIMEOUT = 30.0
 """Seconds ``is_compatible_model`` waits for ``/v1/models`` before using the name heuristic."""
 

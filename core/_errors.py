@@ -1,14 +1,17 @@
-"""The exception tree of ``vllm_accel``, and the one place where foreign errors are translated.
+"""The exception tree of ``vllm_accel`` (foreign errors are translated in ``_translate``).
 
 ::
 
     VLLMError                              every error this package raises
     ├── InvalidRequestError (ValueError)   bad input, rejected before any network call
+    │   └── InvalidAPIKeyError             a key that cannot be a header value (never shown)
     ├── QuantizationError                  a managed server failed to relaunch (rolled back)
     │   └── QuantizationNotSupportedError  the server is not managed here; vLLM sets it at launch
     └── APIError                           something went wrong talking to the server
         ├── APIConnectionError             could not connect / connection dropped   (retryable)
-        │   └── APITimeoutError            connect, read, write or pool timeout     (retryable)
+        │   ├── APITimeoutError            connect, read, write or pool timeout     (retryable)
+        │   │   └── DeadlineExceededError  the request's overall ``deadline`` passed
+        │   └── TLSError                   the TLS handshake failed (certificate, protocol)
         ├── APIStatusError                 the server answered with a 4xx/5xx status
         │   ├── BadRequestError            400
         │   │   └── ContextLengthError     400: the prompt does not fit the model's context
@@ -21,6 +24,7 @@
         │   ├── RateLimitError             429  (retryable)
         │   └── InternalServerError        5xx  (retryable)
         │       └── ServiceUnavailableError 503 (retryable; vLLM's queue-full answer)
+        ├── ResponseTooLargeError          a response beyond ``max_response_bytes``
         ├── StreamError                    an error sent inside a 200 SSE stream
         │   └── IncompleteStreamError      the stream ended without ``data: [DONE]``
         └── EndpointsFailedError           a pool operation failed on some endpoints (``.causes``)
@@ -32,13 +36,8 @@ parsed response body, if any) and ``is_retryable``. Errors pickle, and never con
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
-
-import httpx
-
-from ._retry_after import parse_retry_after
 
 __all__ = [
     "APIConnectionError",
@@ -50,9 +49,11 @@ __all__ = [
     "ConflictError",
     "AllEndpointsFailedError",
     "ContextLengthError",
+    "DeadlineExceededError",
     "EndpointsFailedError",
     "IncompleteStreamError",
     "InternalServerError",
+    "InvalidAPIKeyError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -60,13 +61,12 @@ __all__ = [
     "QuantizationNotSupportedError",
     "RateLimitError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "ServiceUnavailableError",
     "StreamError",
+    "TLSError",
     "UnprocessableEntityError",
     "VLLMError",
-    "error_from_body",
-    "error_from_httpx",
-    "error_from_response",
 ]
 
 
@@ -130,6 +130,10 @@ class InvalidRequestError(VLLMError, ValueError):
     """Bad input, rejected locally before any request is sent."""
 
 
+class InvalidAPIKeyError(InvalidRequestError):
+    """The API key cannot be sent as a header value; raised when it is set (never shows it)."""
+
+
 class QuantizationError(VLLMError):
     """Relaunching a managed server with a new quantization failed; the old one was restored."""
 
@@ -150,6 +154,26 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """The connect, read, write or pool timeout expired."""
+
+
+class DeadlineExceededError(APITimeoutError):
+    """The request's overall ``deadline`` passed; not retried.
+
+    The deadline covers every attempt and the whole body or stream: a body that trickles, a
+    stream that never ends.
+    """
+
+    is_retryable = False
+
+
+class TLSError(APIConnectionError):
+    """The TLS handshake failed: the certificate did not verify, or no common protocol.
+
+    Not retried (the same handshake fails the same way) and no verdict on the server's health:
+    it is a disagreement between this client's trust settings and the server's certificate.
+    """
+
+    is_retryable = False
 
 
 class APIStatusError(APIError):
@@ -208,6 +232,14 @@ class ServiceUnavailableError(InternalServerError):
     """503: the engine's queue is full or it is scaling; try again later."""
 
 
+class ResponseTooLargeError(APIError):
+    """The response is larger than the client's ``max_response_bytes``; reading it stopped.
+
+    Not retried (the same request gets the same answer), and no verdict on the server's
+    health (the limit is this client's).
+    """
+
+
 class StreamError(APIError):
     """The server reported an error inside a streaming (SSE) response that had started with 200."""
 
@@ -245,139 +277,3 @@ class AllEndpointsFailedError(EndpointsFailedError):
 
     ``causes`` holds every endpoint's last error, so an operator sees why each one was out.
     """
-
-
-_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    408: RequestTimeoutError,
-    409: ConflictError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-    503: ServiceUnavailableError,
-}
-
-_CONTEXT_PARAMS = frozenset({"input_tokens", "input_text"})
-_CONTEXT_PHRASE = "maximum context length"
-
-
-def _message_of(body: Any, status_code: int | None) -> tuple[str, Mapping[str, Any]]:
-    """The readable message and the error object of any vLLM/FastAPI error body."""
-    if isinstance(body, Mapping):
-        err = body.get("error")
-        if isinstance(err, Mapping):  # {"error": {"message", "type", "param", "code"}}
-            return str(err.get("message") or err.get("type") or "error"), err
-        if isinstance(err, str):  # 401 {"error": "Unauthorized"}, 503 while scaling
-            return err, {}
-        if "detail" in body:  # FastAPI's own 404/405: {"detail": "Not Found"}
-            return str(body["detail"]), {}
-        if "message" in body:  # older {"object": "error", "message": ...}
-            return str(body["message"]), body
-    if isinstance(body, str) and body.strip():
-        return body.strip()[:2000], {}
-    return f"HTTP {status_code}" if status_code else "error", {}
-
-
-def _status_class(status_code: int, message: str, err: Mapping[str, Any]) -> type[APIStatusError]:
-    if status_code == 400 and (
-        err.get("param") in _CONTEXT_PARAMS or _CONTEXT_PHRASE in message.lower()
-    ):
-        return ContextLengthError
-    if status_code in _STATUS_ERRORS:
-        return _STATUS_ERRORS[status_code]
-    return InternalServerError if status_code >= 500 else APIStatusError
-
-
-def error_from_body(
-    status_code: int,
-    body: Any,
-    *,
-    request_id: str | None = None,
-    retry_after: float | None = None,
-) -> APIStatusError:
-    """The typed error for an HTTP error status and its (already decoded) body."""
-    message, err = _message_of(body, status_code)
-    cls = _status_class(status_code, message, err)
-    return cls(
-        message, status_code=status_code, request_id=request_id, body=body,
-        retry_after=retry_after,
-    )
-
-
-def decode_body(content: bytes) -> Any:
-    """JSON if the bytes are JSON, else the text (vLLM's LoRA routes answer in plain text)."""
-    text = content.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def error_from_response(response: httpx.Response, *, request_id: str | None = None,
-                        now: float | None = None) -> APIError:
-    """The typed error for a response with an error status; its body must already be read.
-
-    ``now`` is the Unix time an HTTP-date ``Retry-After`` is measured from (``time.time()``).
-    """
-    body = decode_body(response.content)
-    retry_after = parse_retry_after(response.headers.get("retry-after"), now=now)
-    return error_from_body(
-        response.status_code, body, request_id=request_id, retry_after=retry_after
-    )
-
-
-def stream_error_from_event(payload: Mapping[str, Any], *, request_id: str | None) -> StreamError:
-    """The typed error for an in-band ``{"error": {...}}`` SSE event."""
-    message, err = _message_of(payload, None)
-    code = err.get("code")
-    error = StreamError(
-        f"server error during streaming: {message}",
-        status_code=code if isinstance(code, int) else None,
-        request_id=request_id,
-        body=dict(payload),
-    )
-    return error
-
-
-# Most specific first is not needed: the lookup walks the exception's MRO.
-_HTTPX_ERRORS: dict[type[Exception], tuple[type[VLLMError], bool]] = {
-    httpx.TimeoutException: (APITimeoutError, True),
-    httpx.ConnectError: (APIConnectionError, True),
-    httpx.ReadError: (APIConnectionError, True),
-    httpx.WriteError: (APIConnectionError, True),
-    httpx.CloseError: (APIConnectionError, True),
-    httpx.RemoteProtocolError: (APIConnectionError, True),
-    httpx.ProxyError: (APIConnectionError, True),
-    httpx.LocalProtocolError: (APIConnectionError, False),
-    httpx.UnsupportedProtocol: (InvalidRequestError, False),
-    httpx.InvalidURL: (InvalidRequestError, False),
-    httpx.DecodingError: (APIError, False),
-    httpx.TooManyRedirects: (APIError, False),
-    httpx.TransportError: (APIConnectionError, True),
-    httpx.HTTPStatusError: (APIStatusError, False),
-    httpx.HTTPError: (APIError, False),
-    httpx.CookieConflict: (APIError, False),
-    httpx.StreamError: (APIError, False),
-}
-
-
-def error_from_httpx(exc: Exception, *, request_id: str | None = None) -> VLLMError:
-    """Translate any ``httpx`` exception into this package's tree (chained to ``exc``)."""
-    for klass in type(exc).__mro__:
-        if klass in _HTTPX_ERRORS:
-            cls, retryable = _HTTPX_ERRORS[klass]
-            break
-    else:
-        cls, retryable = APIError, False
-    detail = str(exc) or type(exc).__name__
-    status = None
-    if isinstance(exc, httpx.HTTPStatusError):
-        status = exc.response.status_code
-    error = cls(
-        f"{type(exc).__name__}: {detail}", request_id=request_id, status_code=status,
-        is_retryable=retryable,
-    )
-    error.__cause__ = exc
-    return error

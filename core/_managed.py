@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._errors import InvalidRequestError, QuantizationError, QuantizationNotSupportedError
+from ._urls import redact_url
 
 __all__ = ["find_managed", "relaunch"]
 
@@ -26,12 +27,13 @@ def find_managed(base_url: str, model: str | None) -> Any:
     server = managed_server(base_url)
     if server is None:
         raise QuantizationNotSupportedError(
-            f"the server at {base_url} is not managed by this process: vLLM sets quantization "
-            "at launch (--quantization), so restart that server with the new setting"
+            f"the server at {redact_url(base_url)} is not managed by this process: vLLM sets "
+            "quantization at launch (--quantization), so restart that server with the new setting"
         )
     served = server.spec.served_model_name
     if model is not None and model != served:
-        raise InvalidRequestError(f"the server at {base_url} serves {served!r}, not {model!r}")
+        raise InvalidRequestError(
+            f"the server at {redact_url(base_url)} serves {served!r}, not {model!r}")
     return server
 
 

@@ -25,10 +25,13 @@ Rules (what the twins' send loops do with this state):
   (``RetryPolicy.max_retries`` counts every extra attempt); a ``Retry-After`` beyond
   ``max_retry_after`` is not waited for but still moves to an untried endpoint. A stream fails
   over only before its first chunk; once a chunk reached the caller nothing is sent again.
-* **Health.** Passive: connection failures and 5xx count against an endpoint's
-  :class:`~vllm_accel._breaker.CircuitBreaker`; an answer (even a 4xx) resets it. Active:
+* **Health.** Passive: what the replica did feeds its
+  :class:`~vllm_accel._breaker.CircuitBreaker` (``vllm_accel._health``: connection failures,
+  5xx, a 2xx that is not vLLM's JSON, a 404 for a base model it lists count against it; an
+  answer, even a 4xx, resets it; busy answers and local errors give no verdict). Active:
   ``health_check_interval`` (off by default) probes ``GET /health`` in the background.
 * **Keys.** Each endpoint sends only its own API key; a key never reaches another endpoint.
+  Credentials in a base URL are masked in every name, repr and statistic (``redact_url``).
 """
 
 from __future__ import annotations
@@ -37,22 +40,18 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import httpx
 
-from ._breaker import BreakerState, CircuitBreaker, Clock
+from ._breaker import CircuitBreaker, Clock
 from ._config import normalize_base_url
-from ._errors import (
-    AllEndpointsFailedError,
-    APIConnectionError,
-    APIStatusError,
-    InvalidRequestError,
-    VLLMError,
-)
+from ._errors import AllEndpointsFailedError, APIConnectionError, InvalidRequestError, VLLMError
+from ._health import EndpointStats, Outcome, counts_against, fails_over
 from ._routing import LoRAAware, RoutingPolicy
 from ._secret import Secret, SecretLike, to_secret
-from ._stats import StatsRecorder, StatsSnapshot
+from ._stats import StatsRecorder
+from ._urls import redact_url
 
 if TYPE_CHECKING:  # the wire models are imported on first use (import cost)
     from ._models import ModelList
@@ -66,10 +65,6 @@ __all__ = [
     "counts_against",
     "fails_over",
 ]
-
-Outcome = Literal["success", "failure", "neutral"]
-"""How an attempt ended for the endpoint's health: answered, failed, or no verdict."""
-
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -97,14 +92,16 @@ max_concurrency=32, has_api_key=True)
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
         if self.name is None:
-            object.__setattr__(self, "name", self.base_url)
+            object.__setattr__(self, "name", redact_url(self.base_url))
+        object.__setattr__(self, "api_key", to_secret(self.api_key))
         if not self.weight > 0:
             raise InvalidRequestError("endpoint weight must be > 0")
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise InvalidRequestError("endpoint max_concurrency must be >= 1 or None")
 
     def __repr__(self) -> str:
-        return (f"Endpoint(base_url={self.base_url!r}, name={self.name!r}, weight={self.weight}, "
+        return (f"Endpoint(base_url={redact_url(self.base_url)!r}, name={self.name!r}, "
+                f"weight={self.weight}, "
                 f"max_concurrency={self.max_concurrency}, has_api_key={self.api_key is not None})")
 
 
@@ -121,6 +118,10 @@ class EndpointState:
         self.outstanding = 0
         self.models: set[str] | None = None
         """Served names (base models and adapters); None until learned."""
+        self.probe: object = None
+        """The request holding the half-open probe slot (None: nobody, or unknown)."""
+        self.base_models: frozenset[str] = frozenset()
+        """The base models (no ``parent``) of its last ``/v1/models`` answer."""
         self.last_error: VLLMError | None = None
         self.models_tried_at: float | None = None
         """When fetching the model list last failed (it is tried again after the reset
@@ -139,41 +140,6 @@ class EndpointState:
         """Whether one more request fits under ``max_concurrency``."""
         limit = self.endpoint.max_concurrency
         return limit is None or self.outstanding < limit
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointStats:
-    """One endpoint as :meth:`EndpointPool.stats` reports it."""
-
-    name: str
-    base_url: str
-    state: BreakerState
-    """The circuit: ``closed`` (healthy), ``open`` (out), ``half-open`` (one probe)."""
-    outstanding: int
-    consecutive_failures: int
-    models: tuple[str, ...] | None
-    """Served names known to the pool (None until learned)."""
-    last_error: str | None
-    requests: StatsSnapshot
-    """Client-side statistics of the requests this endpoint answered or failed."""
-
-
-def fails_over(error: VLLMError) -> bool:
-    """Whether a failed attempt may move to another endpoint (nothing was answered).
-
-    Connection failures and timeouts, and the retryable statuses (408, 409, 429, 5xx).
-    """
-    if isinstance(error, APIConnectionError):
-        return error.is_retryable
-    return isinstance(error, APIStatusError) and error.is_retryable
-
-
-def counts_against(error: VLLMError) -> bool:
-    """Whether an error counts against the endpoint's circuit breaker (down, not busy)."""
-    if isinstance(error, APIConnectionError):
-        return True
-    status = error.status_code  # 503 and 429 mean busy (vLLM's full queue), not down
-    return status is not None and status >= 500 and status != 503
 
 
 class EndpointPool:
@@ -253,8 +219,8 @@ class EndpointPool:
         serving = [s for s in self._states if s.serves(model)]
         return serving or list(self._states)
 
-    def acquire(self, model: str | None,
-                causes: Mapping[str, VLLMError] | None = None) -> EndpointState | None:
+    def acquire(self, model: str | None, causes: Mapping[str, VLLMError] | None = None,
+                owner: object = None) -> EndpointState | None:
         """Reserve an endpoint for one attempt; None when every candidate is at capacity.
 
         Endpoints this request has not tried yet (not in ``causes``) come first (a request
@@ -264,6 +230,7 @@ class EndpointPool:
         Args:
             model: the requested model (placement), None for the default model.
             causes: endpoint name -> the error of this request's earlier attempt there.
+            owner: the request (its half-open probe slot is freed only by its own release).
 
         Raises:
             AllEndpointsFailedError: every eligible endpoint's circuit is open.
@@ -278,22 +245,32 @@ class EndpointPool:
             free = [s for s in fresh if s.has_capacity()]
             while free:
                 choice = self.policy.choose(free, model)
+                probing = choice.breaker.state != "closed"
                 if choice.breaker.allow():
                     choice.outstanding += 1
+                    if probing:
+                        choice.probe = owner
                     return choice
                 free.remove(choice)  # its half-open probe was just taken by another request
             return None
 
     def release(self, state: EndpointState, outcome: Outcome,
-                error: VLLMError | None = None) -> None:
-        """End an attempt reserved with :meth:`acquire` and feed its outcome to the breaker."""
+                error: VLLMError | None = None, owner: object = None) -> None:
+        """End an attempt reserved with :meth:`acquire` and feed its outcome to the breaker.
+
+        A verdict-less end (cancelled) frees the half-open probe slot only if ``owner`` is the
+        request that took it: another request cancelled meanwhile must not let a second probe in.
+        """
         with self._lock:
             state.outstanding = max(0, state.outstanding - 1)
+            mine = state.probe is None or state.probe is owner
+            if mine:
+                state.probe = None
         if outcome == "success":
             state.breaker.record_success()
         elif outcome == "failure":
             state.breaker.record_failure()
-        else:
+        elif mine:
             state.breaker.release()
         if error is not None:
             state.last_error = error
@@ -356,7 +333,9 @@ class EndpointPool:
             state.models_tried_at = self.clock()
             self.record_failure(state, models)
         else:
-            state.models = set(models.ids())
+            with self._lock:
+                state.models = set(models.ids())
+                state.base_models = frozenset(m.id for m in models.base_models())
 
     def add_model(self, state: EndpointState, model: str) -> None:
         """An adapter was loaded on ``state`` (by this client)."""
@@ -401,7 +380,7 @@ class EndpointPool:
         """Every endpoint's health, load, known models and client-side request statistics."""
         return {
             s.name: EndpointStats(
-                name=s.name, base_url=s.base_url, state=s.breaker.state,
+                name=s.name, base_url=redact_url(s.base_url), state=s.breaker.state,
                 outstanding=s.outstanding, consecutive_failures=s.breaker.consecutive_failures,
                 models=None if s.models is None else tuple(sorted(s.models)),
                 last_error=None if s.last_error is None

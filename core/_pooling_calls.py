@@ -37,7 +37,7 @@ class _Client(Protocol):
               model: str | None = None, stream: bool = False, retryable: bool = True,
               api_key: str | SecretLike | None = None,
               timeout: float | httpx.Timeout | None = None, max_retries: int | None = None,
-              files: Any = None, data: Any = None) -> Call: ...
+              files: Any = None, data: Any = None, send_api_key: bool = False) -> Call: ...
 
     def _parse(self, call: Call, response: httpx.Response, cls: type[M]) -> M: ...
 
@@ -93,7 +93,8 @@ class PoolingCalls:
                           data=form)
 
     def _post_call(self: _Client, path_or_url: str, data: Mapping[str, Any] | None,
-                   files: Mapping[str, Any] | None, api_key: Any, timeout: float | None) -> Call:
+                   files: Mapping[str, Any] | None, api_key: Any, timeout: float | None,
+                   send_api_key: bool = False) -> Call:
         """``make_post_request``: JSON, or a multipart form when ``files`` are given."""
         from ._audio import audio_upload, form_fields
 
@@ -101,10 +102,11 @@ class PoolingCalls:
         model = body.get("model") if isinstance(body.get("model"), str) else None
         if files is None:
             return self._call("POST", path_or_url, json=body, model=model, api_key=api_key,
-                              timeout=timeout)
+                              timeout=timeout, send_api_key=send_api_key)
         uploads = {name: audio_upload(f) for name, f in files.items()}
         return self._call("POST", path_or_url, files=uploads, data=form_fields(body),
-                          model=model, api_key=api_key, timeout=timeout)
+                          model=model, api_key=api_key, timeout=timeout,
+                          send_api_key=send_api_key)
 
     def _embeddings(self: _Client, call: Call, response: httpx.Response) -> EmbeddingResponse:
         """Parse an embeddings answer; base64 vectors are decoded to floats."""

@@ -19,7 +19,6 @@ import io
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ._errors import stream_error_from_event
 from ._models import Usage
 from ._responses import (
     TERMINAL,
@@ -33,6 +32,7 @@ from ._responses import (
     ResponseTextDeltaEvent,
 )
 from ._stream import AsyncStream, Stream, StreamState
+from ._translate import stream_error_from_event
 
 __all__ = ["AsyncResponseStream", "ResponseAccumulator", "ResponseStream", "ResponseStreamState"]
 

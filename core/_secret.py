@@ -5,6 +5,8 @@ from __future__ import annotations
 import hmac
 from typing import Any, Protocol
 
+from ._errors import InvalidAPIKeyError
+
 __all__ = ["Secret", "SecretLike", "to_secret"]
 
 _MASK = "**********"
@@ -63,11 +65,32 @@ class Secret:
         raise TypeError("Secret cannot be pickled")
 
 
+def _is_header_safe(key: str) -> bool:
+    """Whether ``key`` can follow ``Bearer `` in a header: visible ASCII and inner spaces."""
+    return all(" " <= c <= "~" for c in key)
+
+
 def to_secret(value: str | SecretLike | None) -> Secret | None:
-    """Wrap a str or a ``SecretStr``-like object; empty or None gives None."""
+    """Wrap a str or a ``SecretStr``-like object: stripped, checked; empty or None gives None.
+
+    Surrounding whitespace (a key read from a file ends in a newline) is removed, as the most
+    used HTTP clients do before building a header.
+
+    Raises:
+        InvalidAPIKeyError: the key holds a character no header value may carry (a control
+            character, non-ASCII text); the message never contains the key.
+    """
     if value is None:
         return None
-    if isinstance(value, Secret):
-        return value or None
-    raw = value if isinstance(value, str) else value.get_secret_value()
-    return Secret(raw) if raw else None
+    raw = value.get_secret_value() if not isinstance(value, str) else value
+    if not isinstance(raw, str):
+        raise InvalidAPIKeyError(f"an API key must be a str, not {type(raw).__name__}")
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not _is_header_safe(raw):
+        bad = next(i for i, c in enumerate(raw) if not " " <= c <= "~")
+        raise InvalidAPIKeyError(
+            f"the API key cannot be sent in an HTTP header: it has a control or non-ASCII "
+            f"character at position {bad} (the key is not shown)")
+    return Secret(raw)

@@ -14,13 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
-from ._errors import (
-    APITimeoutError,
-    IncompleteStreamError,
-    StreamError,
-    VLLMError,
-    stream_error_from_event,
-)
+from ._errors import APITimeoutError, IncompleteStreamError, StreamError, VLLMError
+from ._translate import DeadlinePassed, TooLarge, error_from_httpx, stream_error_from_event
 
 __all__ = ["DONE", "SSEProtocol", "aiter_sse", "iter_sse"]
 
@@ -77,13 +72,18 @@ class SSEProtocol:
 
     def translate(self, exc: Exception) -> VLLMError:
         """The typed error for an exception raised while reading the stream."""
+        if isinstance(exc, DeadlinePassed | TooLarge):  # the client's own limits
+            return error_from_httpx(exc, request_id=self.request_id)
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
                 f"timed out while streaming: {exc}", request_id=self.request_id,
                 is_retryable=False,
             )
         if isinstance(exc, SSEError):
-            return StreamError(f"not an SSE response: {exc}", request_id=self.request_id)
+            # Only a 2xx reaches a stream: a 200 that is not SSE (a proxy's HTML page) is the
+            # replica's fault, and the status tells the breaker so (``vllm_accel._health``).
+            return StreamError(f"not an SSE response: {exc}", request_id=self.request_id,
+                               status_code=200)
         return IncompleteStreamError(
             f"the stream was cut before 'data: [DONE]': {type(exc).__name__}: {exc}",
             request_id=self.request_id,

@@ -266,13 +266,33 @@ class VLLMSampling(VLLMConnection):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
+        from vllm_accel import redact_url
+
         return {
             "model": self.model,
             "adapter": self.adapter,
-            "base_url": self.base_url,
-            "endpoints": self._client_settings().server if self.endpoints is not None else None,
+            "base_url": redact_url(self.base_url) if self.base_url else None,
+            "endpoints": (redact_url(self._client_settings().server)
+                          if self.endpoints is not None else None),
             **self._default_params,
         }
+
+    def to_json(self) -> Any:
+        """LangChain's serialized form, with credentials in ``base_url`` masked."""
+        from vllm_accel import redact_url
+
+        data = super().to_json()  # type: ignore[misc]  # the LangChain class it is mixed into
+        kwargs = data.get("kwargs")
+        if isinstance(kwargs, dict) and isinstance(kwargs.get("base_url"), str):
+            kwargs["base_url"] = redact_url(kwargs["base_url"])
+        return data
+
+    def __repr_args__(self) -> Any:
+        from vllm_accel import redact_url
+
+        for name, value in super().__repr_args__():
+            yield name, (redact_url(value) if name == "base_url" and isinstance(value, str)
+                         else value)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         from langchain_core.language_models.base import LangSmithParams

@@ -136,6 +136,22 @@ class VLLMConnectionError(vllm_accel.APIConnectionError, lc.ModelConnectionError
     """The server could not be reached."""
 
 
+class VLLMDeadlineExceededError(vllm_accel.DeadlineExceededError, lc.ModelTimeoutError):
+    """The request's overall deadline passed."""
+
+
+class VLLMTLSError(vllm_accel.TLSError, lc.ModelConnectionError):
+    """The TLS handshake failed (certificate or protocol)."""
+
+
+class VLLMInvalidAPIKeyError(vllm_accel.InvalidAPIKeyError, lc.ModelInvalidRequestError):
+    """The API key cannot be sent as a header value (it is never shown)."""
+
+
+class VLLMResponseTooLargeError(vllm_accel.ResponseTooLargeError, lc.ModelAPIError):
+    """The response passed the client's ``max_response_bytes``."""
+
+
 class VLLMConflictError(vllm_accel.ConflictError, lc.ModelError):
     """A conflicting request (409)."""
 
@@ -153,6 +169,7 @@ _MAPPING: tuple[tuple[type[vllm_accel.VLLMError], type[vllm_accel.VLLMError]], .
     (vllm_accel.ContextLengthError, VLLMContextOverflowError),
     (vllm_accel.BadRequestError, VLLMBadRequestError),
     (vllm_accel.UnprocessableEntityError, VLLMUnprocessableEntityError),
+    (vllm_accel.InvalidAPIKeyError, VLLMInvalidAPIKeyError),
     (vllm_accel.InvalidRequestError, VLLMInvalidRequestError),
     (vllm_accel.AuthenticationError, VLLMAuthenticationError),
     (vllm_accel.PermissionDeniedError, VLLMPermissionDeniedError),
@@ -165,8 +182,11 @@ _MAPPING: tuple[tuple[type[vllm_accel.VLLMError], type[vllm_accel.VLLMError]], .
     (vllm_accel.StreamError, VLLMStreamError),
     (vllm_accel.AllEndpointsFailedError, VLLMAllEndpointsFailedError),
     (vllm_accel.EndpointsFailedError, VLLMEndpointsFailedError),
+    (vllm_accel.DeadlineExceededError, VLLMDeadlineExceededError),
     (vllm_accel.APITimeoutError, VLLMTimeoutError),
+    (vllm_accel.TLSError, VLLMTLSError),
     (vllm_accel.APIConnectionError, VLLMConnectionError),
+    (vllm_accel.ResponseTooLargeError, VLLMResponseTooLargeError),
     (vllm_accel.ConflictError, VLLMConflictError),
     (vllm_accel.APIStatusError, VLLMStatusError),
     (vllm_accel.APIError, VLLMAPIError),

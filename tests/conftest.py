@@ -20,6 +20,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -31,17 +32,58 @@ from vllm_accel.server import LORA_NAME, EmbeddedServers, prepare
 TIERS = ("unit", "recorded", "live")
 
 
+# Where a rerun could hide an intermittent bug of the client: these never rerun, even if marked.
+_NEVER_RERUN = ("live/reliability/", "live/pool/")
+_NEVER_RERUN_NAMES = ("secret", "cancel")
+SAMPLED_RERUNS = 1
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sampled: the result depends on the text the 135M model samples (on a "
+        "shared CPU, batching changes float rounding and so the sample); such a test gets one "
+        "rerun, listed in the run's summary. Never on reliability, pool, secret or "
+        "cancellation tests (collection fails).")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test with the tier of the folder it lives in."""
+    """Mark every test with the tier of the folder it lives in; give ``sampled`` tests a rerun.
+
+    Only a test marked ``@pytest.mark.sampled`` is rerun (once): its flakiness is the model's
+    sampled output, not the client. Reliability, pool, secret and cancellation tests must be
+    deterministic, so marking one of them is a collection error, and any other test fails on
+    its first failure. Every rerun made is listed at the end of the run (``reruns`` section).
+    """
     root = Path(__file__).parent
+    misplaced = []
     for item in items:
         rel = Path(str(item.path)).relative_to(root).parts
         if rel and rel[0] in TIERS:
             item.add_marker(getattr(pytest.mark, rel[0]))
-        if rel and rel[0] == "live" and item.get_closest_marker("flaky") is None:
-            # A 135M model on a shared CPU: one rerun absorbs a batching-dependent sample.
-            # A test that fails twice fails; the rerun is reported (`-ra` lists it).
-            item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=2))
+        if any(word in item.name for word in getattr(item.cls, "sampled_words", ())):
+            item.add_marker(pytest.mark.sampled)  # inherited suites (langchain-tests)
+        if item.get_closest_marker("sampled") is None:
+            continue
+        where = "/".join(rel)
+        if where.startswith(_NEVER_RERUN) or any(n in item.name.lower() or n in where
+                                                  for n in _NEVER_RERUN_NAMES):
+            misplaced.append(item.nodeid)
+        elif item.get_closest_marker("flaky") is None:
+            item.add_marker(pytest.mark.flaky(reruns=SAMPLED_RERUNS, reruns_delay=2))
+    if misplaced:
+        raise pytest.UsageError(
+            "these tests must be deterministic and may not be marked `sampled` (no rerun): "
+            + ", ".join(misplaced))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """List every rerun of the run (also when there was none)."""
+    reruns = terminalreporter.stats.get("rerun", [])
+    terminalreporter.section(f"reruns: {len(reruns)}")
+    for report in reruns:
+        terminalreporter.write_line(f"RERUN {report.nodeid}")
+    if not reruns:
+        terminalreporter.write_line("no test was rerun")
 
 
 @pytest.fixture(autouse=True)

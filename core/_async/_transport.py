@@ -15,11 +15,13 @@ import httpx
 
 from .._base import LIMITS, BaseClient, logger
 from .._call import Call
-from .._config import RetryPolicy
-from .._errors import APIConnectionError, VLLMError, error_from_httpx
+from .._config import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy
+from .._errors import APIConnectionError, VLLMError
 from .._fanout import FanOut, fold_learned
+from .._limits import guard
 from .._pool import Endpoint, EndpointPool, EndpointState
 from .._secret import SecretLike
+from .._translate import error_from_httpx
 from ._primitives import Lock, Ticker, Wakeup, gather, sleep
 
 if TYPE_CHECKING:
@@ -43,10 +45,13 @@ class AsyncTransport(BaseClient):
         headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         endpoints: EndpointPool | Sequence[Endpoint | str] | None = None,
+        deadline: float | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         super().__init__(base_url, api_key=api_key, model=model, timeout=timeout,
                          max_retries=max_retries, retry=retry, headers=headers,
-                         endpoints=endpoints)
+                         endpoints=endpoints, deadline=deadline,
+                         max_response_bytes=max_response_bytes)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=LIMITS)
         self._freed = Wakeup()
@@ -81,14 +86,17 @@ class AsyncTransport(BaseClient):
         while True:
             request = self._request(self._http, call)
             try:
-                response = await self._http.send(request, stream=call.stream)
+                response = guard(await self._http.send(request, stream=True), call.limits)
+                if not (call.stream and response.is_success):
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
             except httpx.HTTPError as exc:
                 error = error_from_httpx(exc, request_id=call.request_id)
             else:
                 if response.is_success:
                     return response
-                await response.aread()
-                await response.aclose()
                 error = self._error_from(call, response)
             await self._sleep(call, self._retry_delay(call, error))
 
@@ -102,7 +110,7 @@ class AsyncTransport(BaseClient):
                 result = await self._attempt(call, state)
             except BaseException as exc:
                 if not isinstance(exc, VLLMError):  # cancelled or interrupted mid-attempt
-                    self._release(state, "neutral")
+                    self._release(state, "neutral", owner=call)
                 raise
             if isinstance(result, httpx.Response):
                 return result
@@ -120,12 +128,15 @@ class AsyncTransport(BaseClient):
         """
         request = self._request(self._http, call, state)
         try:
-            response = await self._http.send(request, stream=True)
+            response = guard(await self._http.send(request, stream=True), call.limits)
+            if not response.is_success:
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
         except httpx.HTTPError as exc:
             return error_from_httpx(exc, request_id=call.request_id)
         if not response.is_success:
-            await response.aread()
-            await response.aclose()
             return self._error_from(call, response)
         if call.stream:
             return await self._first_chunk(call, state, response)
@@ -190,7 +201,8 @@ class AsyncTransport(BaseClient):
         child = type(self)(
             state.base_url, api_key=state.api_key or self._api_key, model=self.model,
             timeout=state.endpoint.timeout or self.timeout, headers=self._headers,
-            retry=retry, http_client=self._http)
+            retry=retry, http_client=self._http, deadline=self.limits.deadline,
+            max_response_bytes=self.limits.max_response_bytes)
         child._stats = FanOut.recorder(self._stats, state)
         return cast("AsyncVLLMClient", child)
 

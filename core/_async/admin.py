@@ -18,6 +18,7 @@ from .._fanout import (
     fold_statistics,
     fold_unloads,
 )
+from .._urls import redact_url
 from ._primitives import gather, run_blocking
 from ._transport import AsyncTransport
 
@@ -98,7 +99,7 @@ class AsyncAdmin(AsyncTransport):
             endpoint name -> healthy. A single-server client gives ``{base_url: health()}``.
         """
         if self.pool is None:
-            return {self.base_url: await self.health()}
+            return {redact_url(self.base_url): await self.health()}
         states = self.pool.endpoints
         answers = await gather([self._on(s, max_retries=0).health for s in states])
         result = fold_health(self.pool, states, answers)
@@ -160,7 +161,7 @@ class AsyncAdmin(AsyncTransport):
         import functools
 
         if self.pool is None:
-            return {self.base_url: await self.get_model_statistics(model)}
+            return {redact_url(self.base_url): await self.get_model_statistics(model)}
         states = self.pool.endpoints
         answers = await gather([functools.partial(self._on(s).get_model_statistics, model)
                                 for s in states])

@@ -8,15 +8,22 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._config import DEFAULT_BATCH_CONCURRENCY
-from .._errors import VLLMError
 from ._primitives import bounded_map
 from .generation import AsyncGeneration
 
 if TYPE_CHECKING:
     from .. import _batch
+    from .._errors import VLLMError
     from .._models import Usage
 
 __all__ = ["AsyncBatch"]
+
+
+def as_error(exc: Exception) -> VLLMError:
+    """``exc`` as one item's error (``vllm_accel._batch.as_error``, imported on first use)."""
+    from .._batch import as_error as convert
+
+    return convert(exc)
 
 
 class AsyncBatch(AsyncGeneration):
@@ -85,8 +92,8 @@ class AsyncBatch(AsyncGeneration):
                 completion = await self.complete(list(plan.prompts), model=model, **params)
                 items = plan.items_from_completion(completion, time.perf_counter() - t0)
                 usage = completion.usage
-        except VLLMError as exc:
-            return self._batch_failed(plan, exc, time.perf_counter() - t0), None
+        except Exception as exc:  # a batch never raises for a failed request
+            return self._batch_failed(plan, as_error(exc), time.perf_counter() - t0), None
         plan.report(progress, len(items))
         return items, usage
 
@@ -100,8 +107,8 @@ class AsyncBatch(AsyncGeneration):
                 else:
                     result = await self.complete(plan.prompts[index], model=model, **params)
                 return plan.item(index, result, None, time.perf_counter() - t0)
-            except VLLMError as exc:
-                return plan.item(index, None, exc, time.perf_counter() - t0)
+            except Exception as exc:  # one failure, whatever it is, fails only its item
+                return plan.item(index, None, as_error(exc), time.perf_counter() - t0)
 
         return await bounded_map([functools.partial(run, i) for i in range(len(plan.prompts))],
                                  plan.workers, lambda done: plan.report(progress, done))

@@ -17,11 +17,13 @@ import httpx
 
 from .._base import LIMITS, BaseClient, logger
 from .._call import Call
-from .._config import RetryPolicy
-from .._errors import APIConnectionError, VLLMError, error_from_httpx
+from .._config import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy
+from .._errors import APIConnectionError, VLLMError
 from .._fanout import FanOut, fold_learned
+from .._limits import guard
 from .._pool import Endpoint, EndpointPool, EndpointState
 from .._secret import SecretLike
+from .._translate import error_from_httpx
 from ._primitives import Lock, Ticker, Wakeup, gather, sleep
 
 if TYPE_CHECKING:
@@ -45,10 +47,13 @@ class Transport(BaseClient):
         headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         endpoints: EndpointPool | Sequence[Endpoint | str] | None = None,
+        deadline: float | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         super().__init__(base_url, api_key=api_key, model=model, timeout=timeout,
                          max_retries=max_retries, retry=retry, headers=headers,
-                         endpoints=endpoints)
+                         endpoints=endpoints, deadline=deadline,
+                         max_response_bytes=max_response_bytes)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self.timeout, limits=LIMITS)
         self._freed = Wakeup()
@@ -83,14 +88,17 @@ class Transport(BaseClient):
         while True:
             request = self._request(self._http, call)
             try:
-                response = self._http.send(request, stream=call.stream)
+                response = guard(self._http.send(request, stream=True), call.limits)
+                if not (call.stream and response.is_success):
+                    try:
+                        response.read()
+                    finally:
+                        response.close()
             except httpx.HTTPError as exc:
                 error = error_from_httpx(exc, request_id=call.request_id)
             else:
                 if response.is_success:
                     return response
-                response.read()
-                response.close()
                 error = self._error_from(call, response)
             self._sleep(call, self._retry_delay(call, error))
 
@@ -104,7 +112,7 @@ class Transport(BaseClient):
                 result = self._attempt(call, state)
             except BaseException as exc:
                 if not isinstance(exc, VLLMError):  # cancelled or interrupted mid-attempt
-                    self._release(state, "neutral")
+                    self._release(state, "neutral", owner=call)
                 raise
             if isinstance(result, httpx.Response):
                 return result
@@ -122,12 +130,15 @@ class Transport(BaseClient):
         """
         request = self._request(self._http, call, state)
         try:
-            response = self._http.send(request, stream=True)
+            response = guard(self._http.send(request, stream=True), call.limits)
+            if not response.is_success:
+                try:
+                    response.read()
+                finally:
+                    response.close()
         except httpx.HTTPError as exc:
             return error_from_httpx(exc, request_id=call.request_id)
         if not response.is_success:
-            response.read()
-            response.close()
             return self._error_from(call, response)
         if call.stream:
             return self._first_chunk(call, state, response)
@@ -192,7 +203,8 @@ class Transport(BaseClient):
         child = type(self)(
             state.base_url, api_key=state.api_key or self._api_key, model=self.model,
             timeout=state.endpoint.timeout or self.timeout, headers=self._headers,
-            retry=retry, http_client=self._http)
+            retry=retry, http_client=self._http, deadline=self.limits.deadline,
+            max_response_bytes=self.limits.max_response_bytes)
         child._stats = FanOut.recorder(self._stats, state)
         return cast("VLLMClient", child)
 

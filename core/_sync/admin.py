@@ -20,6 +20,7 @@ from .._fanout import (
     fold_statistics,
     fold_unloads,
 )
+from .._urls import redact_url
 from ._primitives import gather, run_blocking
 from ._transport import Transport
 
@@ -100,7 +101,7 @@ class Admin(Transport):
             endpoint name -> healthy. A single-server client gives ``{base_url: health()}``.
         """
         if self.pool is None:
-            return {self.base_url: self.health()}
+            return {redact_url(self.base_url): self.health()}
         states = self.pool.endpoints
         answers = gather([self._on(s, max_retries=0).health for s in states])
         result = fold_health(self.pool, states, answers)
@@ -162,7 +163,7 @@ class Admin(Transport):
         import functools
 
         if self.pool is None:
-            return {self.base_url: self.get_model_statistics(model)}
+            return {redact_url(self.base_url): self.get_model_statistics(model)}
         states = self.pool.endpoints
         answers = gather([functools.partial(self._on(s).get_model_statistics, model)
                                 for s in states])

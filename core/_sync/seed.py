@@ -34,14 +34,17 @@ class Seed(Transport):
     def make_post_request(self, path_or_url: str, data: Mapping[str, Any] | None = None,
                                 *, files: Mapping[str, Any] | None = None,
                                 api_key: str | SecretLike | None = None,
-                                timeout: float | None = None) -> Any:
+                                timeout: float | None = None,
+                                send_api_key: bool = False) -> Any:
         """POST ``data`` as JSON to a route (``"/v1/completions"``) or full URL; returns the body.
 
         With ``files`` (field name -> a path, bytes, ``(filename, bytes[, content_type])`` or
         a binary file object) the request is a multipart upload and ``data`` its form fields.
         Retried like every request. The body is parsed JSON, or text when it is not JSON.
+        The client's key goes only to its own server's origin (scheme, host, port): a full
+        URL elsewhere gets no ``Authorization`` unless ``send_api_key=True`` or ``api_key=``.
         """
-        call = self._post_call(path_or_url, data, files, api_key, timeout)
+        call = self._post_call(path_or_url, data, files, api_key, timeout, send_api_key)
         return self._body(call, self._send(call))
 
     def make_stream_request(self, path_or_url: str, data: Mapping[str, Any], *,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -82,51 +83,88 @@ def batch(
         raise CLIError("the results file would overwrite the input", "pass --output FILE",
                        EXIT_USAGE)
     lines = bf.read_input(file)
-    results = {} if restart else bf.read_results(target)
-    done = bf.finished(lines, results)
-    pending = [line for line in lines if line.number not in done]
     params: dict[str, Any] = {"max_tokens": max_tokens}
     if temperature is not None:
         params["temperature"] = temperature
     if seed is not None:
         params["seed"] = seed
+    run = _Run(bf.settings_hash({"model": model, "chat": chat_mode, **params}), params,
+               chat_mode, concurrency, chunk_size, quiet or as_json)
+    results = _previous(target, run.settings, restart)  # before anything is sent or written
+    done = bf.finished(lines, results)
+    pending = [line for line in lines if line.number not in done]
     conn = Conn(base_url, api_key, model=model, timeout=timeout)
     started = time.perf_counter()
-    tokens = 0
     with connect(conn) as client:
         if pending:
             client.models()  # fail fast (exit 3) when the server is not there at all
         bf.rewrite(target, lines, results)
-        progress = Progress(
-            TextColumn("[bold]batch[/]"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-            console=err, disable=quiet or as_json or not pending, transient=False,
-        )
         try:
-            with progress, target.open("a", encoding="utf-8") as fh:
-                task = progress.add_task("batch", total=len(pending))
-                for start in range(0, len(pending), chunk_size):
-
-                    def report(n: int, base: int = start) -> None:
-                        progress.update(task, completed=base + n)
-
-                    records, used = _run_chunk(client, conn, pending[start:start + chunk_size],
-                                               chat_mode, concurrency, params, report)
-                    tokens += used
-                    bf.write_records(fh, records)
-                    results.update((r["line"], r) for r in records)
-                    progress.update(task, completed=start + len(records))
+            tokens = _run_pending(client, conn, run, pending, target, results)
         finally:
             bf.rewrite(target, lines, results)
     _summary(file, target, lines, done, pending, results, time.perf_counter() - started,
              tokens, as_json)
 
 
-def _run_chunk(client: VLLMClient, conn: Conn, chunk: list[bf.Line], chat_mode: bool,
-               concurrency: int, params: dict[str, Any],
+@dataclass(frozen=True)
+class _Run:
+    settings: str
+    """What the answers depend on (model, mode, sampling): recorded in every result."""
+    params: dict[str, Any]
+    chat_mode: bool
+    concurrency: int
+    chunk_size: int
+    quiet: bool
+
+
+def _previous(target: Path, settings: str, restart: bool) -> dict[int, bf.Record]:
+    """The earlier results in ``target`` to resume from (none with ``--restart``).
+
+    Raises:
+        CLIError: ``target`` is not a results file (it is left alone), or holds results made
+            with other settings (without ``--restart``).
+    """
+    try:  # read even with --restart: a file that is not ours is never overwritten
+        found = bf.read_results(target, None if restart else settings)
+    except bf.ResultsFileError as exc:
+        hint = ("pass another --output FILE, or remove the file" if "not a results" in str(exc)
+                else "pass --restart to run every line again with the new settings, or "
+                     "another --output FILE")
+        raise CLIError(str(exc), hint, EXIT_USAGE) from None
+    return {} if restart else found
+
+
+def _run_pending(client: VLLMClient, conn: Conn, run: _Run, pending: list[bf.Line],
+                 target: Path, results: dict[int, bf.Record]) -> int:
+    """Send the pending lines chunk by chunk, appending results; the tokens generated."""
+    tokens = 0
+    progress = Progress(
+        TextColumn("[bold]batch[/]"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+        console=err, disable=run.quiet or not pending, transient=False,
+    )
+    with progress, target.open("a", encoding="utf-8") as fh:
+        task = progress.add_task("batch", total=len(pending))
+        for start in range(0, len(pending), run.chunk_size):
+
+            def report(n: int, base: int = start) -> None:
+                progress.update(task, completed=base + n)
+
+            records, used = _run_chunk(client, conn, pending[start:start + run.chunk_size],
+                                       run, report)
+            tokens += used
+            bf.write_records(fh, records)
+            results.update((r["line"], r) for r in records)
+            progress.update(task, completed=start + len(records))
+    return tokens
+
+
+def _run_chunk(client: VLLMClient, conn: Conn, chunk: list[bf.Line], run: _Run,
                report: Callable[[int], None]) -> tuple[list[bf.Record], int]:
     """Results of one chunk of lines, in line order, and the tokens generated."""
-    records = [bf.error_record(line, line.problem) for line in chunk if line.problem]
+    chat_mode, settings = run.chat_mode, run.settings
+    records = [bf.error_record(line, line.problem, settings) for line in chunk if line.problem]
     sendable = [line for line in chunk if not line.problem]
     completions = [ln for ln in sendable if ln.prompt is not None and not chat_mode]
     chats = [ln for ln in sendable if ln.prompt is None or chat_mode]
@@ -143,15 +181,16 @@ def _run_chunk(client: VLLMClient, conn: Conn, chunk: list[bf.Line], chat_mode: 
             report(base + n)
 
         items, metrics = client.process_batch_with_metrics(
-            prompts, max_concurrency=concurrency, mode=mode, progress=progress, **params)
+            prompts, max_concurrency=run.concurrency, mode=mode, progress=progress,
+            **run.params)
         errors = [item.error for item in items if item.error is not None]
         if errors and len(errors) == len(items) and isinstance(errors[0], APIConnectionError):
             raise describe(errors[0], conn.shown_url)  # the server went away: stop, keep results
         for line, item in zip(group, items, strict=True):
             if item.result is not None and item.error is None:
-                records.append(bf.ok_record(line, item.result, item.latency))
+                records.append(bf.ok_record(line, item.result, item.latency, settings))
             else:
-                records.append(bf.error_record(line, item.error or "no result"))
+                records.append(bf.error_record(line, item.error or "no result", settings))
         tokens += metrics.completion_tokens
     return sorted(records, key=lambda r: r["line"]), tokens
 

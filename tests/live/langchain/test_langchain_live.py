@@ -134,6 +134,7 @@ async def test_llm_streams_tokens_once_and_reports_usage(
 # ---------------------------------------------------------------------------- LCEL & history
 
 
+@pytest.mark.sampled  # 'paris' in the answer
 def test_lcel_chain_prompt_model_parser(chat: ChatVLLM) -> None:
     prompt = ChatPromptTemplate.from_messages(
         [
@@ -192,6 +193,7 @@ def multiply(a: int, b: int) -> int:
     return a * b
 
 
+@pytest.mark.sampled  # the model must call the tool and quote its result
 def test_agent_loop_calls_a_python_tool_and_answers_from_its_result(chat: ChatVLLM) -> None:
     messages: list[BaseMessage] = [HumanMessage("What is 17 times 23?")]
     tools = {"multiply": multiply}
@@ -216,6 +218,7 @@ def test_agent_loop_calls_a_python_tool_and_answers_from_its_result(chat: ChatVL
     assert "391" in final.text  # 17 * 23, computed by the Python tool, not by the model
 
 
+@pytest.mark.sampled  # the arguments the model writes
 def test_streamed_forced_tool_call_with_unicode_arguments(chat: ChatVLLM) -> None:
     @tool
     def greet(name: str) -> str:
@@ -233,6 +236,7 @@ def test_streamed_forced_tool_call_with_unicode_arguments(chat: ChatVLLM) -> Non
 # ---------------------------------------------------------------------------- LoRA
 
 
+@pytest.mark.sampled  # pirate or not, judged on the text
 def test_lora_switching_changes_the_answer(
     chat: ChatVLLM, chat_server_url: str, lora_path: str
 ) -> None:

@@ -51,6 +51,7 @@ async def test_function_agent_calls_the_tool_and_uses_the_result(llm: VLLM) -> N
     assert "23" in answer  # the final answer used the tool's output
 
 
+@pytest.mark.sampled  # the model must follow the ReAct format
 async def test_react_agent_runs_a_step(llm: VLLM) -> None:
     weather = Weather()
     agent = ReActAgent(tools=[weather.get_weather], llm=llm)

@@ -53,6 +53,7 @@ def _files(response: Any) -> list[str]:
     return [n.node.metadata["file_name"] for n in response.source_nodes]
 
 
+@pytest.mark.sampled  # the answer must mention 'trout'
 def test_query_engine_answers_from_the_right_document(index: VectorStoreIndex, llm: VLLM) -> None:
     engine = index.as_query_engine(llm=llm, similarity_top_k=1)
     response = engine.query("Which fish do fishermen catch in the river Ostra?")

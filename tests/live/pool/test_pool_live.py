@@ -253,7 +253,6 @@ LOAD = 2000
 
 
 @pytest.mark.slow
-@pytest.mark.flaky(reruns=0)  # it kills a replica: a rerun would not test the same thing
 def test_2000_requests_with_a_replica_killed_midway_all_complete(
     replicas: Replicas, client: VLLMClient, wire: Wire
 ) -> None:

@@ -35,11 +35,12 @@ def measure_latency(base_url: str, api_key: str | None = None, samples: int = 3)
     return worst
 
 
-def make_client(kind: str, url: str | None, read_timeout: float, **kwargs: Any) -> Any:
+def make_client(kind: str, url: str | None, read_timeout: float, *, connect: float = 2.0,
+                **kwargs: Any) -> Any:
     """A sync or async client with a short read timeout and fast retries (``url`` None: pass
     ``endpoints``)."""
     kwargs.setdefault("retry", FAST_RETRY)
-    timeout = httpx.Timeout(read_timeout, connect=2.0)
+    timeout = httpx.Timeout(read_timeout, connect=connect)
     if kind == "sync":
         return VLLMClient(url, timeout=timeout, **kwargs)
     return AsyncVLLMClient(url, timeout=timeout, **kwargs)

@@ -18,6 +18,7 @@ answering.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import math
 import time
@@ -27,20 +28,23 @@ from typing import Any
 
 import pytest
 from reliability_helpers import close_client, make_client, measure_latency, run_bounded
-from support.faultproxy import Fault, FaultProxy
+from support.faultproxy import Blackhole, Fault, FaultProxy
 
 from vllm_accel import (
     AllEndpointsFailedError,
     APIConnectionError,
     APIError,
     APITimeoutError,
+    DeadlineExceededError,
     Endpoint,
     EndpointPool,
     IncompleteStreamError,
     RateLimitError,
+    ResponseTooLargeError,
     RetryPolicy,
     ServiceUnavailableError,
     StreamError,
+    TLSError,
     VLLMError,
 )
 
@@ -55,6 +59,9 @@ BATCH = ["Apples are", "Bananas are", "Cherries are"]
 MAX_TOKENS = 3
 LONG_TIMEOUT = 60.0
 SLOW = -1.0  # placeholder for "past the client's read timeout" (sized by calibration)
+AHEAD = "server clock ahead"  # placeholder: a Date an hour ahead of ours, Retry-After 1 s later
+DEADLINE = {"deadline": 2.0}  # the slow-loris and endless cells: small, to keep them short
+CAP = {"max_response_bytes": 1 << 20}
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,11 @@ class Expect:
     failed_items: int | None = None
     """Pool batches (one request per prompt, spread over both endpoints): how many items carry
     ``error`` (the rest are right answers); ``attempts`` None: not fixed (it depends on how many
-    prompts were routed to ``a`` first)."""
+    prompts were routed to ``a`` first), then every prompt was answered once by ``b`` and every
+    attempt on ``a`` met the fault."""
+    retries: int | None = None
+    """The client's own count of retries (``stats().total_retries``): the attempts of faults
+    that no proxy sees (a refused or black-holed connect, a TLS handshake)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,13 @@ class Scenario:
     """Pool: the fault (or the refusal) applies to both endpoints, not only ``a``."""
     pool_refuse: float | None = None
     """Pool: how long ``a`` refuses (default ``refuse``)."""
+    target: str | None = None
+    """``"blackhole"`` or ``"tls"``: the single server / endpoint ``a`` is that listener
+    instead of proxy ``a`` (no proxy sees those attempts: ``Expect.retries`` counts them)."""
+    client: dict[str, Any] = field(default_factory=dict)
+    """Extra client arguments (``deadline``, ``max_response_bytes``)."""
+    connect: float = 2.0
+    """The client's connect timeout."""
 
     def column(self, topology: str) -> dict[str, Expect]:
         return self.cells if topology == "single" else self.pool
@@ -120,8 +138,8 @@ SCENARIOS = [
              retry=RetryPolicy(max_retries=6, initial_delay=0.05, max_delay=0.2, jitter=0.0),
              # Pool: a refuses for 2 s, so that even a cold client's first connect meets it.
              checks=("retried",), pool=REFUSED_OVER, pool_refuse=2.0),
-    Scenario("refused_down", (), every(Expect(APIConnectionError, 0)), refuse=math.inf,
-             checks=("retried",), pool=REFUSED_OVER),
+    Scenario("refused_down", (), every(Expect(APIConnectionError, 0, retries=3)),
+             refuse=math.inf, checks=("retried",), pool=REFUSED_OVER),
     # Pool only: both endpoints down; the retries alternate, then every endpoint's cause.
     Scenario("refused_down_everywhere", (), {}, refuse=math.inf, everywhere=True, pool=every(
         Expect(AllEndpointsFailedError, 0, second=None, causes=APIConnectionError,
@@ -169,6 +187,50 @@ SCENARIOS = [
     Scenario("inband_error", (Fault.inband_error(after=2),),
              {"stream": Expect(StreamError, 1, chunks=2)},
              pool={"stream": Expect(StreamError, 1, chunks=2)}),
+    # Pool only: a Retry-After within the cap is a's; b is untried, so no wait at all.
+    Scenario("rate_limited_429_pool_no_wait", (Fault.status(429, retry_after="20"),), {},
+             checks=("no_wait",), pool=FAILED_OVER),
+    # -- the faults of real networks (issue 15) ---------------------------------------------
+    *(Scenario(f"live_{code}", (Fault.status(code),), every(ok(2)), pool=FAILED_OVER)
+      for code in (408, 409, 502, 504)),
+    *(Scenario(f"proxy_html_{code}", (Fault.html(code),), every(ok(2)), pool=FAILED_OVER)
+      for code in (502, 504)),
+    # A 200 that is not vLLM's JSON: an error, not retried; in a pool it counts against a.
+    Scenario("html_200", (Fault.html(200),), {
+        "chat": Expect(APIError, 1), "completions": Expect(APIError, 1),
+        "batch": Expect(APIError, 1), "stream": Expect(StreamError, 1, chunks=0)},
+        checks=("a_failed",), pool=pool(
+            Expect(APIError, 1), Expect(APIError, 3, second=None, failed_items=1),
+            Expect(StreamError, 1, chunks=0))),
+    # The server's clock is an hour ahead: its Retry-After date is 1 s after its Date.
+    Scenario("retry_after_date_server_ahead", (Fault.status_dated(503, AHEAD, AHEAD),),
+             every(ok(2)), checks=("waited_retry_after",), pool=FAILED_OVER),
+    # Every read is quick, the body takes minutes: the overall deadline ends it, no retry.
+    Scenario("slow_loris_body", (Fault.trickle(0.05),), every(Expect(DeadlineExceededError, 1))
+             | {"stream": Expect(DeadlineExceededError, 1, chunks=0)}, client=DEADLINE,
+             pool=pool(Expect(DeadlineExceededError, 1),
+                       Expect(DeadlineExceededError, 3, second=None, failed_items=1),
+                       Expect(DeadlineExceededError, 1, chunks=0))),
+    Scenario("endless_stream", (Fault.endless(),), every(Expect(DeadlineExceededError, 1))
+             | {"stream": Expect(DeadlineExceededError, 1, chunks=None)}, client=DEADLINE,
+             pool=pool(Expect(DeadlineExceededError, 1),
+                       Expect(DeadlineExceededError, 3, second=None, failed_items=1),
+                       Expect(DeadlineExceededError, 1, chunks=None))),
+    Scenario("huge_response", (Fault.huge(4 << 20),), every(Expect(ResponseTooLargeError, 1))
+             | {"stream": Expect(ResponseTooLargeError, 1, chunks=None)}, client=CAP,
+             pool=pool(Expect(ResponseTooLargeError, 1),
+                       Expect(ResponseTooLargeError, 3, second=None, failed_items=1),
+                       Expect(ResponseTooLargeError, 1, chunks=None))),
+    # A dropped SYN: the connect timeout, retried (single) or failed over at once (pool).
+    Scenario("connect_timeout_blackhole", (), every(Expect(APITimeoutError, 0, retries=3)),
+             target="blackhole", connect=0.5,
+             pool=every(Expect(None, 1, second=1, retries=1))
+             | {"batch": Expect(None, 3, second=3)}),
+    # Our trust settings and the server's certificate disagree: not retried, not failed over,
+    # no verdict on a's health.
+    Scenario("tls_failure", (), every(Expect(TLSError, 0, retries=0)), target="tls",
+             checks=("a_neutral",), pool={op: Expect(TLSError, 0, retries=0)
+                                          for op in ("chat", "completions", "stream")}),
 ]
 CELLS = [(t, s, op) for t in TOPOLOGIES for s in SCENARIOS for op in OPS
          if op in s.column(t)]
@@ -238,7 +300,20 @@ async def _call_async(client: Any, op: str, out: Outcome) -> None:
 def _resolve(fault: Fault, slow: float) -> Fault:
     if fault.seconds == SLOW:
         return Fault(fault.kind, after=fault.after, seconds=slow)
+    if fault.date == AHEAD:
+        ahead = time.time() + 3600
+        return Fault.status_dated(fault.status_code,
+                                  email.utils.formatdate(ahead + 1, usegmt=True),
+                                  email.utils.formatdate(ahead, usegmt=True))
     return fault
+
+
+@pytest.fixture
+def listeners(self_signed_tls: int) -> Iterator[dict[str, str]]:
+    """The listeners no proxy fronts: a black-holed port and a TLS server with a certificate
+    the client does not trust (both on loopback)."""
+    with Blackhole() as hole:
+        yield {"blackhole": hole.url, "tls": f"https://127.0.0.1:{self_signed_tls}"}
 
 
 @pytest.mark.parametrize("kind", TWINS)
@@ -246,7 +321,7 @@ def _resolve(fault: Fault, slow: float) -> Fault:
                          ids=[f"{t}-{s.name}-{op}" for t, s, op in CELLS])
 async def test_fault_cell(topology: str, scenario: Scenario, op: str, kind: str,
                           proxies: tuple[FaultProxy, FaultProxy], short_timeout: float,
-                          api_key: str) -> None:
+                          api_key: str, listeners: dict[str, str]) -> None:
     a, b = proxies
     pooled = topology == "pool"
     faulty = (a, b) if pooled and scenario.everywhere else (a,)
@@ -256,10 +331,12 @@ async def test_fault_cell(topology: str, scenario: Scenario, op: str, kind: str,
     for proxy in faulty:
         proxy.script(*(_resolve(f, slow) for f in scenario.faults))
     extra: dict[str, Any] = {"retry": scenario.retry} if scenario.retry else {}
+    extra |= scenario.client | {"connect": scenario.connect}
+    first = listeners[scenario.target] if scenario.target else a.url
     if pooled:
-        client = make_pool_client(kind, (a.url, b.url), read_timeout, api_key=api_key, **extra)
+        client = make_pool_client(kind, (first, b.url), read_timeout, api_key=api_key, **extra)
     else:
-        client = make_client(kind, a.url, read_timeout, api_key=api_key, **extra)
+        client = make_client(kind, first, read_timeout, api_key=api_key, **extra)
     out = Outcome()
 
     def sync_run() -> None:
@@ -293,9 +370,8 @@ def _check(scenario: Scenario, op: str, expect: Expect, out: Outcome,
            proxies: tuple[FaultProxy, ...], client: Any) -> None:
     attempts = sorted((e for p in proxies for e in p.attempts()), key=lambda e: e.started)
     where = [(p.url, a.fault, a.status) for p in proxies for a in p.attempts()]
-    if expect.attempts is not None:
-        assert len(attempts) == expect.attempts, where
     pooled = len(proxies) == 2
+    _check_attempts(expect, attempts, proxies, client, where)
     if pooled:
         second = len(proxies[1].attempts())
         if expect.second is not None:  # a failure after answering started is never resent
@@ -327,8 +403,39 @@ def _check(scenario: Scenario, op: str, expect: Expect, out: Outcome,
         assert stats["b"].last_error is None, stats["b"]
         assert stats["b"].requests.total_requests == 1
         assert client.stats().total_retries == 1  # one failover, counted as one retry
-    if op != "batch" and len({a.headers.get("x-request-id") for a in attempts}) > 1:
-        raise AssertionError("every attempt of one request carries the same X-Request-Id")
+    _check_pool_health(scenario, op, pooled, client, attempts)
+    if op != "batch" and attempts:
+        ids = {a.headers.get("x-request-id") for a in attempts}
+        assert None not in ids, f"every attempt carries the X-Request-Id: {ids}"
+        assert len(ids) == 1, f"one X-Request-Id for every attempt: {ids}"
+
+
+def _check_attempts(expect: Expect, attempts: list[Any], proxies: tuple[FaultProxy, ...],
+                    client: Any, where: Any) -> None:
+    if expect.attempts is not None:
+        assert len(attempts) == expect.attempts, where
+    elif len(proxies) == 2:  # every prompt answered once by b, after each attempt on a failed
+        on_a = proxies[0].attempts()
+        assert on_a, where
+        assert all(e.fault is not None for e in on_a), where
+        assert len(attempts) == len(BATCH) + len(on_a), where
+    if expect.retries is not None:  # attempts no proxy saw (refused, black-holed, TLS)
+        assert client.stats().total_retries == expect.retries, client.stats()
+
+
+def _check_pool_health(scenario: Scenario, op: str, pooled: bool, client: Any,
+                       attempts: list[Any]) -> None:
+    """What the pool's breaker and timing must show after the cell (pool column only)."""
+    if not pooled or op == "batch":
+        return
+    stats = client.pool.stats()
+    if "a_failed" in scenario.checks:  # a 200 that is not vLLM's answer counts against a
+        assert stats["a"].consecutive_failures == 1, stats["a"]
+    if "a_neutral" in scenario.checks:  # our TLS settings: no verdict on a
+        assert stats["a"].consecutive_failures == 0, stats["a"]
+        assert stats["a"].state == "closed", stats["a"]
+    if "no_wait" in scenario.checks:  # b was untried: a's Retry-After (20 s) is not waited
+        assert attempts[1].started - attempts[0].started < 10.0, attempts
 
 
 def _check_causes(expect: Expect, error: BaseException) -> None:

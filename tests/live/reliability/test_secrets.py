@@ -11,14 +11,14 @@ the key really was in use while the outputs were produced.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import pickle
 import re
-import ssl
-import subprocess
+import socket
 import threading
-from collections.abc import Iterator
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import vcr
+from reliability_helpers import close_client
 from support.faultproxy import Fault, FaultProxy
 
 from vllm_accel import (
@@ -207,24 +208,6 @@ def test_a_redirect_to_another_origin_never_carries_the_key(api_key: str) -> Non
             server.server_close()
 
 
-@pytest.fixture
-def self_signed_tls(tmp_path: Path) -> Iterator[int]:
-    """A TLS server with a self-signed certificate (not trusted by default)."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
-    server, _ = _http_server("")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_tls_verification_is_on_by_default(self_signed_tls: int, api_key: str) -> None:
     url = f"https://127.0.0.1:{self_signed_tls}"
     with VLLMClient(url, api_key=api_key, retry=RetryPolicy(max_retries=0)) as client, \
@@ -263,3 +246,127 @@ async def test_a_wrong_key_is_rejected_once_without_retry(keyed_server_url: str,
         # And the right key works through the same path.
         with VLLMClient(proxy.url, api_key=api_key) as client:
             assert client.chat(MESSAGES, max_tokens=2).text is not None
+
+
+# -- the three probes of issue 15 ------------------------------------------------------------
+
+async def _maybe_await(fn: Any) -> Any:
+    result = fn()
+    return await result if asyncio.iscoroutine(result) else result
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_key_read_from_a_file_works_and_a_broken_key_never_shows(
+        keyed_server_url: str, api_key: str, tmp_path: Path, kind: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllm_accel import AsyncVLLMClient, InvalidAPIKeyError
+
+    key_file = tmp_path / "key"
+    key_file.write_text(api_key + "\n")  # as `echo $KEY > key` writes it
+    read = key_file.read_text()
+    if kind == "sync":
+        with VLLMClient(keyed_server_url, api_key=read, retry=FAST) as client:
+            assert client.chat(MESSAGES, max_tokens=2).text is not None
+    else:
+        async with AsyncVLLMClient(keyed_server_url, api_key=read, retry=FAST) as aclient:
+            assert (await aclient.chat(MESSAGES, max_tokens=2)).text is not None
+    broken = api_key[:10] + "\n" + api_key[10:]  # a newline inside: no header can carry it
+    cls = VLLMClient if kind == "sync" else AsyncVLLMClient
+    shown: list[str] = []
+    for attempt in (lambda: cls(keyed_server_url, api_key=broken),
+                    lambda: cls(keyed_server_url).set_api_key(broken),
+                    lambda: cls(keyed_server_url).make_post_request(
+                        "/v1/completions", {"prompt": "Hi", "max_tokens": 1}, api_key=broken)):
+        with pytest.raises(InvalidAPIKeyError) as info:
+            await _maybe_await(attempt)
+        shown.append("".join(traceback.format_exception(info.value)) + repr(info.value))
+    monkeypatch.setenv("VLLM_API_KEY", broken)
+    with pytest.raises(InvalidAPIKeyError) as env_info:
+        cls(keyed_server_url)
+    shown.append("".join(traceback.format_exception(env_info.value)))
+    _scan(dict(enumerate(map(str, shown))), api_key, api_key[:10], api_key[10:])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_the_key_goes_to_another_origin_only_when_asked(
+        keyed_server_url: str, api_key: str, kind: str) -> None:
+    from vllm_accel import AsyncVLLMClient
+
+    other, seen = _http_server("")  # a plain local listener on another port: another origin
+    url = f"http://127.0.0.1:{other.server_address[1]}/v1/completions"
+    body = {"prompt": "Hi", "max_tokens": 1}
+    no_retry = RetryPolicy(max_retries=0)
+    try:
+        cls = VLLMClient if kind == "sync" else AsyncVLLMClient
+        client = cls(keyed_server_url, api_key=api_key, retry=no_retry)
+
+        async def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+            result = fn(*args, **kwargs)
+            return await result if asyncio.iscoroutine(result) else result
+
+        for call in (lambda: run(client.make_post_request, url, body),
+                     lambda: run(client.create_endpoint_handler(url), body),
+                     lambda: run(client.create_chat_endpoint_handler(url), body)):
+            with pytest.raises(APIStatusError):  # the listener answers 500
+                await call()
+        assert await run(client.test_endpoint, url) is False
+        assert len(seen.seen) == 4
+        assert all("authorization" not in h for h in seen.seen), seen.seen
+        # An explicit opt-in sends it; the configured server gets it as always.
+        with pytest.raises(APIStatusError):
+            await run(client.make_post_request, url, body, send_api_key=True)
+        assert seen.seen[-1]["authorization"] == f"Bearer {api_key}"
+        own = await run(client.make_post_request, f"{keyed_server_url}/v1/completions", body)
+        assert own["choices"]  # the real keyed server accepted the key: it was sent there
+        await close_client(client)
+    finally:
+        other.shutdown()
+        other.server_close()
+
+
+def test_a_password_in_a_url_shows_nowhere(chat_server_url: str,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    from langchain_core.load import dumps
+
+    from langchain_vllm_accel import ChatVLLM
+    from vllm_accel import AllEndpointsFailedError, Endpoint, EndpointPool
+
+    caplog.set_level(logging.DEBUG)
+    real = urlsplit(chat_server_url)
+    dead = f"http://ops:pw-dead-1@127.0.0.1:{_free_port()}"  # nothing listens: refused
+    live = f"http://ops:pw-live-2@{real.hostname}:{real.port}"
+    texts: dict[str, str] = {}
+    pool = EndpointPool([Endpoint(dead), Endpoint(live)], failure_threshold=1)
+    with VLLMClient(endpoints=pool, retry=FAST) as client:
+        answer = client.complete("Hi", max_tokens=2)  # a is refused, fails over to b
+        assert answer.text is not None
+        texts |= {"repr": repr(client), "pool": repr(pool), "stats": repr(pool.stats()),
+                  "endpoints": repr([s.endpoint for s in pool.endpoints]),
+                  "health": repr(client.check_health())}
+    assert any("failover 1 of POST /v1/completions" in r.getMessage() for r in caplog.records)
+    pool2 = EndpointPool([Endpoint(dead), Endpoint(f"http://ops:pw-dead-3@127.0.0.1:"
+                                                   f"{_free_port()}")])
+    with VLLMClient(endpoints=pool2, retry=FAST) as client, \
+            pytest.raises(AllEndpointsFailedError) as info:
+        client.complete("Hi", max_tokens=2)
+    texts |= {"all failed": str(info.value) + repr(info.value.causes),
+              "traceback": "".join(traceback.format_exception(info.value))}
+    with VLLMClient(f"http://ops:pw-single-4@127.0.0.1:{_free_port()}",
+                    retry=RetryPolicy(max_retries=0)) as single, \
+            pytest.raises(APIConnectionError) as refused:
+        single.complete("Hi", max_tokens=1)
+    texts |= {"single": repr(single) + str(refused.value)}
+    llm = ChatVLLM(base_url=live, max_tokens=2)
+    assert llm.invoke("Hi").content is not None
+    texts |= {"langchain dumps": dumps(llm), "langchain repr": repr(llm),
+              "langchain params": repr(llm._identifying_params)}
+    texts["logs"] = "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records
+                              if r.name.startswith("vllm_accel"))
+    assert "ops:***@" in texts["repr"] + texts["stats"]
+    _scan(texts, "pw-dead-1", "pw-live-2", "pw-dead-3", "pw-single-4")

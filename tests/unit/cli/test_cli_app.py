@@ -211,3 +211,23 @@ def test_fmt_seconds(seconds: float | None, shown: str) -> None:
 
 def test_fmt_duration() -> None:
     assert [fmt_duration(s) for s in (None, 5, 65, 3600)] == ["-", "5s", "1m 05s", "1h 00m 00s"]
+
+
+def test_serve_refuses_a_network_host_without_a_key_unless_allowed(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from vllm_accel.cli._common import CLIError
+    from vllm_accel.cli._serve import check_exposure
+
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.5"):
+        check_exposure(host, None, False)  # loopback: fine, silent
+    assert capsys.readouterr().err == ""
+    with pytest.raises(CLIError) as info:
+        check_exposure("0.0.0.0", None, False)
+    assert "--api-key" in info.value.hint
+    assert "--allow-insecure" in info.value.hint
+    check_exposure("0.0.0.0", None, True)
+    assert "WITHOUT an API key" in capsys.readouterr().err
+    check_exposure("10.1.2.3", "sk-x", False)
+    warned = capsys.readouterr().err
+    assert "/invocations" in warned
+    assert "sk-x" not in warned

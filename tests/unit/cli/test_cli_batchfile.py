@@ -89,17 +89,50 @@ def test_only_successful_results_of_unchanged_lines_count_as_finished() -> None:
     assert bf.finished(lines, results) == {1}
 
 
-def test_read_results_keeps_the_last_record_per_line_and_skips_garbage(tmp_path: Path) -> None:
+def test_read_results_keeps_the_last_record_per_line_and_skips_a_cut_last_line(
+        tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    out.write_text(
-        json.dumps({"line": 1, "ok": False}) + "\n"
-        + "garbage\n"
-        + json.dumps({"line": 1, "ok": True}) + "\n"
-        + json.dumps({"no": "line"}) + "\n"
-        + '{"line": 2, "ok": tr'  # cut short by a crash
-    )
-    assert bf.read_results(out) == {1: {"line": 1, "ok": True}}
+    first = {"line": 1, "ok": False, "input_hash": "h"}
+    last = {"line": 1, "ok": True, "input_hash": "h"}
+    out.write_text(json.dumps(first) + "\n" + json.dumps(last) + "\n"
+                   + '{"line": 2, "ok": tr')  # cut short by a crash
+    assert bf.read_results(out) == {1: last}
     assert bf.read_results(tmp_path / "missing.jsonl") == {}
+
+
+@pytest.mark.parametrize("text", ["garbage\n", '{"no": "line"}\n', "a,b,c\n1,2,3\n",
+                                  json.dumps({"line": 1, "ok": True}) + "\nnotes\n"])
+def test_a_file_that_is_not_a_results_file_is_refused_and_left_alone(
+        tmp_path: Path, text: str) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text(text)
+    with pytest.raises(bf.ResultsFileError, match="not a results file"):
+        bf.read_results(out)
+    assert out.read_text() == text
+
+
+def test_results_of_other_settings_are_refused(tmp_path: Path) -> None:
+    lines = _lines('"a"')
+    out = tmp_path / "out.jsonl"
+    old = bf.settings_hash({"model": "smollm2", "temperature": 0.0})
+    new = bf.settings_hash({"model": "smollm2", "temperature": 1.0})
+    assert old != new
+    bf.rewrite(out, lines, {1: bf.ok_record(lines[0], _completion("A"), 0.1, old)})
+    assert bf.finished(lines, bf.read_results(out, old)) == {1}
+    with pytest.raises(bf.ResultsFileError, match="other settings"):
+        bf.read_results(out, new)
+
+
+def test_rewrite_never_follows_a_symlink_at_the_temporary_name(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "out.jsonl"
+    (tmp_path / "out.jsonl.tmp").symlink_to(victim)  # the old fixed temporary name
+    lines = _lines('"a"')
+    bf.rewrite(out, lines, {1: bf.error_record(lines[0], "x")})
+    assert victim.read_text() == "keep me"
+    assert json.loads(out.read_text())["line"] == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == ["out.jsonl.tmp"]
 
 
 def test_rewrite_puts_results_in_input_order_and_drops_stale_ones(tmp_path: Path) -> None:

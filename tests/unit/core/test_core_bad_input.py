@@ -27,9 +27,9 @@ from vllm_accel import (
     VLLMError,
 )
 from vllm_accel._accumulate import ChatAccumulator
-from vllm_accel._errors import error_from_response
 from vllm_accel._params import chat_payload, completion_payload, embedding_payload
 from vllm_accel._stream import ChatStream, StreamState
+from vllm_accel._translate import error_from_response
 
 pytestmark = pytest.mark.unit
 

@@ -19,8 +19,8 @@ from vllm_accel import (
     VLLMClient,
 )
 from vllm_accel._batch import Plan, batch_chat_ok, route_missing
-from vllm_accel._errors import error_from_body
 from vllm_accel._responses import parse_event, response_path, response_payload
+from vllm_accel._translate import error_from_body
 
 pytestmark = pytest.mark.unit
 

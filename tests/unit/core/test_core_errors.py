@@ -30,7 +30,7 @@ from vllm_accel import (
     UnprocessableEntityError,
     VLLMError,
 )
-from vllm_accel._errors import error_from_body, error_from_httpx, error_from_response
+from vllm_accel._translate import error_from_body, error_from_httpx, error_from_response
 
 pytestmark = pytest.mark.unit
 
@@ -134,11 +134,8 @@ def test_every_httpx_exception_is_translated(cls: type[Exception]) -> None:
     elif issubclass(cls, (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
         assert type(error) is APIConnectionError
         assert error.is_retryable
-    elif issubclass(cls, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+    elif issubclass(cls, (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
         assert isinstance(error, InvalidRequestError)
-        assert not error.is_retryable
-    elif issubclass(cls, httpx.LocalProtocolError):
-        assert isinstance(error, APIConnectionError)
         assert not error.is_retryable
     else:
         assert isinstance(error, APIError)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from vllm_accel import InvalidRequestError, ModelList, NotFoundError
-from vllm_accel._errors import error_from_body
 from vllm_accel._lora import adapters, check_load, existing, is_dup, is_missing, is_served, loaded
+from vllm_accel._translate import error_from_body
 
 pytestmark = pytest.mark.unit
 

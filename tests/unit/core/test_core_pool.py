@@ -495,3 +495,19 @@ def test_failures_outside_routing_count_against_the_circuit(clock: Clock) -> Non
     assert pool["a"].breaker.state == "closed"  # a 400 says the server is up
     pool.record_failure(pool["a"], APIConnectionError("refused"))
     assert pool["a"].breaker.state == "open"
+
+
+def test_a_cancelled_request_frees_the_probe_slot_only_if_it_held_it(clock: Clock) -> None:
+    pool = EndpointPool(["http://a:1"], failure_threshold=1, reset_timeout=5, clock=clock)
+    state = pool.endpoints[0]
+    old, probe, third = object(), object(), object()
+    assert pool.acquire(None, owner=old) is state  # taken while the circuit was closed
+    pool.release(pool.acquire(None, owner=object()) or state, "failure")  # opens it
+    clock.now += 5
+    assert pool.acquire(None, owner=probe) is state  # the one half-open probe
+    assert state.breaker.state == "half-open"
+    pool.release(state, "neutral", owner=old)  # the old request is cancelled
+    with pytest.raises(AllEndpointsFailedError):  # no second probe while the first is out
+        pool.acquire(None, owner=third)
+    pool.release(state, "neutral", owner=probe)  # the probe itself is cancelled
+    assert pool.acquire(None, owner=third) is state  # now another may probe
