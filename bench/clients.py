@@ -306,6 +306,8 @@ def _litellm_kwargs(base: str, tokens: int) -> dict[str, Any]:
     import os
 
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no download at import
+    # The responder's chunks are all alike; LiteLLM would stop a stream after 100 repeats.
+    os.environ.setdefault("REPEATED_STREAMING_CHUNK_LIMIT", "1000000")
     return {"model": f"hosted_vllm/{MODEL}", "api_base": base + "/v1", "api_key": KEY,
             "messages": MESSAGES, "max_tokens": tokens}
 

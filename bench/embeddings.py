@@ -64,7 +64,8 @@ def base64_support(base: str) -> str | None:
         with VLLMClient(base, model=MODEL) as client:
             got = client.embed(["probe"], encoding_format="base64").vectors()
     except (VLLMError, TypeError, ValueError) as exc:
-        return f"the installed client cannot ask for base64 vectors ({type(exc).__name__})"
+        return (f"the installed client cannot ask for base64 vectors ({type(exc).__name__}:"
+                f" {str(exc)[:120]}); base64 lands on branch surface")
     if not got or not isinstance(got[0], list) or not isinstance(got[0][0], float):
         return "the installed client does not decode base64 vectors (it lands on branch surface)"
     return None

@@ -127,15 +127,24 @@ async def _run_async(specs: list[Spec], base: str, plan: Plan) -> dict[str, dict
 
 def _vs_floor(specs: list[Spec], times: dict[str, dict[str, list[float]]],
               out: dict[str, Any]) -> None:
-    """A wrapper's cost above its framework floor over the core's cost above raw httpx."""
+    """A wrapper's cost above its framework floor over the core's cost above raw httpx.
+
+    Medians of the per-round differences, then their ratio (a per-round ratio explodes when the
+    core's excess is near zero in one round). None when the core adds nothing measurable.
+    """
     floor, core = times["httpx"]["req"], times.get("core", {}).get("req")
+    if core is None:
+        return
+    core_excess = statistics.median(c - h for c, h in zip(core, floor, strict=True))
     for s in specs:
-        if s.floor is None or s.floor not in times or core is None:
+        if s.floor is None or s.floor not in times:
             continue
         own, base = times[s.name]["req"], times[s.floor]["req"]
-        ratios = [(w - f) / (c - h) if c > h else float("inf")
-                  for w, f, c, h in zip(own, base, core, floor, strict=True)]
-        out[s.name]["overhead_above_floor_vs_core"] = statistics.median(ratios)
+        excess = statistics.median(w - f for w, f in zip(own, base, strict=True))
+        out[s.name]["above_floor_us"] = excess * 1e6
+        out[s.name]["core_above_httpx_us"] = core_excess * 1e6
+        out[s.name]["overhead_above_floor_vs_core"] = (
+            excess / core_excess if core_excess > 0 else None)
         out[s.name]["floor_us"] = statistics.median(base) * 1e6
 
 

@@ -206,6 +206,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    f"{REPLICAS_ENV}); dev only. One server under two URLs is allowed (stated)")
     p.add_argument("--reps", type=int, default=3, help="repetitions of every throughput cell")
     p.add_argument("--sizes", default="8,32,64,128", help="batch sizes")
+    p.add_argument("--paths", default=None,
+                   help="comma-separated throughput paths to run (the ceiling always runs)")
     p.add_argument("--budget", type=float, default=19.0,
                    help="minutes for the whole run, bench/.venv set-up included (the throughput"
                    " section gets what is left; make's own set-up of .venv comes on top)")
@@ -233,7 +235,8 @@ def _served(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
             reserve = AFFINITY_RESERVE_S if "affinity" in sections else 0.0
             budget = max(120.0, args.budget * 60 - _elapsed() - 30 - reserve)
             log(f"throughput: {budget:.0f} s left in the time budget")
-            tp = throughput.run(base, sizes, reps, log, budget_s=budget)
+            only = args.paths.split(",") if args.paths else None
+            tp = throughput.run(base, sizes, reps, log, budget_s=budget, only=only)
             tp["server"] = {"how": how, "version": _server_version(base), "model": "smollm2"}
             tp["measured_at"] = started
             tp["other_vllm_servers"] = data["machine"]["other_vllm_servers_at_start"]
