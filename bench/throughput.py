@@ -9,6 +9,12 @@ and the reported figure is the median over repetitions.
 The sequential loop (``OpenAILike`` called prompt after prompt) runs once per repetition, on the
 first ``LOOP_CAP`` prompts of the smallest batch: a loop's throughput does not depend on the batch
 size, and running 128 prompts one by one would take minutes.
+
+Next to each wall-clock figure: the client's CPU seconds per 1,000 prompts (``process_time`` of
+this process, every thread; vLLM runs in its own processes). Paths carry the target of issue
+#16 they answer to: ``batch`` (a chat batch, at least 1.15x the ceiling at 64 and 128 prompts
+once it goes out as one request) or ``fanout`` (must fan out, at least 0.98x at every size);
+the pool rows (``VLLMClient(endpoints=[url])``) fan out by design.
 """
 
 from __future__ import annotations
