@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from ._errors import InvalidRequestError
 from ._routing import Candidate, LeastOutstanding, LoRAAware, RoutingPolicy
@@ -61,20 +61,28 @@ def choose_for(policy: RoutingPolicy, candidates: Sequence[E], model: str | None
     """Ask ``policy`` for an endpoint, with ``key`` when it is a :class:`KeyedPolicy`.
 
     :class:`~vllm_accel._routing.LoRAAware` keeps its placement and hands the key on to its
-    ``inner`` policy.
+    ``inner`` policy. Without a key every policy is asked with ``choose`` as before.
     """
-    if isinstance(policy, LoRAAware) and isinstance(policy.inner, KeyedPolicy):
-        serving = _serving(candidates, model)
-        return policy.inner.choose_keyed(serving, model, key)
-    if isinstance(policy, KeyedPolicy):
-        return policy.choose_keyed(candidates, model, key)
+    if key is None:
+        return policy.choose(candidates, model)
+    if isinstance(policy, LoRAAware):
+        keyed = getattr(policy.inner, "choose_keyed", None)
+        if keyed is not None:
+            return cast("E", keyed(_serving(candidates, model), model, key))
+    keyed = getattr(policy, "choose_keyed", None)
+    if keyed is not None:
+        return cast("E", keyed(candidates, model, key))
     return policy.choose(candidates, model)
 
 
 def request_key(policy: RoutingPolicy, payload: Any) -> bytes | None:
-    """The key ``policy`` wants for a request body; None (and no hashing) for other policies."""
+    """The key ``policy`` wants for a request body; None (and no hashing) for other policies.
+
+    Duck-typed (a ``key`` method), not a protocol check: this runs on every pooled request.
+    """
     inner = policy.inner if isinstance(policy, LoRAAware) else policy
-    return inner.key(payload) if isinstance(inner, KeyedPolicy) else None
+    key = getattr(inner, "key", None)
+    return key(payload) if key is not None else None
 
 
 def _serving(candidates: Sequence[E], model: str | None) -> Sequence[E]:
