@@ -183,7 +183,10 @@ def _same_server(urls: list[str]) -> bool:
 
 def run(urls: list[str], reps: int, log: Callable[[str], None]) -> dict[str, Any]:
     """``reps`` repetitions of every arm, in alternating order."""
+    import os
+
     arms = ["least_outstanding", "affinity"]
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no download at import
     try:
         import litellm  # noqa: F401
 

@@ -249,6 +249,8 @@ def _served(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
 
 
 def main(argv: list[str]) -> int:
+    # LiteLLM downloads its model cost map at import unless told to use its own copy.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     args = parse(argv)
     if args.report_only:
         data = json.loads(RESULTS.read_text())

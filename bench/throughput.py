@@ -153,6 +153,20 @@ def litellm_gather(base: str, items: list[str]) -> None:
     asyncio.run(go())
 
 
+def litellm_router_gather(base: str, items: list[str]) -> None:
+    from litellm import Router
+
+    router = Router(model_list=[{"model_name": MODEL, "litellm_params": {
+        "model": f"hosted_vllm/{MODEL}", "api_base": base + "/v1", "api_key": "bench-key"}}])
+
+    async def go() -> None:
+        await asyncio.gather(*(router.acompletion(
+            model=MODEL, messages=[{"role": "user", "content": p}], max_tokens=MAX_TOKENS,
+            extra_body=EXTRA) for p in items))
+
+    asyncio.run(go())
+
+
 def core_pool_batch(base: str, items: list[str]) -> None:
     from vllm_accel import VLLMClient
 
@@ -204,6 +218,8 @@ PATHS = [
     Path("openailike_gather", "OpenAILike, asyncio.gather", "anchor", openailike_gather),
     Path("litellm_gather", "litellm.acompletion (hosted_vllm/), asyncio.gather", "anchor",
          litellm_gather),
+    Path("litellm_router_gather", "litellm Router (one deployment), asyncio.gather", "anchor",
+         litellm_router_gather),
     Path("process_batch", "VLLMClient.process_batch (chat)", "ours", core_batch_chat,
          target="batch"),
     Path("aprocess_batch", "AsyncVLLMClient.process_batch (chat)", "ours", core_abatch_chat,
