@@ -30,7 +30,7 @@ URL_ENV = "VLLM_ACCEL_BENCH_URL"
 EMBED_URL_ENV = "VLLM_ACCEL_BENCH_EMBED_URL"
 REPLICAS_ENV = "VLLM_ACCEL_BENCH_REPLICAS"
 SECTIONS = ("imports", "overhead", "memory", "embeddings", "rerank", "throughput", "affinity")
-AFFINITY_RESERVE_S = 300.0
+AFFINITY_RESERVE_S = 240.0
 """Seconds kept back from throughput for the affinity cell (second replica's start included)."""
 PACKAGES = ["vllm-accel", "httpx", "httpx-sse", "pydantic", "openai", "langchain-core",
             "langchain-openai", "llama-index-core", "llama-index-llms-openai",
@@ -244,7 +244,7 @@ def _served(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
         if "affinity" in sections:
             with second_replica(base, args.replicas) as (urls, rhow):
                 log(f"affinity: {len(urls)} replicas ({rhow}) ...")
-                data["affinity"] = affinity.run(urls, 1 if args.quick else 2, log) | {
+                data["affinity"] = affinity.run(urls, 1, log) | {
                     "how": rhow}
 
 

@@ -209,6 +209,8 @@ class Path:
     cap: int | None = None
     target: str | None = None
     """``batch``: a chat batch (>= 1.15x at 64 and 128); ``fanout``: must fan out (>= 0.98x)."""
+    default: bool = True
+    """False: runs only when named (``--paths``), to keep ``make bench`` within its budget."""
 
 
 PATHS = [
@@ -219,7 +221,7 @@ PATHS = [
     Path("litellm_gather", "litellm.acompletion (hosted_vllm/), asyncio.gather", "anchor",
          litellm_gather),
     Path("litellm_router_gather", "litellm Router (one deployment), asyncio.gather", "anchor",
-         litellm_router_gather),
+         litellm_router_gather, default=False),
     Path("process_batch", "VLLMClient.process_batch (chat)", "ours", core_batch_chat,
          target="batch"),
     Path("aprocess_batch", "AsyncVLLMClient.process_batch (chat)", "ours", core_abatch_chat,
@@ -280,7 +282,8 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
     (from the ceiling's) would overrun the budget is skipped and reported as not measured, so a
     slow or saturated server shortens the section instead of stalling ``make bench``.
     """
-    paths = [p for p in PATHS if only is None or p.name in only or p.name == "fanout"]
+    paths = [p for p in PATHS
+             if (p.default if only is None else p.name in only) or p.name == "fanout"]
     sizes = sorted(sizes)
     warm_imports()
     deadline = time.perf_counter() + budget_s
