@@ -1,9 +1,11 @@
-"""The benchmark run: imports, client overhead, memory, batch throughput, then the report.
+"""The benchmark run: imports, client overhead, memory, embeddings and rerank, batch throughput,
+prefix affinity, then the report.
 
 Sections that need no server run against the zero-cost responder (a child process on loopback).
-Batch throughput runs on the real vLLM: the embedded server this run starts and stops
-(``EmbeddedServers``), or an already running one named by ``VLLM_ACCEL_BENCH_URL`` / ``--url``
-(for development only; ``make bench`` always starts its own).
+The others run on the real vLLM: the embedded chat and embedding servers this run starts and
+stops (``EmbeddedServers``), plus a second chat replica for the affinity cell, or already
+running ones named by ``--url``, ``--embed-url`` and ``--replicas`` (for development only;
+``make bench`` always starts its own).
 """
 
 from __future__ import annotations
@@ -138,6 +140,8 @@ def _root(url: str) -> str:
 def vllm_servers(url: str | None, embed_url: str | None,
                  embed: bool) -> Iterator[tuple[str, str | None, str]]:
     """(chat root, embeddings root or None, how): external ones, or embedded ones started here."""
+    if url and embed and not embed_url:
+        raise SystemExit("--url needs --embed-url too for the embeddings and rerank sections")
     if url and (embed_url or not embed):
         yield _root(url), _root(embed_url) if embed_url else None, "external (development) server"
         return
