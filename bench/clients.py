@@ -36,6 +36,7 @@ class Spec:
     kind: str  # "sync" or "async"
     build: Callable[[str, int], Client]
     peer: str | None = None  # the anchor an "ours" integration is compared with
+    floor: str | None = None  # the framework floor (bench/floors.py) a wrapper is compared with
 
 
 # -- raw httpx: the floor -----------------------------------------------------------------------
@@ -287,23 +288,85 @@ def core_async(base: str, tokens: int) -> Client:
     return Client(call, stream, client.aclose)
 
 
+def _lc_floor(base: str, tokens: int) -> Any:
+    from .floor_langchain import LangChainFloor
+
+    return LangChainFloor(base_url=base, max_tokens=tokens)
+
+
+def _li_floor(base: str, tokens: int) -> Any:
+    from .floor_llamaindex import LlamaIndexFloor
+
+    return LlamaIndexFloor(base_url=base, max_tokens=tokens)
+
+
+# -- LiteLLM: the anchor of the many-provider routers ------------------------------------------
+
+def _litellm_kwargs(base: str, tokens: int) -> dict[str, Any]:
+    import os
+
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no download at import
+    # The responder's chunks are all alike; LiteLLM would stop a stream after 100 repeats.
+    os.environ.setdefault("REPEATED_STREAMING_CHUNK_LIMIT", "1000000")
+    return {"model": f"hosted_vllm/{MODEL}", "api_base": base + "/v1", "api_key": KEY,
+            "messages": MESSAGES, "max_tokens": tokens}
+
+
+def litellm_sync(base: str, tokens: int) -> Client:
+    kw = _litellm_kwargs(base, tokens)
+    import litellm
+
+    def stream() -> int:
+        return sum(1 for _ in litellm.completion(stream=True, **kw))
+
+    return Client(lambda: litellm.completion(**kw), stream)
+
+
+def litellm_async(base: str, tokens: int) -> Client:
+    kw = _litellm_kwargs(base, tokens)
+    import litellm
+
+    async def call() -> Any:
+        return await litellm.acompletion(**kw)
+
+    async def stream() -> int:
+        n = 0
+        async for _ in await litellm.acompletion(stream=True, **kw):
+            n += 1
+        return n
+
+    return Client(call, stream)
+
+
 SPECS: list[Spec] = [
     Spec("httpx", "raw httpx (floor)", "floor", "sync", httpx_sync),
     Spec("openai", "openai SDK", "anchor", "sync", openai_sync),
     Spec("chatopenai", "ChatOpenAI", "anchor", "sync", _lc_sync(_chat_openai)),
     Spec("openailike", "OpenAILike", "anchor", "sync", _li_sync(_openai_like)),
+    Spec("litellm", "litellm.completion (hosted_vllm/)", "anchor", "sync", litellm_sync),
+    Spec("lc_floor", "LangChain floor (BaseChatModel + raw httpx)", "framework_floor", "sync",
+         _lc_sync(_lc_floor)),
+    Spec("li_floor", "LlamaIndex floor (CustomLLM + raw httpx)", "framework_floor", "sync",
+         _li_sync(_li_floor)),
     Spec("core", "vllm_accel.VLLMClient", "ours", "sync", core_sync),
-    Spec("chatvllm", "ChatVLLM", "ours", "sync", _lc_sync(_chat_vllm), peer="chatopenai"),
-    Spec("li_vllm", "llamaindex VLLM", "ours", "sync", _li_sync(_li_vllm), peer="openailike"),
+    Spec("chatvllm", "ChatVLLM", "ours", "sync", _lc_sync(_chat_vllm), peer="chatopenai",
+         floor="lc_floor"),
+    Spec("li_vllm", "llamaindex VLLM", "ours", "sync", _li_sync(_li_vllm), peer="openailike",
+         floor="li_floor"),
     Spec("httpx", "raw httpx.AsyncClient (floor)", "floor", "async", httpx_async),
     Spec("openai", "openai AsyncOpenAI", "anchor", "async", openai_async),
     Spec("chatopenai", "ChatOpenAI (async)", "anchor", "async", _lc_async(_chat_openai)),
     Spec("openailike", "OpenAILike (async)", "anchor", "async", _li_async(_openai_like)),
+    Spec("litellm", "litellm.acompletion (hosted_vllm/)", "anchor", "async", litellm_async),
+    Spec("lc_floor", "LangChain floor (async)", "framework_floor", "async",
+         _lc_async(_lc_floor)),
+    Spec("li_floor", "LlamaIndex floor (async)", "framework_floor", "async",
+         _li_async(_li_floor)),
     Spec("core", "vllm_accel.AsyncVLLMClient", "ours", "async", core_async),
     Spec("chatvllm", "ChatVLLM (async)", "ours", "async", _lc_async(_chat_vllm),
-         peer="chatopenai"),
+         peer="chatopenai", floor="lc_floor"),
     Spec("li_vllm", "llamaindex VLLM (async)", "ours", "async", _li_async(_li_vllm),
-         peer="openailike"),
+         peer="openailike", floor="li_floor"),
 ]
 
 

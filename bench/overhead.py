@@ -32,7 +32,7 @@ class Plan:
             rounds, k_req, k_short, k_long, warmup)
 
 
-FULL = Plan(rounds=15, k_req=40, k_short=12, k_long=4, warmup=30)
+FULL = Plan(rounds=10, k_req=40, k_short=12, k_long=4, warmup=30)
 QUICK = Plan(rounds=5, k_req=10, k_short=4, k_long=2, warmup=5)
 
 
@@ -47,17 +47,25 @@ def _check(spec: Spec, n: Any, tokens: int) -> None:
         raise RuntimeError(f"{spec.label}: stream of {tokens} tokens yielded {n} items")
 
 
-def _timed_sync(fn: Callable[[], Any], k: int) -> float:
-    t0 = time.perf_counter()
+CPU: dict[str, list[float]] = {}
+"""spec name/kind -> client CPU seconds per 1,000 non-streamed requests, one value per round."""
+
+
+def _timed_sync(fn: Callable[[], Any], k: int, cpu_key: str | None = None) -> float:
+    c0, t0 = time.process_time(), time.perf_counter()
     for _ in range(k):
         fn()
+    if cpu_key:
+        CPU.setdefault(cpu_key, []).append((time.process_time() - c0) * 1000 / k)
     return (time.perf_counter() - t0) / k
 
 
-async def _timed_async(fn: Callable[[], Any], k: int) -> float:
-    t0 = time.perf_counter()
+async def _timed_async(fn: Callable[[], Any], k: int, cpu_key: str | None = None) -> float:
+    c0, t0 = time.process_time(), time.perf_counter()
     for _ in range(k):
         await fn()
+    if cpu_key:
+        CPU.setdefault(cpu_key, []).append((time.process_time() - c0) * 1000 / k)
     return (time.perf_counter() - t0) / k
 
 
@@ -78,7 +86,8 @@ def _run_sync(specs: list[Spec], base: str, plan: Plan) -> dict[str, dict[str, l
         for s in order:
             c = built[s.name]
             gc.collect()
-            times[s.name]["req"].append(_timed_sync(c["req"].call, plan.k_req))
+            times[s.name]["req"].append(_timed_sync(c["req"].call, plan.k_req,
+                                                    f"{s.name}/sync"))
             times[s.name]["s1"].append(_timed_sync(c["s1"].stream, plan.k_short))
             times[s.name]["s2"].append(_timed_sync(c["s2"].stream, plan.k_long))
     for c3 in built.values():
@@ -104,7 +113,8 @@ async def _run_async(specs: list[Spec], base: str, plan: Plan) -> dict[str, dict
         for s in order:
             c = built[s.name]
             gc.collect()
-            times[s.name]["req"].append(await _timed_async(c["req"].call, plan.k_req))
+            times[s.name]["req"].append(await _timed_async(c["req"].call, plan.k_req,
+                                                           f"{s.name}/async"))
             times[s.name]["s1"].append(await _timed_async(c["s1"].stream, plan.k_short))
             times[s.name]["s2"].append(await _timed_async(c["s2"].stream, plan.k_long))
     for c3 in built.values():
@@ -115,7 +125,31 @@ async def _run_async(specs: list[Spec], base: str, plan: Plan) -> dict[str, dict
     return times
 
 
-def _summarize(specs: list[Spec], times: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
+def _vs_floor(specs: list[Spec], times: dict[str, dict[str, list[float]]],
+              out: dict[str, Any]) -> None:
+    """A wrapper's cost above its framework floor over the core's cost above raw httpx.
+
+    Medians of the per-round differences, then their ratio (a per-round ratio explodes when the
+    core's excess is near zero in one round). None when the core adds nothing measurable.
+    """
+    floor, core = times["httpx"]["req"], times.get("core", {}).get("req")
+    if core is None:
+        return
+    core_excess = statistics.median(c - h for c, h in zip(core, floor, strict=True))
+    for s in specs:
+        if s.floor is None or s.floor not in times:
+            continue
+        own, base = times[s.name]["req"], times[s.floor]["req"]
+        excess = statistics.median(w - f for w, f in zip(own, base, strict=True))
+        out[s.name]["above_floor_us"] = excess * 1e6
+        out[s.name]["core_above_httpx_us"] = core_excess * 1e6
+        out[s.name]["overhead_above_floor_vs_core"] = (
+            excess / core_excess if core_excess > 0 else None)
+        out[s.name]["floor_us"] = statistics.median(base) * 1e6
+
+
+def _summarize(specs: list[Spec], times: dict[str, dict[str, list[float]]],
+               kind: str = "sync") -> dict[str, Any]:
     floor = times["httpx"]
     slope_floor = [(b - a) / (N2 - N1) for a, b in zip(floor["s1"], floor["s2"], strict=True)]
     out: dict[str, Any] = {}
@@ -137,6 +171,7 @@ def _summarize(specs: list[Spec], times: dict[str, dict[str, list[float]]]) -> d
             "chunk_ratio": statistics.median(
                 [x / f for x, f in zip(slope, slope_floor, strict=True)]),
             "rounds": len(t["req"]),
+            "cpu_s_per_1k": statistics.median(CPU.get(f"{s.name}/{kind}") or [float("nan")]),
         }
     # Integrations against their anchors, per round as well.
     for s in specs:
@@ -149,6 +184,7 @@ def _summarize(specs: list[Spec], times: dict[str, dict[str, list[float]]]) -> d
               for a, b, c, d in zip(t["s1"], t["s2"], p["s1"], p["s2"], strict=True)]
         out[s.name]["request_overhead_vs_peer"] = statistics.median(ex)
         out[s.name]["chunk_vs_peer"] = statistics.median(sl)
+    _vs_floor(specs, times, out)
     return out
 
 
@@ -162,10 +198,11 @@ def run(base: str, plan: Plan, log: Callable[[str], None]) -> dict[str, Any]:
             times = _run_sync(specs, base, plan)
         else:
             times = asyncio.run(_run_async(specs, base, plan))
-        result[kind] = _summarize(specs, times)
+        result[kind] = _summarize(specs, times, kind)
         log(f"overhead {kind}: {time.perf_counter() - t0:.0f} s")
         for name, r in result[kind].items():
             log(f"  {r['label']:<32} req {r['request_us']:8.0f} us x{r['request_ratio']:5.2f}"
+                f" cpu {r['cpu_s_per_1k']:5.2f} s/1k"
                 f"   chunk {r['chunk_us']:7.1f} us x{r['chunk_ratio']:5.2f}"
                 + (f"   vs {r['peer']}: overhead x{r['request_overhead_vs_peer']:.2f}"
                    f" chunk x{r['chunk_vs_peer']:.2f}" if r.get("peer") else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from . import report16
 from .throughput import PATHS
 
 TARGET_BATCH = "64"  # the batch size the issues' throughput targets name
@@ -102,7 +103,7 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
                 out.append(_target(7, f"{e['label']}, {size} prompts, vs fan-out", e.get("ratio"),
                                    0.95, at_most=False, unit="x", how="tokens/s ratio",
                                    spread=e.get("ratios")))
-    return out
+    return out + report16.targets(data, _target)
 
 
 # -- formatting ---------------------------------------------------------------------------------
@@ -124,13 +125,16 @@ def _verdict(t: dict[str, Any]) -> str:
 
 
 def _overhead_rows(data: dict[str, Any]) -> list[str]:
-    rows = ["| client | kind | per request | x floor | above floor | per chunk | x floor |",
-            "|---|---|---:|---:|---:|---:|---:|"]
+    rows = ["| client | kind | per request | x floor | above floor | client CPU s / 1,000"
+            " requests | per chunk | x floor |",
+            "|---|---|---:|---:|---:|---:|---:|---:|"]
     for kind in ("sync", "async"):
         for e in (_get(data, "overhead", kind) or {}).values():
+            cpu = e.get("cpu_s_per_1k")
             rows.append(
                 f"| {e['label']} | {kind} | {e['request_us']:.0f} µs | {e['request_ratio']:.2f}x"
-                f" | {e['request_excess_us']:+.0f} µs | {e['chunk_us']:.1f} µs"
+                f" | {e['request_excess_us']:+.0f} µs"
+                f" | {'n/a' if cpu is None else f'{cpu:.2f}'} | {e['chunk_us']:.1f} µs"
                 f" | {e['chunk_ratio']:.2f}x |")
     return rows
 
@@ -152,9 +156,11 @@ def _throughput_rows(data: dict[str, Any]) -> list[str]:
             spread = e.get("ratios") if e else None
             rng = (f", {min(spread):.2f}–{max(spread):.2f}" if spread and len(spread) > 1
                    else "")
+            cpu = (f"; CPU {e['cpu_s_per_1k']:.1f} s/1k" if e and "cpu_s_per_1k" in e
+                   else "")
             cells.append("–" if e is None else "failed" if e.get("error") else
                          "not run (time)" if e.get("not_measured") else
-                         f"{e['tokens_per_s']:.1f} tok/s ({e['ratio']:.2f}x{rng})")
+                         f"{e['tokens_per_s']:.1f} tok/s ({e['ratio']:.2f}x{rng}{cpu})")
         label = first["label"] + (f" (first {first['prompts_run']} prompts, run at one size)"
                                   if name == "openailike_loop" else "")
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -295,7 +301,13 @@ def markdown(data: dict[str, Any]) -> str:
             " is decoding and dispatch cost. Floor: raw httpx (`iter_lines` + `json.loads` for"
             f" streams). Medians of {plan['rounds']} rounds; each round runs every client in a"
             " random order and ratios are taken within the round. \"Above floor\" is the"
-            " overhead the issues compare.",
+            " overhead the issues compare. Client CPU: this process's user + system time"
+            " (`time.process_time`) over the non-streamed requests of a round, per 1,000"
+            " requests, median of rounds (the responder runs in its own process). Framework"
+            " floors: LangChain's `BaseChatModel` and LlamaIndex's `CustomLLM` (under"
+            " `llm_chat_callback`) with a raw-httpx `_generate`/`chat` and nothing else"
+            " (bench/floor_langchain.py, bench/floor_llamaindex.py): what a wrapper costs above"
+            " its floor is its own work, compared with the core's cost above raw httpx.",
             "",
             *_overhead_rows(data),
             "",
@@ -309,9 +321,15 @@ def markdown(data: dict[str, Any]) -> str:
             f" only. Every request asks for {tp['max_tokens']} tokens with `ignore_eos`, so all"
             " generate the same count; tokens/s = prompts x tokens / wall time (client"
             " construction included, as a user pays it). Ceiling: `asyncio.gather` of raw httpx"
-            " requests, no concurrency limit. Ratio to the ceiling of the same repetition,"
-            f" median of {tp['reps']}. The sequential loop runs on the first"
-            f" {tp['loop_cap']} prompts only (its rate does not depend on the batch size).",
+            " requests, no concurrency limit. Each repetition runs every size, the ceiling first,"
+            " then every other path in a fresh random order (interleaved, so drift hits all"
+            " paths alike). Ratio to the ceiling of the same repetition and size, median of"
+            f" {tp['reps']} (range in brackets); client CPU: this process's user + system time"
+            " per 1,000 prompts (`time.process_time`, every thread), median. The sequential"
+            f" loop runs on the first {tp['loop_cap']} prompts only (its rate does not depend on"
+            " the batch size). Named targets (#16): a chat batch at least"
+            f" {report16.BATCH_TARGET}x at 64 and 128 prompts, any path at least"
+            f" {report16.FANOUT_TARGET}x at every size; the pool rows fan out by design.",
             "",
             *_throughput_rows(data),
             "",
@@ -329,6 +347,7 @@ def markdown(data: dict[str, Any]) -> str:
                       ""]
         if tp.get("errors"):
             lines += ["Errors: " + "; ".join(f"`{e}`" for e in tp["errors"]), ""]
+    lines += report16.embeddings_section(data) + report16.affinity_section(data)
     if data.get("imports"):
         lines += [
             "## Import time",

@@ -1,9 +1,11 @@
-"""The benchmark run: imports, client overhead, memory, batch throughput, then the report.
+"""The benchmark run: imports, client overhead, memory, embeddings and rerank, batch throughput,
+prefix affinity, then the report.
 
 Sections that need no server run against the zero-cost responder (a child process on loopback).
-Batch throughput runs on the real vLLM: the embedded server this run starts and stops
-(``EmbeddedServers``), or an already running one named by ``VLLM_ACCEL_BENCH_URL`` / ``--url``
-(for development only; ``make bench`` always starts its own).
+The others run on the real vLLM: the embedded chat and embedding servers this run starts and
+stops (``EmbeddedServers``), plus a second chat replica for the affinity cell, or already
+running ones named by ``--url``, ``--embed-url`` and ``--replicas`` (for development only;
+``make bench`` always starts its own).
 """
 
 from __future__ import annotations
@@ -22,15 +24,20 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import imports, memory, overhead, report, throughput
+from . import affinity, embeddings, imports, memory, overhead, report, throughput
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 URL_ENV = "VLLM_ACCEL_BENCH_URL"
-SECTIONS = ("imports", "overhead", "memory", "throughput")
+EMBED_URL_ENV = "VLLM_ACCEL_BENCH_EMBED_URL"
+REPLICAS_ENV = "VLLM_ACCEL_BENCH_REPLICAS"
+SECTIONS = ("imports", "overhead", "memory", "embeddings", "rerank", "throughput", "affinity")
+AFFINITY_RESERVE_S = 240.0
+"""Seconds kept back from throughput for the affinity cell (second replica's start included)."""
 PACKAGES = ["vllm-accel", "httpx", "httpx-sse", "pydantic", "openai", "langchain-core",
             "langchain-openai", "llama-index-core", "llama-index-llms-openai",
-            "llama-index-llms-openai-like", "matplotlib"]
+            "llama-index-llms-openai-like", "llama-index-embeddings-openai-like", "litellm",
+            "matplotlib"]
 
 _T0 = time.perf_counter()
 
@@ -125,23 +132,53 @@ def responder() -> Iterator[str]:
             proc.wait()
 
 
+def _root(url: str) -> str:
+    return url.rstrip("/").removesuffix("/v1")
+
+
 @contextmanager
-def vllm_server(url: str | None) -> Iterator[tuple[str, str]]:
-    if url:
-        yield url.rstrip("/").removesuffix("/v1"), "external (development) server"
+def vllm_servers(url: str | None, embed_url: str | None,
+                 embed: bool) -> Iterator[tuple[str, str | None, str]]:
+    """(chat root, embeddings root or None, how): external ones, or embedded ones started here."""
+    if url and embed and not embed_url:
+        raise SystemExit("--url needs --embed-url too for the embeddings and rerank sections")
+    if url and (embed_url or not embed):
+        yield _root(url), _root(embed_url) if embed_url else None, "external (development) server"
         return
     from vllm_accel.server import EmbeddedServers
 
-    log("starting the embedded vLLM server (chat only) ...")
-    servers = EmbeddedServers(embeddings=False)
+    log(f"starting the embedded vLLM servers (chat{' and embeddings' if embed else ''}) ...")
+    servers = EmbeddedServers(embeddings=embed)
     t0 = time.perf_counter()
     servers.start()
     try:
-        log(f"server ready in {time.perf_counter() - t0:.0f} s at {servers.chat.base_url}")
-        yield servers.chat.base_url, "embedded server started by this run"
+        em = servers.embeddings.base_url if servers.embeddings else None
+        log(f"servers ready in {time.perf_counter() - t0:.0f} s at {servers.chat.base_url}"
+            + (f" and {em}" if em else ""))
+        yield servers.chat.base_url or "", em, "embedded server started by this run"
     finally:
         servers.stop()
-        log("server stopped")
+        log("servers stopped")
+
+
+@contextmanager
+def second_replica(chat: str, replicas: str | None) -> Iterator[tuple[list[str], str]]:
+    """Two chat replicas: the given ones, or ``chat`` and a second embedded one started here."""
+    if replicas:
+        urls = [_root(u) for u in replicas.split(",") if u.strip()]
+        yield urls, "external replicas (development)"
+        return
+    from vllm_accel.server import VLLMServer, chat_spec, prepare
+
+    log("starting a second embedded chat replica for the affinity cell ...")
+    server = VLLMServer(chat_spec(prepare(lambda _m: None)))
+    t0 = time.perf_counter()
+    server.start()
+    try:
+        log(f"second replica ready in {time.perf_counter() - t0:.0f} s at {server.base_url}")
+        yield [chat, server.base_url or ""], "two embedded replicas started by this run"
+    finally:
+        server.stop()
 
 
 def _server_version(base: str) -> str:
@@ -166,8 +203,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    + " (the others are kept from the previous latest.json)")
     p.add_argument("--url", default=os.environ.get(URL_ENV),
                    help=f"use this running vLLM for throughput (env {URL_ENV}); dev only")
+    p.add_argument("--embed-url", default=os.environ.get(EMBED_URL_ENV),
+                   help=f"use this running embeddings vLLM (env {EMBED_URL_ENV}); dev only")
+    p.add_argument("--replicas", default=os.environ.get(REPLICAS_ENV),
+                   help="comma-separated chat replicas for the affinity cell (env "
+                   f"{REPLICAS_ENV}); dev only. One server under two URLs is allowed (stated)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions of every throughput cell")
     p.add_argument("--sizes", default="8,32,64,128", help="batch sizes")
-    p.add_argument("--budget", type=float, default=16.0,
+    p.add_argument("--paths", default=None,
+                   help="comma-separated throughput paths to run (the ceiling always runs)")
+    p.add_argument("--budget", type=float, default=19.0,
                    help="minutes for the whole run, bench/.venv set-up included (the throughput"
                    " section gets what is left; make's own set-up of .venv comes on top)")
     p.add_argument("--note", default=os.environ.get("VLLM_ACCEL_BENCH_NOTE", ""),
@@ -176,7 +221,40 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _served(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
+            started: str) -> None:
+    """The sections on real vLLM servers: embeddings and rerank, throughput, then affinity."""
+    reps = 1 if args.quick else args.reps
+    embed = bool({"embeddings", "rerank"} & set(sections))
+    with vllm_servers(args.url, args.embed_url, embed) as (base, em, how):
+        if em and "embeddings" in sections:
+            log("embeddings throughput ...")
+            data["embeddings"] = embeddings.run_embeddings(em, reps, log)
+        if em and "rerank" in sections:
+            log("rerank throughput ...")
+            data["rerank"] = embeddings.run_rerank(em, reps, log)
+        if "throughput" in sections:
+            sizes = [int(s) for s in args.sizes.split(",")]
+            # What the run has left goes to throughput (at least 2 minutes), less the reserve.
+            reserve = AFFINITY_RESERVE_S if "affinity" in sections else 0.0
+            budget = max(120.0, args.budget * 60 - _elapsed() - 30 - reserve)
+            log(f"throughput: {budget:.0f} s left in the time budget")
+            only = args.paths.split(",") if args.paths else None
+            tp = throughput.run(base, sizes, reps, log, budget_s=budget, only=only)
+            tp["server"] = {"how": how, "version": _server_version(base), "model": "smollm2"}
+            tp["measured_at"] = started
+            tp["other_vllm_servers"] = data["machine"]["other_vllm_servers_at_start"]
+            data["throughput"] = tp
+        if "affinity" in sections:
+            with second_replica(base, args.replicas) as (urls, rhow):
+                log(f"affinity: {len(urls)} replicas ({rhow}) ...")
+                data["affinity"] = affinity.run(urls, 1, log) | {
+                    "how": rhow}
+
+
 def main(argv: list[str]) -> int:
+    # LiteLLM downloads its model cost map at import unless told to use its own copy.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     args = parse(argv)
     if args.report_only:
         data = json.loads(RESULTS.read_text())
@@ -221,17 +299,9 @@ def main(argv: list[str]) -> int:
                     short_tokens=500 if args.quick else 2_000,
                     requests=1_000 if args.quick else 10_000,
                     anchor_requests=500 if args.quick else 2_000, log=log)
-    if "throughput" in sections:
-        sizes = [int(s) for s in args.sizes.split(",")]
-        with vllm_server(args.url) as (base, how):
-            # Whatever time the run has left goes to throughput (at least 2 minutes).
-            budget = max(120.0, args.budget * 60 - _elapsed() - 30)
-            log(f"throughput: {budget:.0f} s left in the time budget")
-            tp = throughput.run(base, sizes, 1 if args.quick else 3, log, budget_s=budget)
-            tp["server"] = {"how": how, "version": _server_version(base), "model": "smollm2"}
-            tp["measured_at"] = started.isoformat()
-            tp["other_vllm_servers"] = data["machine"]["other_vllm_servers_at_start"]
-            data["throughput"] = tp
+    served = {"throughput", "embeddings", "rerank", "affinity"} & set(sections)
+    if served:
+        _served(args, sections, data, started.isoformat())
     data["machine"]["loadavg_end"] = list(os.getloadavg())
     data["duration_s"] = round(_elapsed(), 1)
     data["targets"] = report.targets(data)

@@ -9,11 +9,18 @@ and the reported figure is the median over repetitions.
 The sequential loop (``OpenAILike`` called prompt after prompt) runs once per repetition, on the
 first ``LOOP_CAP`` prompts of the smallest batch: a loop's throughput does not depend on the batch
 size, and running 128 prompts one by one would take minutes.
+
+Next to each wall-clock figure: the client's CPU seconds per 1,000 prompts (``process_time`` of
+this process, every thread; vLLM runs in its own processes). Paths carry the target of issue
+#16 they answer to: ``batch`` (a chat batch, at least 1.15x the ceiling at 64 and 128 prompts
+once it goes out as one request) or ``fanout`` (must fan out, at least 0.98x at every size);
+the pool rows (``VLLMClient(endpoints=[url])``) fan out by design.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import statistics
@@ -134,6 +141,50 @@ def _openai_like(base: str) -> Any:
                       additional_kwargs={"extra_body": EXTRA})
 
 
+def litellm_gather(base: str, items: list[str]) -> None:
+    import litellm
+
+    async def go() -> None:
+        await asyncio.gather(*(litellm.acompletion(
+            model=f"hosted_vllm/{MODEL}", api_base=base + "/v1", api_key="bench-key",
+            messages=[{"role": "user", "content": p}], max_tokens=MAX_TOKENS,
+            extra_body=EXTRA) for p in items))
+
+    asyncio.run(go())
+
+
+def litellm_router_gather(base: str, items: list[str]) -> None:
+    from litellm import Router
+
+    router = Router(model_list=[{"model_name": MODEL, "litellm_params": {
+        "model": f"hosted_vllm/{MODEL}", "api_base": base + "/v1", "api_key": "bench-key"}}])
+
+    async def go() -> None:
+        await asyncio.gather(*(router.acompletion(
+            model=MODEL, messages=[{"role": "user", "content": p}], max_tokens=MAX_TOKENS,
+            extra_body=EXTRA) for p in items))
+
+    asyncio.run(go())
+
+
+def core_pool_batch(base: str, items: list[str]) -> None:
+    from vllm_accel import VLLMClient
+
+    with VLLMClient(endpoints=[base], model=MODEL) as client:  # a pool always fans out
+        _check_items(client.process_batch(items, mode="chat", max_tokens=MAX_TOKENS, **EXTRA))
+
+
+def core_pool_abatch(base: str, items: list[str]) -> None:
+    from vllm_accel import AsyncVLLMClient
+
+    async def go() -> None:
+        async with AsyncVLLMClient(endpoints=[base], model=MODEL) as client:
+            _check_items(await client.process_batch(items, mode="chat", max_tokens=MAX_TOKENS,
+                                                    **EXTRA))
+
+    asyncio.run(go())
+
+
 def openailike_loop(base: str, items: list[str]) -> None:
     llm = _openai_like(base)
     for p in items:
@@ -156,6 +207,10 @@ class Path:
     family: str
     run: Callable[[str, list[str]], Any]
     cap: int | None = None
+    target: str | None = None
+    """``batch``: a chat batch (>= 1.15x at 64 and 128); ``fanout``: must fan out (>= 0.98x)."""
+    default: bool = True
+    """False: runs only when named (``--paths``), to keep ``make bench`` within its budget."""
 
 
 PATHS = [
@@ -163,27 +218,39 @@ PATHS = [
     Path("chatopenai_batch", "ChatOpenAI.batch", "anchor", chatopenai_batch),
     Path("openailike_loop", "OpenAILike, loop", "anchor", openailike_loop, LOOP_CAP),
     Path("openailike_gather", "OpenAILike, asyncio.gather", "anchor", openailike_gather),
-    Path("process_batch", "VLLMClient.process_batch (chat)", "ours", core_batch_chat),
-    Path("aprocess_batch", "AsyncVLLMClient.process_batch (chat)", "ours", core_abatch_chat),
+    Path("litellm_gather", "litellm.acompletion (hosted_vllm/), asyncio.gather", "anchor",
+         litellm_gather),
+    Path("litellm_router_gather", "litellm Router (one deployment), asyncio.gather", "anchor",
+         litellm_router_gather, default=False),
+    Path("process_batch", "VLLMClient.process_batch (chat)", "ours", core_batch_chat,
+         target="batch"),
+    Path("aprocess_batch", "AsyncVLLMClient.process_batch (chat)", "ours", core_abatch_chat,
+         target="batch"),
     Path("process_batch_completions", "VLLMClient.process_batch (one completions request)",
          "ours", core_batch_completions),
-    Path("chatvllm_batch", "ChatVLLM.batch", "ours", chatvllm_batch),
-    Path("chatvllm_abatch", "ChatVLLM.abatch", "ours", chatvllm_abatch),
-    Path("li_batch", "llamaindex VLLM.batch_complete", "ours", li_vllm_batch),
-    Path("li_abatch", "llamaindex VLLM.abatch_complete", "ours", li_vllm_abatch),
+    Path("pool_batch", "VLLMClient(endpoints=[url]).process_batch (chat, fans out)", "ours",
+         core_pool_batch, target="fanout"),
+    Path("pool_abatch", "AsyncVLLMClient(endpoints=[url]).process_batch (chat, fans out)",
+         "ours", core_pool_abatch, target="fanout"),
+    Path("chatvllm_batch", "ChatVLLM.batch", "ours", chatvllm_batch, target="batch"),
+    Path("chatvllm_abatch", "ChatVLLM.abatch", "ours", chatvllm_abatch, target="batch"),
+    Path("li_batch", "llamaindex VLLM.batch_complete", "ours", li_vllm_batch, target="batch"),
+    Path("li_abatch", "llamaindex VLLM.abatch_complete", "ours", li_vllm_abatch,
+         target="batch"),
 ]
 
 
-def _timed(path: Path, base: str, items: list[str]) -> tuple[float, int]:
-    """Seconds and tokens (from the prompt count; the ceiling's usage is checked)."""
+def _timed(path: Path, base: str, items: list[str]) -> tuple[float, int, float]:
+    """Seconds, tokens (from the prompt count; the ceiling's usage is checked) and client CPU
+    seconds per 1,000 prompts (this process's user + system time, every thread)."""
     run_items = items[: path.cap] if path.cap else items
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     tokens = path.run(base, run_items)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     expected = len(run_items) * MAX_TOKENS
     if isinstance(tokens, int) and tokens != expected:
         raise RuntimeError(f"ignore_eos not honoured: {tokens} tokens, expected {expected}")
-    return secs, expected
+    return secs, expected, cpu * 1000 / len(run_items)
 
 
 def _estimate(p: Path, n: int, ceil_secs: dict[int, float]) -> float:
@@ -196,6 +263,17 @@ def _estimate(p: Path, n: int, ceil_secs: dict[int, float]) -> float:
     return ceil_secs.get(n, one_wave) * 1.5
 
 
+def warm_imports() -> None:
+    """Import every client before the clock runs (LiteLLM alone takes seconds to import)."""
+    import importlib
+
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no download at import
+    for name in ("vllm_accel", "langchain_vllm_accel", "llamaindex_vllm_accel", "litellm",
+                 "langchain_openai", "llama_index.llms.openai_like"):
+        with contextlib.suppress(ImportError):  # the path then fails and is reported
+            importlib.import_module(name)
+
+
 def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
         budget_s: float = 1e9, only: list[str] | None = None) -> dict[str, Any]:
     """Up to ``reps`` repetitions within ``budget_s`` seconds.
@@ -204,13 +282,15 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
     (from the ceiling's) would overrun the budget is skipped and reported as not measured, so a
     slow or saturated server shortens the section instead of stalling ``make bench``.
     """
-    paths = [p for p in PATHS if only is None or p.name in only or p.name == "fanout"]
+    paths = [p for p in PATHS
+             if (p.default if only is None else p.name in only) or p.name == "fanout"]
     sizes = sorted(sizes)
+    warm_imports()
     deadline = time.perf_counter() + budget_s
     # Warm-up: the first requests of a fresh server are slow.
     ceiling(base, prompts(8))
     ceiling(base, prompts(8))
-    samples: dict[int, dict[str, dict[int, tuple[float, int]]]] = {
+    samples: dict[int, dict[str, dict[int, tuple[float, int, float]]]] = {
         n: {p.name: {} for p in paths} for n in sizes}
     t_start = time.perf_counter()
     errors: list[str] = []
@@ -235,14 +315,14 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
                     took.append(f"{p.name} skipped")
                     continue
                 try:
-                    secs, tokens = _timed(p, base, prompts(n))
+                    secs, tokens, cpu = _timed(p, base, prompts(n))
                 except Exception as exc:  # one broken path must not stop the run
                     errors.append(f"{p.name} at {n}: {type(exc).__name__}: {exc}"[:300])
                     took.append(f"{p.name} ERROR")
                     continue
                 if p.name == "fanout":
                     ceil_secs[n] = secs
-                samples[n][p.name][rep] = (secs, tokens)
+                samples[n][p.name][rep] = (secs, tokens, cpu)
                 took.append(f"{p.name} {secs:.1f}s")
             log(f"  rep {rep + 1} size {n}: " + ", ".join(took))
         done_reps += 1
@@ -257,11 +337,12 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
 
 
 def _summarize(paths: list[Path], sizes: list[int],
-               samples: dict[int, dict[str, dict[int, tuple[float, int]]]], errors: list[str],
+               samples: dict[int, dict[str, dict[int, tuple[float, int, float]]]],
+               errors: list[str],
                log: Callable[[str], None]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for n in sizes:
-        ceil = {rep: tok / s for rep, (s, tok) in samples[n]["fanout"].items()}
+        ceil = {rep: tok / s for rep, (s, tok, _) in samples[n]["fanout"].items()}
         entry = {}
         for p in paths:
             got = {rep: v for rep, v in samples[n][p.name].items() if rep in ceil}
@@ -273,11 +354,13 @@ def _summarize(paths: list[Path], sizes: list[int],
                                  "error": any(e.startswith(f"{p.name} at {n}:") for e in errors),
                                  "not_measured": True}
                 continue
-            tps = {rep: tok / s for rep, (s, tok) in got.items()}
+            tps = {rep: tok / s for rep, (s, tok, _) in got.items()}
             entry[p.name] = {
-                "label": p.label, "family": p.family, "prompts_run": min(n, p.cap or n),
+                "label": p.label, "family": p.family, "target": p.target,
+                "prompts_run": min(n, p.cap or n),
                 "tokens_per_s": statistics.median(tps.values()),
-                "seconds": statistics.median([s for s, _ in got.values()]),
+                "seconds": statistics.median([s for s, _, _ in got.values()]),
+                "cpu_s_per_1k": statistics.median([c for _, _, c in got.values()]),
                 "ratio": statistics.median([t / ceil[rep] for rep, t in tps.items()]),
                 "ratios": [t / ceil[rep] for rep, t in tps.items()],
                 "reps_ok": len(got),
@@ -292,5 +375,6 @@ def _summarize(paths: list[Path], sizes: list[int],
             if e.get("not_measured"):
                 log(f"    {p.label:<52} {'failed' if e['error'] else 'not measured (time)'}")
             else:
-                log(f"    {p.label:<52} {e['tokens_per_s']:7.1f} tok/s  x{e['ratio']:.2f}")
+                log(f"    {p.label:<52} {e['tokens_per_s']:7.1f} tok/s  x{e['ratio']:.2f}"
+                    f"  cpu {e['cpu_s_per_1k']:5.1f} s/1k")
     return out

@@ -1,0 +1,148 @@
+"""Issue #16's targets and report sections: chat batches past the ceiling, fan-outs at it,
+wrappers above their framework floors, prefix affinity, embeddings, rerank, client CPU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .throughput import PATHS
+
+_KIND = {p.name: p.target for p in PATHS}
+
+BATCH_TARGET = 1.15
+"""A chat batch in one request: at least this ratio to the fan-out ceiling at 64 and 128."""
+BATCH_SIZES = ("64", "128")
+FANOUT_TARGET = 0.98
+"""A path that must fan out: at least this ratio at every size."""
+FANOUT_SIZES = ("8", "32", "64", "128")
+FLOOR_TARGET = 1.2
+"""A wrapper's cost above its framework floor: at most this times the core's above raw httpx."""
+
+
+def _get(data: dict[str, Any], *keys: str) -> Any:
+    cur: Any = data
+    for k in keys:
+        if not isinstance(cur, dict) or k not in cur:
+            return None
+        cur = cur[k]
+    return cur
+
+
+def _throughput_targets(data: dict[str, Any], target: Any) -> list[dict[str, Any]]:
+    out = []
+    sizes = _get(data, "throughput", "sizes") or {}
+    for size in FANOUT_SIZES:
+        for name, e in (sizes.get(size) or {}).items():
+            kind = e.get("target") or _KIND.get(name)
+            if kind is None:
+                continue
+            limit = BATCH_TARGET if kind == "batch" and size in BATCH_SIZES else FANOUT_TARGET
+            what = "chat batch" if limit == BATCH_TARGET else "fan-out"
+            out.append(target(16, f"{e['label']}, {size} prompts, vs fan-out ceiling ({what})",
+                              e.get("ratio"), limit, at_most=False, unit="x",
+                              how="median of per-repetition tokens/s ratios",
+                              spread=e.get("ratios")))
+    return out
+
+
+def _floor_targets(data: dict[str, Any], target: Any) -> list[dict[str, Any]]:
+    out = []
+    for kind in ("sync", "async"):
+        for name in ("chatvllm", "li_vllm"):
+            e = _get(data, "overhead", kind, name) or {}
+            if not e:
+                continue
+            out.append(target(16, f"{e['label']}: cost above its framework floor vs the core's"
+                              " above raw httpx", e.get("overhead_above_floor_vs_core"),
+                              FLOOR_TARGET, at_most=True, unit="x",
+                              how="median of per-round ratios"))
+    return out
+
+
+def _affinity_targets(data: dict[str, Any], target: Any) -> list[dict[str, Any]]:
+    arms = _get(data, "affinity", "arms") or {}
+    aff, lo = arms.get("affinity") or {}, arms.get("least_outstanding") or {}
+    if not aff or not lo:
+        return []
+    rate = (aff["hit_rate"] / lo["hit_rate"] if aff.get("hit_rate") is not None
+            and lo.get("hit_rate") else None)
+    ttft = (aff["ttft_p50_s"] / lo["ttft_p50_s"] if lo.get("ttft_p50_s") else None)
+    out = [target(16, "prefix affinity: prefix-cache hit rate vs least-outstanding", rate, 2.0,
+                  at_most=False, unit="x", how="hits/queries from each replica's /metrics"),
+           target(16, "prefix affinity: p50 TTFT vs least-outstanding (lower)", ttft, 1.0,
+                  at_most=True, unit="x", how="streamed first content chunk, later turns")]
+    if data["affinity"].get("same_server"):
+        for t in out:  # one server under two URLs shares one cache: no verdict
+            t["met"], t["inconclusive"] = None, "one server under two URLs"
+    return out
+
+
+def targets(data: dict[str, Any], target: Any) -> list[dict[str, Any]]:
+    """Issue #16's named targets, verdicts from the medians (``target`` builds each row)."""
+    return (_throughput_targets(data, target) + _floor_targets(data, target)
+            + _affinity_targets(data, target))
+
+
+# -- sections -------------------------------------------------------------------------------------
+
+def _cell_rows(paths: dict[str, Any], unit: str) -> list[str]:
+    rows = [f"| path | {unit}/s | x ceiling (range) | client CPU s / 1,000 {unit} |",
+            "|---|---:|---:|---:|"]
+    for e in paths.values():
+        if "items_per_s" not in e:
+            rows.append(f"| {e['label']} | failed: `{e.get('error', '?')}` | | |")
+            continue
+        r = e["ratios"]
+        rng = f" ({min(r):.2f}–{max(r):.2f})" if len(r) > 1 else ""
+        rows.append(f"| {e['label']} | {e['items_per_s']:.0f} | {e['ratio']:.2f}x{rng}"
+                    f" | {e['cpu_s_per_1k']:.2f} |")
+    return rows
+
+
+def embeddings_section(data: dict[str, Any]) -> list[str]:
+    em = data.get("embeddings")
+    lines: list[str] = []
+    if em:
+        lines += ["## Embeddings throughput (real vLLM, MiniLM)", "",
+                  f"{em['documents']} short documents per run, in requests of {em['chunk']}"
+                  " inputs. Ceiling: raw httpx, every chunk at once. Paths in a fresh random"
+                  " order per repetition, ratio to the ceiling of the same repetition, median"
+                  f" of {em['reps']}. Client CPU: this process's user + system time.", "",
+                  *_cell_rows(em["paths"], "documents"), ""]
+        for name, why in (em.get("skipped") or {}).items():
+            lines.append(f"- `{name}` skipped: {why}.")
+        lines += [""] if em.get("skipped") else []
+    rr = data.get("rerank")
+    if rr:
+        lines += ["## Rerank throughput (real vLLM)", ""]
+        if rr.get("skipped"):
+            lines += [f"Not measured: {rr['skipped']}.", ""]
+        else:
+            lines += [f"One query against {rr['documents']} documents per run, median of"
+                      f" {rr['reps']}.", "", *_cell_rows(rr["paths"], "documents"), ""]
+    return lines
+
+
+def affinity_section(data: dict[str, Any]) -> list[str]:
+    af = data.get("affinity")
+    if not af:
+        return []
+    lines = ["## Prefix-affinity routing (two replicas)", "",
+             f"{af['conversations']} conversations at once, {af['turns']} turns each (every"
+             f" turn resends the conversation), each with its own system prompt of"
+             f" ~{af['system_words']} words, {af['max_tokens']} tokens per answer; {af['reps']}"
+             f" repetitions, arms alternating ({af.get('how', '?')}). Hit rate: prefix-cache"
+             " hits / queries (tokens) from each replica's `/metrics`, before and after the arm."
+             " TTFT: first streamed content chunk, p50 over the turns after the first.", ""]
+    if af.get("same_server"):
+        lines += ["**Both URLs reach the same server (one cache): this run proves the cell"
+                  " runs, not what affinity gains; no verdict.**", ""]
+    lines += ["| arm | hit rate | p50 TTFT, later turns | p50 TTFT, first turns | per replica |",
+              "|---|---:|---:|---:|---|"]
+    for name, a in af["arms"].items():
+        per = ", ".join(f"{u}: {r['hit_rate']:.2f}" if r["hit_rate"] is not None else f"{u}: -"
+                        for u, r in a["replicas"].items())
+        rate = "n/a" if a["hit_rate"] is None else f"{a['hit_rate']:.2f}"
+        lines.append(f"| {name} | {rate} | {a['ttft_p50_s'] * 1000:.0f} ms"
+                     f" | {a['ttft_first_turn_p50_s'] * 1000:.0f} ms | {per} |")
+    return [*lines, ""]
