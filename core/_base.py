@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ._affinity import request_key
 from ._call import Call
 from ._config import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -33,8 +34,9 @@ from ._errors import (
     NotFoundError,
     VLLMError,
 )
-from ._health import Outcome, outcome_of
-from ._limits import Limits, check_headers, split_limits
+from ._generation_calls import GenerationCalls
+from ._health import Outcome, attempt_outcome
+from ._limits import Limits, check_headers
 from ._pool import Endpoint, EndpointPool, EndpointState
 from ._pooling_calls import PoolingCalls
 from ._response_calls import ResponseCalls
@@ -55,26 +57,13 @@ __all__ = ["BaseClient", "Call"]
 logger = logging.getLogger("vllm_accel")
 
 
-def _params() -> Any:
-    """The request-parameter module, imported on first use (it is costly to import)."""
-    from . import _params as module
-
-    return module
-
 M = TypeVar("M", bound="BaseModel")
 
 _USER_AGENT = "vllm-accel/0.1"
-
-
-def _outcome(call: Call, state: EndpointState, error: BaseException | None,
-             cancelled: bool = False) -> Outcome:
-    """What an ended attempt of ``call`` tells about the health of ``state``."""
-    return outcome_of(error, cancelled=cancelled, model=call.model, route=call.route,
-                      base_models=state.base_models)
 LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128)
 
 
-class BaseClient(PoolingCalls, ResponseCalls):
+class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
     """Configuration and the pure half of a vLLM client (see ``VLLMClient`` for the arguments)."""
 
     def __init__(
@@ -230,47 +219,6 @@ class BaseClient(PoolingCalls, ResponseCalls):
     def _model(self, model: str | None) -> str | None:
         return model or self.model
 
-    def _chat_call(self, messages: Any, model: str | None, params: Mapping[str, Any],
-                   *, stream: bool) -> Call:
-        m, (params, limits) = self._model(model), split_limits(params)
-        return self._call("POST", "/v1/chat/completions", model=m, stream=stream,
-                          json=_params().chat_payload(messages, m, params, stream=stream),
-                          **limits)
-
-    def _completion_call(self, prompt: Any, model: str | None, params: Mapping[str, Any],
-                         *, stream: bool) -> Call:
-        m, (params, limits) = self._model(model), split_limits(params)
-        return self._call("POST", "/v1/completions", model=m, stream=stream,
-                          json=_params().completion_payload(prompt, m, params, stream=stream),
-                          **limits)
-
-    def _embed_call(self, input: Any, model: str | None, params: Mapping[str, Any],
-                    messages: Any = None) -> Call:
-        m, (params, limits) = self._model(model), split_limits(params)
-        return self._call("POST", "/v1/embeddings", model=m,
-                          json=_params().embedding_payload(input, m, params, messages), **limits)
-
-    def _tokenize_call(self, prompt: str | None, messages: Any, model: str | None,
-                       extra: dict[str, Any]) -> Call:
-        if (prompt is None) == (messages is None):
-            raise InvalidRequestError("pass exactly one of prompt or messages")
-        body: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
-        body["prompt" if prompt is not None else "messages"] = (
-            prompt if prompt is not None
-            else _params().chat_payload(messages, None, {}, stream=False)["messages"]
-        )
-        m = self._model(model)
-        if m:
-            body["model"] = m
-        return self._call("POST", "/tokenize", json=body, model=m)
-
-    def _detokenize_call(self, tokens: list[int], model: str | None) -> Call:
-        if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
-            raise InvalidRequestError("tokens must be a list of ints")
-        m = self._model(model)
-        body: dict[str, Any] = {"tokens": tokens, **({"model": m} if m else {})}
-        return self._call("POST", "/detokenize", json=body, model=m)
-
     # -- response handling and the statistics choke point -------------------------------------
 
     def _policy(self, call: Call) -> RetryPolicy:
@@ -321,7 +269,8 @@ class BaseClient(PoolingCalls, ResponseCalls):
         """
         assert self.pool is not None
         try:
-            state = self.pool.acquire(call.model, call.causes, owner=call)
+            state = self.pool.acquire(call.model, call.causes, owner=call,
+                                      key=request_key(self.pool.policy, call.json))
         except AllEndpointsFailedError as exc:
             exc.request_id = call.request_id
             self._record(call, status=None, error=exc)
@@ -339,7 +288,7 @@ class BaseClient(PoolingCalls, ResponseCalls):
         pool = self.pool
         assert pool is not None
         error = call.limits.exceeded(error)
-        self._release(state, _outcome(call, state, error), error, owner=call)
+        self._release(state, attempt_outcome(call, state, error), error, owner=call)
         call.causes[state.name] = error
         facts = PoolFacts(moved=self._forget_adapter(call, state, error),
                           untried=pool.has_untried(call.model, call.causes),
@@ -387,7 +336,7 @@ class BaseClient(PoolingCalls, ResponseCalls):
         if call.lease is not None:
             lease, call.lease = call.lease, None
             failed = error if isinstance(error, VLLMError) else None
-            self._release(lease, _outcome(call, lease, error, cancelled), failed, owner=call)
+            self._release(lease, attempt_outcome(call, lease, error, cancelled), failed, owner=call)
         record = RequestRecord(
             request_id=call.request_id, endpoint=call.endpoint, model=model or call.model,
             status=status, latency=time.perf_counter() - call.started, ttft=ttft,

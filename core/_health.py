@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ._breaker import BreakerState
 from ._errors import (
@@ -42,8 +42,12 @@ from ._errors import (
 )
 from ._stats import StatsSnapshot
 
+if TYPE_CHECKING:
+    from ._call import Call
+    from ._pool import EndpointState
+
 __all__ = ["GENERATION_ROUTES", "EndpointStats", "Outcome", "counts_against", "fails_over",
-           "outcome_of"]
+           "attempt_outcome", "outcome_of"]
 
 Outcome = Literal["success", "failure", "neutral"]
 """How an attempt ended for the endpoint's health: answered, failed, or no verdict."""
@@ -120,3 +124,10 @@ class EndpointStats:
     last_error: str | None
     requests: StatsSnapshot
     """Client-side statistics of the requests this endpoint answered or failed."""
+
+
+def attempt_outcome(call: Call, state: EndpointState, error: BaseException | None,
+                    cancelled: bool = False) -> Outcome:
+    """What an ended attempt of ``call`` tells about the health of ``state``."""
+    return outcome_of(error, cancelled=cancelled, model=call.model, route=call.route,
+                      base_models=state.base_models)

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from ._affinity import choose_for
 from ._breaker import CircuitBreaker, Clock
 from ._config import normalize_base_url
 from ._errors import AllEndpointsFailedError, APIConnectionError, InvalidRequestError, VLLMError
@@ -220,7 +221,7 @@ class EndpointPool:
         return serving or list(self._states)
 
     def acquire(self, model: str | None, causes: Mapping[str, VLLMError] | None = None,
-                owner: object = None) -> EndpointState | None:
+                owner: object = None, key: bytes | None = None) -> EndpointState | None:
         """Reserve an endpoint for one attempt; None when every candidate is at capacity.
 
         Endpoints this request has not tried yet (not in ``causes``) come first (a request
@@ -231,6 +232,7 @@ class EndpointPool:
             model: the requested model (placement), None for the default model.
             causes: endpoint name -> the error of this request's earlier attempt there.
             owner: the request (its half-open probe slot is freed only by its own release).
+            key: the request's prefix key, for a policy that places by it (``PrefixAffinity``).
 
         Raises:
             AllEndpointsFailedError: every eligible endpoint's circuit is open.
@@ -244,7 +246,7 @@ class EndpointPool:
             fresh = [s for s in up if s.name not in tried] or up
             free = [s for s in fresh if s.has_capacity()]
             while free:
-                choice = self.policy.choose(free, model)
+                choice = choose_for(self.policy, free, model, key)
                 probing = choice.breaker.state != "closed"
                 if choice.breaker.allow():
                     choice.outstanding += 1
