@@ -175,7 +175,7 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
             method, url, urlsplit(url).path or "/", json=json, model=model, stream=stream,
             retryable=retryable, api_key=to_secret(api_key),
             timeout=None if timeout is None else make_timeout(timeout), max_retries=max_retries,
-            route=None if absolute else "/" + path_or_url.lstrip("/"), files=files, data=data,
+            pool_path=None if absolute else "/" + path_or_url.lstrip("/"), files=files, data=data,
             send_api_key=send_api_key, limits=self.limits.override(deadline, max_response_bytes),
         )
         if isinstance(json, dict) and isinstance(json.get("request_id"), str):
@@ -188,8 +188,8 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
         headers["X-Request-Id"] = call.request_id
         url, timeout = call.url, call.timeout or self.timeout
         if target is not None:
-            assert call.route is not None
-            url = target.base_url + call.route
+            assert call.pool_path is not None
+            url = target.base_url + call.pool_path
             if call.timeout is None and target.endpoint.timeout is not None:
                 timeout = make_timeout(target.endpoint.timeout)
         key = self._key_for(call, url, target)
@@ -247,7 +247,7 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
         call.retries += 1
         # Never the headers or body here: they may carry the API key or user data.
         logger.info("retry %d of %s %s [request %s] in %.2f s after %s: %s", call.retries,
-                    call.method, call.endpoint, call.request_id, delay,
+                    call.method, call.route, call.request_id, delay,
                     type(error).__name__, error.message)
         return delay
 
@@ -303,12 +303,12 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
             self._record(call, status=error.status_code, error=final)
             raise final
         state.recorder.add(RequestRecord(  # the endpoint's own view of the failed attempt
-            request_id=call.request_id, endpoint=call.endpoint, model=call.model,
+            request_id=call.request_id, route=call.route, model=call.model,
             status=error.status_code, latency=time.perf_counter() - call.started,
             error=type(error).__name__))
         call.retries += 1
         logger.info("failover %d of %s %s [request %s] from %s in %.2f s after %s: %s",
-                    call.retries, call.method, call.endpoint, call.request_id, state.name,
+                    call.retries, call.method, call.route, call.request_id, state.name,
                     delay, type(error).__name__, error.message)
         return delay
 
@@ -338,7 +338,7 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
             failed = error if isinstance(error, VLLMError) else None
             self._release(lease, attempt_outcome(call, lease, error, cancelled), failed, owner=call)
         record = RequestRecord(
-            request_id=call.request_id, endpoint=call.endpoint, model=model or call.model,
+            request_id=call.request_id, route=call.route, model=model or call.model,
             status=status, latency=time.perf_counter() - call.started, ttft=ttft,
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
@@ -359,7 +359,7 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
             result = cls.model_validate_json(response.content)
         except ValidationError as exc:
             error = APIError(
-                f"unexpected response from {call.endpoint}: {exc.error_count()} problem(s): "
+                f"unexpected response from {call.route}: {exc.error_count()} problem(s): "
                 f"{exc.errors()[0]['msg']}",
                 status_code=response.status_code, request_id=call.request_id,
                 body=decode_body(response.content),

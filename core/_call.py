@@ -32,7 +32,8 @@ class Call:
 
     method: str
     url: str
-    endpoint: str
+    route: str
+    """The route (path) it goes to, e.g. ``/v1/chat/completions``: its statistics group."""
     json: Any = None
     files: Any = None
     """Multipart uploads (``httpx`` ``files=``); ``data`` is then the form fields."""
@@ -49,7 +50,7 @@ class Call:
     started: float = field(default_factory=time.perf_counter)
     retries: int = 0
     state: StreamState[Any, Any] | None = None
-    route: str | None = None
+    pool_path: str | None = None
     """The path to send to on a pool's endpoints (None: ``url`` is absolute, not routed)."""
     lease: EndpointState | None = None
     """The pool endpoint holding this request until it is recorded."""

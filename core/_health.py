@@ -129,5 +129,5 @@ class EndpointStats:
 def attempt_outcome(call: Call, state: EndpointState, error: BaseException | None,
                     cancelled: bool = False) -> Outcome:
     """What an ended attempt of ``call`` tells about the health of ``state``."""
-    return outcome_of(error, cancelled=cancelled, model=call.model, route=call.route,
+    return outcome_of(error, cancelled=cancelled, model=call.model, route=call.pool_path,
                       base_models=state.base_models)

@@ -281,7 +281,7 @@ def merge_stats(snapshots: Iterable[StatsSnapshot]) -> StatsSnapshot:
     by_route: dict[str, list[RequestRecord]] = {}
     by_model: dict[str, list[RequestRecord]] = {}
     for r in records:
-        by_route.setdefault(r.endpoint, []).append(r)
+        by_route.setdefault(r.route, []).append(r)
         by_model.setdefault(r.model or NO_MODEL, []).append(r)
     return StatsSnapshot(
         total_requests=sum(s.total_requests for s in items),
@@ -290,7 +290,7 @@ def merge_stats(snapshots: Iterable[StatsSnapshot]) -> StatsSnapshot:
         prompt_tokens=sum(s.prompt_tokens for s in items),
         completion_tokens=sum(s.completion_tokens for s in items),
         overall=GroupStats.of(records),
-        by_endpoint={k: GroupStats.of(v) for k, v in by_route.items()},
+        by_route={k: GroupStats.of(v) for k, v in by_route.items()},
         by_model={k: GroupStats.of(v) for k, v in by_model.items()},
         recent=records,
     )

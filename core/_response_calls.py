@@ -66,7 +66,7 @@ class ResponseCalls:
         from ._responses import response_path
 
         call = self._call(method, response_path(response_id, action))
-        call.endpoint = "/v1/responses/{id}" + action  # one statistics group, not one per id
+        call.route = "/v1/responses/{id}" + action  # one statistics group, not one per id
         return call
 
     def _batch_chat_call(self: _Client, plan: Plan, model: str | None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +26,8 @@ class RequestRecord:
     """One finished request."""
 
     request_id: str
-    endpoint: str
-    """The route, e.g. ``/v1/chat/completions``."""
+    route: str
+    """The route (path), e.g. ``/v1/chat/completions``."""
     model: str | None
     status: int | None
     """HTTP status of the last attempt (None if no response)."""
@@ -41,6 +42,13 @@ class RequestRecord:
     cancelled: bool = False
     """A stream the consumer closed before the end."""
     finished_at: float = field(default_factory=time.time)
+
+    @property
+    def endpoint(self) -> str:
+        """Deprecated alias of :attr:`route` (an endpoint is a server; a path is a route)."""
+        warnings.warn("RequestRecord.endpoint is deprecated; use RequestRecord.route",
+                      DeprecationWarning, stacklevel=2)
+        return self.route
 
     @property
     def ok(self) -> bool:
@@ -113,11 +121,19 @@ class StatsSnapshot:
     prompt_tokens: int
     completion_tokens: int
     overall: GroupStats
-    by_endpoint: dict[str, GroupStats]
+    by_route: dict[str, GroupStats]
+    """Per route (path), e.g. ``/v1/chat/completions``."""
     by_model: dict[str, GroupStats]
     """Per model or LoRA adapter name; requests that name none are under :data:`NO_MODEL`."""
     recent: tuple[RequestRecord, ...]
     """The window of records the percentiles come from, oldest first."""
+
+    @property
+    def by_endpoint(self) -> dict[str, GroupStats]:
+        """Deprecated alias of :attr:`by_route` (an endpoint is a server; a path is a route)."""
+        warnings.warn("StatsSnapshot.by_endpoint is deprecated; use StatsSnapshot.by_route",
+                      DeprecationWarning, stacklevel=2)
+        return self.by_route
 
     @property
     def success_rate(self) -> float | None:
@@ -157,16 +173,16 @@ class StatsRecorder:
         with self._lock:
             records = tuple(self._records)
             totals = list(self._totals)
-        by_endpoint: dict[str, list[RequestRecord]] = {}
+        by_route: dict[str, list[RequestRecord]] = {}
         by_model: dict[str, list[RequestRecord]] = {}
         for r in records:
-            by_endpoint.setdefault(r.endpoint, []).append(r)
+            by_route.setdefault(r.route, []).append(r)
             by_model.setdefault(r.model or NO_MODEL, []).append(r)
         return StatsSnapshot(
             total_requests=totals[0], total_errors=totals[1], total_retries=totals[2],
             prompt_tokens=totals[3], completion_tokens=totals[4],
             overall=GroupStats.of(records),
-            by_endpoint={k: GroupStats.of(v) for k, v in by_endpoint.items()},
+            by_route={k: GroupStats.of(v) for k, v in by_route.items()},
             by_model={k: GroupStats.of(v) for k, v in by_model.items()},
             recent=records,
         )

@@ -81,7 +81,7 @@ class AsyncTransport(BaseClient):
 
     async def _send(self, call: Call) -> httpx.Response:
         """Send ``call`` with retries; return the 2xx response (unread when streaming)."""
-        if self.pool is not None and call.route is not None:
+        if self.pool is not None and call.pool_path is not None:
             return await self._send_pooled(call)
         while True:
             request = self._request(self._http, call)

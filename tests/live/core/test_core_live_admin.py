@@ -110,7 +110,7 @@ async def test_client_stats_percentiles(chat_client: Any) -> None:
         await resolve(chat_client.chat(HELLO, max_tokens=2))
     await resolve(collect(chat_client.stream_chat(HELLO, max_tokens=2)))
     snap = chat_client.stats()
-    chat = snap.by_endpoint["/v1/chat/completions"]
+    chat = snap.by_route["/v1/chat/completions"]
     assert chat.requests >= 4
     assert chat.latency_p50 is not None
     assert 0 < chat.latency_p50 <= (chat.latency_p95 or 0) <= (chat.latency_p99 or 0)

@@ -53,7 +53,7 @@ async def test_audio_upload_gets_the_servers_typed_404(chat_client: Any, chat_se
     assert caught.value.status_code == 404
     assert _not_found_count(chat_server_url) >= before + 1  # it reached vLLM
     route = "/v1/audio/transcriptions" if method == "transcribe" else "/v1/audio/translations"
-    assert chat_client.stats().by_endpoint[route].errors == 1
+    assert chat_client.stats().by_route[route].errors == 1
 
 
 async def test_make_post_request_sends_files_as_multipart(chat_client: Any,

@@ -26,7 +26,7 @@ async def test_completions_batch_is_one_request_and_keeps_order(chat_client: Any
         assert item.text is not None
         assert item.text.startswith(word)  # echo=True: each answer starts with its prompt
     stats = chat_client.stats()
-    assert stats.by_endpoint["/v1/completions"].requests == 1  # the fastest path
+    assert stats.by_route["/v1/completions"].requests == 1  # the fastest path
     assert seen[-1] == (len(WORDS), len(WORDS))
 
 

@@ -53,7 +53,7 @@ def _received(url: str) -> dict[str, float]:
 
 
 def _chats_per_endpoint(client: Any) -> dict[str, int]:
-    return {name: s.requests.by_endpoint[CHAT].requests
+    return {name: s.requests.by_route[CHAT].requests
             for name, s in client.pool.stats().items()}
 
 
@@ -70,8 +70,8 @@ async def test_a_chat_batch_is_one_request_and_keeps_order(chat_client: Any,
         CONVERSATIONS, mode="chat", progress=lambda d, t: seen.append((d, t)), **GREEDY))
     assert _sent(before, _received(chat_server_url)) == {BATCH: 1, CHAT: 0}
     stats = chat_client.stats()
-    assert stats.by_endpoint[BATCH].requests == 1
-    assert CHAT not in stats.by_endpoint
+    assert stats.by_route[BATCH].requests == 1
+    assert CHAT not in stats.by_route
     assert seen == [(len(CONVERSATIONS), len(CONVERSATIONS))]
     assert [i.prompt for i in items] == CONVERSATIONS
     assert all(i.ok and isinstance(i.result, ChatCompletion) for i in items)
@@ -83,7 +83,7 @@ async def test_a_chat_batch_is_one_request_and_keeps_order(chat_client: Any,
         assert item.result.choices[0].finish_reason == alone.choices[0].finish_reason
     # Metrics: the route reports the batch's total usage; the items share its latency.
     assert (metrics.batch_size, metrics.succeeded, metrics.failed) == (5, 5, 0)
-    assert metrics.prompt_tokens == stats.by_endpoint[BATCH].prompt_tokens
+    assert metrics.prompt_tokens == stats.by_route[BATCH].prompt_tokens
     assert metrics.prompt_tokens > 5 * 20  # five templated conversations
     assert 5 <= metrics.completion_tokens <= 5 * GREEDY["max_tokens"]
     assert len(set(metrics.item_latencies_ms)) == 1
@@ -144,8 +144,8 @@ async def test_a_server_without_the_route_fans_out_and_is_remembered(
     for items in (first, second):
         assert [i.prompt for i in items] == prompts
         assert all(isinstance(i.error, NotFoundError) for i in items)  # each item's own answer
-    assert stats.by_endpoint[BATCH].requests == 1  # the second batch did not ask again
-    assert stats.by_endpoint[CHAT].requests == 6
+    assert stats.by_route[BATCH].requests == 1  # the second batch did not ask again
+    assert stats.by_route[CHAT].requests == 6
 
 
 @pytest.mark.parametrize("twin", ["sync", "async"])

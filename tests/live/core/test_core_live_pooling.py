@@ -40,7 +40,7 @@ async def test_rerank_moves_the_answer_from_last_to_first(embed_client: Any) -> 
     assert scores == sorted(scores, reverse=True)  # best first
     assert answer.usage is not None
     assert answer.usage.prompt_tokens > 0
-    assert embed_client.stats().by_endpoint["/rerank"].requests == 1
+    assert embed_client.stats().by_route["/rerank"].requests == 1
 
 
 async def test_rerank_top_n_and_the_v2_route(embed_client: Any) -> None:
@@ -50,7 +50,7 @@ async def test_rerank_top_n_and_the_v2_route(embed_client: Any) -> None:
         QUERY, [{"text": d} for d in RETRIEVED], route="/v2/rerank"))
     assert v2.indices()[:2] == top.indices()
     assert v2.top(2) == top.results  # the same handler answers both routes
-    assert "/v2/rerank" in embed_client.stats().by_endpoint
+    assert "/v2/rerank" in embed_client.stats().by_route
 
 
 async def test_score_paris_against_bananas(embed_client: Any) -> None:

@@ -52,7 +52,7 @@ async def test_create_response(chat_client: Any) -> None:
     assert response.usage.completion_tokens == response.usage.output_tokens
     assert response.model_extra is not None
     assert "tool_choice" in response.model_extra
-    by_route = chat_client.stats().by_endpoint["/v1/responses"]
+    by_route = chat_client.stats().by_route["/v1/responses"]
     assert by_route.completion_tokens >= response.usage.output_tokens
 
 
@@ -101,7 +101,7 @@ async def test_get_a_stored_response(chat_client: Any) -> None:
     assert fetched.output_text == created.output_text
     with pytest.raises(NotFoundError):
         await resolve(chat_client.get_response("resp_does_not_exist"))
-    assert "/v1/responses/{id}" in chat_client.stats().by_endpoint  # one group, not one per id
+    assert "/v1/responses/{id}" in chat_client.stats().by_route  # one group, not one per id
 
 
 async def test_cancel_a_background_response(chat_client: Any) -> None:

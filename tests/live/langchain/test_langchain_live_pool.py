@@ -18,7 +18,7 @@ def test_chat_fails_over_from_a_dead_endpoint(chat_server_url: str) -> None:
     assert_failed_over(llm.client, urls[0], answered=2)
     stats = llm.client_stats()
     assert stats.total_requests >= 2
-    assert stats.by_endpoint["/v1/chat/completions"].requests >= 2
+    assert stats.by_route["/v1/chat/completions"].requests >= 2
     llm.close()
 
 

@@ -25,7 +25,7 @@ def _docs() -> list[Document]:
 
 
 def _requests(reranker: VLLMRerank) -> int:
-    group = reranker.client_stats().by_endpoint.get("/rerank")
+    group = reranker.client_stats().by_route.get("/rerank")
     return group.requests if group is not None else 0
 
 

@@ -26,7 +26,7 @@ def _nodes() -> list[NodeWithScore]:
 
 
 def _requests(rerank: VLLMRerank) -> int:
-    group = rerank.client_stats().by_endpoint.get("/rerank")
+    group = rerank.client_stats().by_route.get("/rerank")
     return group.requests if group is not None else 0
 
 

@@ -91,7 +91,7 @@ def test_batch_chat_is_one_request_split_per_conversation(recorded_chat_url: str
             CONVERSATIONS, mode="chat", max_tokens=8, temperature=0)
         stats = client.stats()
     assert stats.total_requests == 1
-    assert stats.by_endpoint["/v1/chat/completions/batch"].requests == 1
+    assert stats.by_route["/v1/chat/completions/batch"].requests == 1
     assert [i.prompt for i in items] == CONVERSATIONS
     assert all(isinstance(i.result, ChatCompletion) for i in items)
     assert all(len(i.result.choices) == 1 and i.result.choices[0].index == 0 for i in items)
@@ -105,7 +105,7 @@ async def test_async_batch_chat_with_one_bad_conversation(recorded_chat_url: str
     async with AsyncVLLMClient(recorded_chat_url, model="smollm2") as client:
         items = await client.process_batch(prompts, mode="chat", max_tokens=2, temperature=0)
         stats = client.stats()
-    assert stats.by_endpoint["/v1/chat/completions/batch"].requests == 1  # refused: 400
-    assert stats.by_endpoint["/v1/chat/completions"].requests == 3  # then item by item
+    assert stats.by_route["/v1/chat/completions/batch"].requests == 1  # refused: 400
+    assert stats.by_route["/v1/chat/completions"].requests == 3  # then item by item
     assert [i.ok for i in items] == [True, False, True]
     assert isinstance(items[1].error, ContextLengthError)

@@ -11,9 +11,9 @@ from vllm_accel._stats import NO_MODEL, RequestRecord, StatsRecorder, percentile
 pytestmark = pytest.mark.unit
 
 
-def rec(endpoint: str = "/v1/chat/completions", model: str | None = "smollm2", latency: float = 1.0,
+def rec(route: str = "/v1/chat/completions", model: str | None = "smollm2", latency: float = 1.0,
         **kw: object) -> RequestRecord:
-    return RequestRecord(request_id="r", endpoint=endpoint, model=model, status=200,
+    return RequestRecord(request_id="r", route=route, model=model, status=200,
                          latency=latency, **kw)  # type: ignore[arg-type]
 
 
@@ -48,7 +48,7 @@ def test_snapshot_groups_by_endpoint_and_model() -> None:
     snap = stats.snapshot()
     assert (snap.total_requests, snap.total_errors, snap.total_retries) == (102, 1, 2)
     assert (snap.prompt_tokens, snap.completion_tokens) == (200, 300)
-    chat = snap.by_endpoint["/v1/chat/completions"]
+    chat = snap.by_route["/v1/chat/completions"]
     assert chat.requests == 100
     assert chat.errors == 0
     assert chat.latency_p50 == pytest.approx(0.505)
@@ -58,7 +58,7 @@ def test_snapshot_groups_by_endpoint_and_model() -> None:
     assert snap.by_model["pirate"].errors == 1
     assert snap.by_model["pirate"].retries == 2
     assert snap.by_model[NO_MODEL].requests == 1
-    assert snap.by_endpoint["/v1/embeddings"].ttft_p50 is None
+    assert snap.by_route["/v1/embeddings"].ttft_p50 is None
     assert snap.success_rate == pytest.approx(101 / 102)
     assert len(snap.recent) == 102
 
@@ -84,3 +84,15 @@ def test_thread_safe() -> None:
     for t in threads:
         t.join()
     assert stats.snapshot().total_requests == 4000
+
+
+
+def test_the_old_endpoint_names_still_work_with_a_deprecation_warning() -> None:
+    recorder = StatsRecorder()
+    recorder.add(rec("/v1/embeddings"))
+    snap = recorder.snapshot()
+    assert set(snap.by_route) == {"/v1/embeddings"}
+    with pytest.warns(DeprecationWarning, match="by_route"):
+        assert snap.by_endpoint is snap.by_route
+    with pytest.warns(DeprecationWarning, match="RequestRecord.route"):
+        assert snap.recent[0].endpoint == "/v1/embeddings"

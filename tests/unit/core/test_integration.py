@@ -101,7 +101,7 @@ def test_merge_stats_adds_totals_and_pools_records() -> None:
     two.add(RequestRecord("c", "/v1/embeddings", None, 200, 0.2))
     merged = merge_stats([one.snapshot(), two.snapshot()])
     assert (merged.total_requests, merged.total_errors, merged.prompt_tokens) == (3, 1, 3)
-    assert merged.by_endpoint["/v1/chat/completions"].requests == 2
+    assert merged.by_route["/v1/chat/completions"].requests == 2
     assert merged.overall.latency_p50 == pytest.approx(0.2)
     assert merge_stats([]).total_requests == 0
 
