@@ -86,6 +86,13 @@ async def test_pooling_returns_the_embedding_vectors(embed_client: Any) -> None:
         assert out == pytest.approx(vec, abs=1e-5)
 
 
+async def test_base64_pooling_outputs_are_decoded(embed_client: Any) -> None:
+    packed = await resolve(embed_client.pooling(["a cat"], encoding_format="base64"))
+    plain = await resolve(embed_client.pooling(["a cat"]))
+    assert isinstance(packed.data[0].data, list)
+    assert packed.outputs()[0] == pytest.approx(plain.outputs()[0], abs=1e-6)
+
+
 async def test_base64_embeddings_are_decoded_to_the_same_floats(embed_client: Any) -> None:
     texts = ["a cat", "a dog", "stock markets"]
     packed = await resolve(embed_client.embed(texts, encoding_format="base64"))
