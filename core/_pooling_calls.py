@@ -8,7 +8,7 @@ on first use (import cost).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ._errors import InvalidRequestError
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._audio import AudioFile
     from ._base import Call
     from ._models import EmbeddingResponse, Usage
-    from ._pooling_models import Transcription
+    from ._pooling_models import PoolingResponse, Transcription
     from ._secret import SecretLike
 
     M = TypeVar("M", bound=BaseModel)
@@ -44,6 +44,18 @@ class _Client(Protocol):
     def _record(self, call: Call, *, status: int | None, usage: Usage | None = None,
                 ttft: float | None = None, error: BaseException | None = None,
                 model: str | None = None, cancelled: bool = False) -> None: ...
+
+
+def _decoder(call: Call) -> Callable[[str], list[float]] | None:
+    """How to decode the base64 vectors ``call`` asked for (None: floats, or undecodable)."""
+    from ._codec import DECODABLE, decode_vector
+
+    body = call.json if isinstance(call.json, dict) else {}
+    dtype = str(body.get("embed_dtype") or "float32")
+    if body.get("encoding_format") != "base64" or dtype not in DECODABLE:
+        return None
+    endianness = str(body.get("endianness") or "native")
+    return lambda text: decode_vector(text, dtype, endianness)
 
 
 class PoolingCalls:
@@ -110,17 +122,26 @@ class PoolingCalls:
 
     def _embeddings(self: _Client, call: Call, response: httpx.Response) -> EmbeddingResponse:
         """Parse an embeddings answer; base64 vectors are decoded to floats."""
-        from ._codec import DECODABLE, decode_vector
         from ._models import EmbeddingResponse
 
         result = self._parse(call, response, EmbeddingResponse)
-        body = call.json if isinstance(call.json, dict) else {}
-        dtype = str(body.get("embed_dtype") or "float32")
-        if body.get("encoding_format") == "base64" and dtype in DECODABLE:
-            endianness = str(body.get("endianness") or "native")
+        decode = _decoder(call)
+        if decode is not None:
             for item in result.data:
                 if isinstance(item.embedding, str):
-                    item.embedding = decode_vector(item.embedding, dtype, endianness)
+                    item.embedding = decode(item.embedding)
+        return result
+
+    def _pooling_result(self: _Client, call: Call, response: httpx.Response) -> PoolingResponse:
+        """Parse a pooling answer; base64 outputs are decoded to floats."""
+        from ._pooling_models import PoolingResponse
+
+        result = self._parse(call, response, PoolingResponse)
+        decode = _decoder(call)
+        if decode is not None:
+            for item in result.data:
+                if isinstance(item.data, str):
+                    item.data = decode(item.data)
         return result
 
     def _transcription(self: _Client, call: Call, response: httpx.Response) -> Transcription:

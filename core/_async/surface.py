@@ -78,11 +78,12 @@ class AsyncSurface(AsyncTransport):
 
     async def pooling(self, input: Any = None, *, messages: Any = None,
                       model: str | None = None, **params: Any) -> PoolingResponse:
-        """``POST /pooling``: the raw pooler output per input (``task=`` picks the pooler)."""
-        from .._pooling_models import PoolingResponse
+        """``POST /pooling``: the raw pooler output per input (``task=`` picks the pooler).
 
+        ``encoding_format="base64"`` outputs are decoded to floats, as in :meth:`embed`.
+        """
         call = self._pooling_call(input, messages, model, params)
-        return self._parse(call, await self._send(call), PoolingResponse)
+        return self._pooling_result(call, await self._send(call))
 
     async def transcribe(self, file: Any, *, model: str | None = None,
                          **params: Any) -> Transcription:

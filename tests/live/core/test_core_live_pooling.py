@@ -9,11 +9,14 @@ import pytest
 from core_live_helpers import resolve
 
 from vllm_accel import (
+    AsyncVLLMClient,
     BadRequestError,
+    Endpoint,
     InvalidRequestError,
     PoolingResponse,
     RerankResponse,
     ScoreResponse,
+    VLLMClient,
 )
 
 pytestmark = pytest.mark.live
@@ -86,6 +89,13 @@ async def test_pooling_returns_the_embedding_vectors(embed_client: Any) -> None:
         assert out == pytest.approx(vec, abs=1e-5)
 
 
+async def test_base64_pooling_outputs_are_decoded(embed_client: Any) -> None:
+    packed = await resolve(embed_client.pooling(["a cat"], encoding_format="base64"))
+    plain = await resolve(embed_client.pooling(["a cat"]))
+    assert isinstance(packed.data[0].data, list)
+    assert packed.outputs()[0] == pytest.approx(plain.outputs()[0], abs=1e-6)
+
+
 async def test_base64_embeddings_are_decoded_to_the_same_floats(embed_client: Any) -> None:
     texts = ["a cat", "a dog", "stock markets"]
     packed = await resolve(embed_client.embed(texts, encoding_format="base64"))
@@ -131,3 +141,20 @@ async def test_bad_input_is_rejected_before_sending(embed_client: Any, call: Any
     with pytest.raises(InvalidRequestError, match=message):
         await resolve(call(embed_client))
     assert embed_client.stats().total_requests == 0  # nothing reached the server
+
+
+@pytest.mark.parametrize("twin", ["sync", "async"])
+async def test_rerank_is_routed_over_an_endpoint_pool(embed_server_url: str, twin: str) -> None:
+    endpoints = [Endpoint(embed_server_url, name="a"), Endpoint(embed_server_url, name="b")]
+    if twin == "sync":
+        with VLLMClient(endpoints=endpoints, model="minilm") as client:
+            answers = [client.rerank(QUERY, RETRIEVED) for _ in range(4)]
+            per_endpoint = client.pool.stats() if client.pool else {}
+    else:
+        async with AsyncVLLMClient(endpoints=endpoints, model="minilm") as aclient:
+            answers = [await aclient.rerank(QUERY, RETRIEVED) for _ in range(4)]
+            per_endpoint = aclient.pool.stats() if aclient.pool else {}
+    assert all(a.indices()[0] == len(RETRIEVED) - 1 for a in answers)
+    assert {name: s.requests.by_endpoint["/rerank"].requests
+            for name, s in per_endpoint.items()} == {
+        "a": 2, "b": 2}  # round robin
