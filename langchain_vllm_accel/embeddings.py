@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from pydantic import Field
 
-from ._base import VLLMConnection
+from ._connection import VLLMConnection
 
 
 class VLLMEmbeddings(VLLMConnection, Embeddings):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import Field
 
-from ._base import VLLMConnection
+from ._connection import VLLMConnection
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import Callbacks
