@@ -101,13 +101,14 @@ def serve(
 ) -> None:
     """Run vLLM servers until Ctrl-C: the embedded defaults, or --model FOLDER.
 
-    The defaults are SmolLM2-135M-Instruct as `smollm2` (LoRA on, the `pirate` adapter loaded,
-    hermes tool calling) and all-MiniLM-L6-v2 as `minilm` for embeddings. Once they are
-    healthy their URLs are printed (with --json: one JSON line). Ctrl-C or SIGTERM stops every
-    server process.
+    The defaults are SmolLM2-135M-Instruct as `smollm2` (LoRA on, the `pirate` and `tools`
+    adapters loaded, hermes tool calling) and all-MiniLM-L6-v2 as `minilm` for embeddings. Once
+    they are healthy their URLs are printed (with --json: one JSON line). Ctrl-C or SIGTERM stops
+    every server process.
     """
     from ..server import (
         LORA_NAME,
+        TOOLS_LORA_NAME,
         ServerSetupError,
         ServerSpec,
         ServerStartError,
@@ -137,7 +138,8 @@ def serve(
         if model is None:
             with Steps(err) as steps:
                 models = prepare(steps)
-            overrides["lora_modules"] = ((LORA_NAME, models.lora_adapter), *adapters)
+            overrides["lora_modules"] = ((LORA_NAME, models.lora_adapter),
+                                         (TOOLS_LORA_NAME, models.tools_adapter), *adapters)
             overrides["enable_lora"] = enable_lora is not False
             servers.append(VLLMServer(chat_spec(models, **overrides), start_timeout=start_timeout))
             if embeddings:
