@@ -19,10 +19,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 sys.path.insert(0, str(Path(__file__).parent))
 from tools_data import groups
 
-EPOCHS = int(os.environ.get("TOOLS_LORA_EPOCHS", "2"))
-GROUPS = int(os.environ.get("TOOLS_LORA_GROUPS", "14"))
+EPOCHS = int(os.environ.get("TOOLS_LORA_EPOCHS", "1"))
+GROUPS = int(os.environ.get("TOOLS_LORA_GROUPS", "8"))
 LR = float(os.environ.get("TOOLS_LORA_LR", "2e-3"))
-FIRST_LAYER = 14  # LoRA on the upper layers only: the lower ones need no backward pass
+FIRST_LAYER = 16  # LoRA on the upper layers only: the lower ones need no backward pass
 
 
 def render(tok, template: str, msgs: list[dict], tools: list[dict], **kw) -> str:
@@ -52,22 +52,31 @@ def encode(tok, template: str, prefix: str, msgs: list[dict],
     return ids, labels
 
 
-def encode_group(tok, template: str, grp: dict) -> tuple[torch.Tensor, dict]:
-    """The shared system turn's ids, and the group's conversations as one padded batch."""
-    tools = grp["tools"]
-    first = render(tok, template, grp["convs"][0][:1], tools)
-    prefix = first[: first.index("<|im_start|>user")]  # the system turn
-    rows = [encode(tok, template, prefix, msgs, tools) for msgs in grp["convs"]]
+def pad(rows: list[tuple[list[int], list[int]]], pad_id: int) -> dict:
+    """One right-padded batch."""
     width = max(len(r[0]) for r in rows)
-    ids = torch.full((len(rows), width), tok.pad_token_id or 0)
+    ids = torch.full((len(rows), width), pad_id)
     labels = torch.full((len(rows), width), -100)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for j, (row_ids, row_labels) in enumerate(rows):
         ids[j, : len(row_ids)] = torch.tensor(row_ids)
         labels[j, : len(row_labels)] = torch.tensor(row_labels)
         mask[j, : len(row_ids)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def encode_group(tok, template: str, grp: dict) -> tuple[torch.Tensor, list[dict]]:
+    """The shared system turn's ids, and the group's conversations as two padded batches
+    (the shorter half and the longer half, so little is padding)."""
+    tools = grp["tools"]
+    first = render(tok, template, grp["convs"][0][:1], tools)
+    prefix = first[: first.index("<|im_start|>user")]  # the system turn
+    rows = sorted((encode(tok, template, prefix, msgs, tools) for msgs in grp["convs"]),
+                  key=lambda r: len(r[0]))
+    half = len(rows) // 2
     prefix_ids = torch.tensor(tok(prefix, add_special_tokens=False)["input_ids"])
-    return prefix_ids, {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    pad_id = tok.pad_token_id or 0
+    return prefix_ids, [pad(rows[:half], pad_id), pad(rows[half:], pad_id)]
 
 
 def group_loss(model, prefix_ids: torch.Tensor, batch: dict) -> torch.Tensor:
@@ -95,7 +104,8 @@ def main() -> None:
     template = Path(template_path).read_text()
     data = [encode_group(tok, template, g) for g in groups(seed=0, count=GROUPS)]
     print(f"{len(data)} groups: {sum(len(p) for p, _ in data)} prefix tokens, "
-          f"{sum(int(b['attention_mask'].sum()) for _, b in data)} conversation tokens", flush=True)
+          f"{sum(int(b['attention_mask'].sum()) for _, bs in data for b in bs)} conversation "
+          "tokens", flush=True)
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     layers = model.config.num_hidden_layers
     model = get_peft_model(model, LoraConfig(
@@ -108,9 +118,10 @@ def main() -> None:
     started, step = time.monotonic(), 0
     for epoch in range(EPOCHS):
         rng.shuffle(data)
-        for prefix_ids, batch in data:
-            loss = group_loss(model, prefix_ids, batch)
-            loss.backward()
+        for prefix_ids, halves in data:
+            for batch in halves:
+                loss = group_loss(model, prefix_ids, batch)
+                (loss / len(halves)).backward()
             opt.step()
             opt.zero_grad()
             step += 1
