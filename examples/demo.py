@@ -1,14 +1,17 @@
 """`make demo`: a tour of vllm-accel on the embedded default servers (real vLLM on this CPU).
 
 It starts SmolLM2-135M-Instruct (chat, LoRA, tool calling) and all-MiniLM-L6-v2 (embeddings),
-then shows the core client, the pirate LoRA adapter, a batch with a progress bar, LangChain and
-LlamaIndex on the same servers, a retrieval reranked with ``VLLMRerank``, and the statistics the
-client gathered. Every server it starts is
-stopped when it ends, Ctrl-C included.
+then shows the core client, the pirate LoRA adapter, a batch with a progress bar, LangChain (a
+chain, and an agent that picks its tool itself with the "tools" adapter), LlamaIndex on the
+same servers, a retrieval reranked with ``VLLMRerank``, and the statistics the client gathered.
+Every server it starts is stopped when it ends, Ctrl-C included. ``--chat-url URL --embed-url
+URL`` runs the tour against default servers already running (``vllm-accel serve``) and starts
+none.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -18,7 +21,7 @@ from rich.table import Table
 
 from vllm_accel import NO_MODEL, VLLMClient
 from vllm_accel.cli import Steps
-from vllm_accel.server import LORA_NAME, EmbeddedServers
+from vllm_accel.server import LORA_NAME, TOOLS_LORA_NAME, EmbeddedServers, prepare
 
 console = Console()
 
@@ -96,32 +99,34 @@ def langchain_chain(base_url: str) -> None:
     console.print()
 
 
-def langchain_agent(base_url: str) -> None:
-    section("5. LangChain: a tool-calling agent answering from a Python tool")
-    from langchain_core.messages import HumanMessage, ToolMessage
+def langchain_agent(client: VLLMClient, base_url: str, tools_path: str) -> None:
+    section("5. LangChain: an agent that picks its tool itself (the 'tools' LoRA adapter)")
+    from langchain.agents import create_agent
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
     from langchain_core.tools import tool
 
     from langchain_vllm_accel import ChatVLLM
 
     @tool
     def get_weather(city: str) -> str:
-        """Return today's weather for a city."""
+        """Get the current weather for a city."""
         return f"It is 21 degrees and sunny in {city}."
 
-    llm = ChatVLLM(base_url=base_url, model="smollm2", max_tokens=64, temperature=0)
-    # The 135M model does not call tools unprompted; naming the tool makes vLLM constrain the
-    # call to the tool's strict schema, so the arguments are always valid.
-    messages: list = [HumanMessage("What is the weather in Paris?")]
-    call = llm.bind_tools([get_weather], tool_choice="get_weather").invoke(messages)
-    for tool_call in call.tool_calls:
-        console.print(f"[bold]tool call:[/] {tool_call['name']}({tool_call['args']})")
-    messages.append(call)
-    for tool_call in call.tool_calls:
-        result = get_weather.invoke(tool_call["args"])
-        console.print(f"[bold]tool result:[/] {result}")
-        messages.append(ToolMessage(result, tool_call_id=tool_call["id"]))
-    final = llm.bind_tools([get_weather], tool_choice="none").invoke(messages)
-    console.print(f"[bold]agent:[/] {final.content}")
+    # The base 135M model never calls a tool unprompted; the "tools" adapter, trained here on
+    # synthetic tool-calling conversations, does under tool_choice="auto".
+    client.load_lora_adapter(TOOLS_LORA_NAME, tools_path)
+    llm = ChatVLLM(base_url=base_url, model=TOOLS_LORA_NAME, max_tokens=80, temperature=0)
+    agent = create_agent(llm, tools=[get_weather])
+    question = "What is the weather in Paris?"
+    console.print(f"[bold]user:[/] {question}")
+    out = agent.invoke({"messages": [HumanMessage(question)]})
+    for message in out["messages"]:
+        if isinstance(message, AIMessage):
+            for call in message.tool_calls:
+                console.print(f"[bold]tool call:[/] {call['name']}({call['args']})")
+        if isinstance(message, ToolMessage):
+            console.print(f"[bold]tool result:[/] {message.text}")
+    console.print(f"[bold]agent:[/] {out['messages'][-1].text}", highlight=False)
 
 
 def llamaindex_query(chat_url: str, embed_url: str) -> None:
@@ -208,8 +213,30 @@ def stats_table(client: VLLMClient) -> None:
                   f"uptime {server.uptime or 0:.0f} s[/]")
 
 
-def main() -> int:
+def tour(chat_url: str, embed_url: str, lora_path: str, tools_path: str) -> None:
+    """Every step of the demo, against the given chat and embedding servers."""
+    console.print(f"chat {chat_url}   embeddings {embed_url}")
+    with VLLMClient(chat_url, model="smollm2") as client:
+        core_stream(client)
+        lora_switch(client, lora_path)
+        batch(client)
+        langchain_chain(chat_url)
+        langchain_agent(client, chat_url, tools_path)
+        llamaindex_query(chat_url, embed_url)
+        rerank_retrieval(embed_url)
+        stats_table(client)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chat-url", help="use this running default chat server (no /v1)")
+    parser.add_argument("--embed-url", help="use this running default embedding server")
+    args = parser.parse_args(argv)
     started = time.monotonic()
+    if args.chat_url and args.embed_url:  # servers already running: start none
+        models = prepare()
+        tour(args.chat_url, args.embed_url, str(models.lora_adapter), str(models.tools_adapter))
+        return 0
     section("Starting the embedded vLLM servers (SmolLM2 chat + MiniLM embeddings)")
     with Steps(console) as steps:  # one line per set-up step, each with its elapsed time
         servers = EmbeddedServers(progress=steps).start()
@@ -217,16 +244,8 @@ def main() -> int:
         assert servers.chat.base_url
         assert servers.embeddings
         assert servers.embeddings.base_url
-        console.print(f"chat {servers.chat.base_url}   embeddings {servers.embeddings.base_url}")
-        with VLLMClient(servers.chat.base_url, model="smollm2") as client:
-            core_stream(client)
-            lora_switch(client, str(servers.models.lora_adapter))
-            batch(client)
-            langchain_chain(servers.chat.base_url)
-            langchain_agent(servers.chat.base_url)
-            llamaindex_query(servers.chat.base_url, servers.embeddings.base_url)
-            rerank_retrieval(servers.embeddings.base_url)
-            stats_table(client)
+        tour(servers.chat.base_url, servers.embeddings.base_url,
+             str(servers.models.lora_adapter), str(servers.models.tools_adapter))
     finally:
         servers.stop()
     console.print(f"[green]done in {time.monotonic() - started:.0f} s; every server stopped.[/]")

@@ -27,7 +27,7 @@ import psutil
 import pytest
 import pytest_socket
 
-from vllm_accel.server import LORA_NAME, EmbeddedServers, prepare
+from vllm_accel.server import LORA_NAME, TOOLS_LORA_NAME, EmbeddedServers, prepare
 
 TIERS = ("unit", "recorded", "live")
 
@@ -63,6 +63,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if any(word in item.name for word in getattr(item.cls, "sampled_words", ())):
             item.add_marker(pytest.mark.sampled)  # inherited suites (langchain-tests)
         if item.get_closest_marker("sampled") is None:
+            if item.get_closest_marker("flaky") is not None:  # a rerun only through `sampled`
+                misplaced.append(item.nodeid)
             continue
         where = "/".join(rel)
         if where.startswith(_NEVER_RERUN) or any(n in item.name.lower() or n in where
@@ -72,7 +74,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.flaky(reruns=SAMPLED_RERUNS, reruns_delay=2))
     if misplaced:
         raise pytest.UsageError(
-            "these tests must be deterministic and may not be marked `sampled` (no rerun): "
+            "these tests must be deterministic (no rerun), or mark a sampled one `sampled`, not "
+            "`flaky`: "
             + ", ".join(misplaced))
 
 
@@ -194,12 +197,23 @@ def lora_path() -> str:
     return str(prepare().lora_adapter)
 
 
+def _load_adapter(chat_server_url: str, name: str, path: str) -> str:
+    resp = httpx.post(f"{chat_server_url}/v1/load_lora_adapter",
+                      json={"lora_name": name, "lora_path": path}, timeout=120)
+    if resp.status_code != 200 and "already been loaded" not in resp.text:
+        raise RuntimeError(f"loading the {name} adapter failed: {resp.status_code} {resp.text}")
+    return name
+
+
 @pytest.fixture(scope="session")
 def pirate_adapter(chat_server_url: str, lora_path: str) -> str:
     """The pirate adapter's name, loaded on the chat server (loaded with plain httpx on purpose,
     so that fixtures do not depend on the client under test)."""
-    resp = httpx.post(f"{chat_server_url}/v1/load_lora_adapter",
-                      json={"lora_name": LORA_NAME, "lora_path": lora_path}, timeout=120)
-    if resp.status_code != 200 and "already been loaded" not in resp.text:
-        raise RuntimeError(f"loading the pirate adapter failed: {resp.status_code} {resp.text}")
-    return LORA_NAME
+    return _load_adapter(chat_server_url, LORA_NAME, lora_path)
+
+
+@pytest.fixture(scope="session")
+def tools_adapter(chat_server_url: str) -> str:
+    """The "tools" adapter's name (SmolLM2 that calls fitting tools on its own), loaded on the
+    chat server with plain httpx like the pirate one."""
+    return _load_adapter(chat_server_url, TOOLS_LORA_NAME, str(prepare().tools_adapter))

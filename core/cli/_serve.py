@@ -130,10 +130,10 @@ def serve(
 ) -> None:
     """Run vLLM servers until Ctrl-C: the embedded defaults, or --model FOLDER.
 
-    The defaults are SmolLM2-135M-Instruct as `smollm2` (LoRA on, the `pirate` adapter loaded,
-    hermes tool calling) and all-MiniLM-L6-v2 as `minilm` for embeddings. Once they are
-    healthy their URLs are printed (with --json: one JSON line). Ctrl-C or SIGTERM stops every
-    server process. A non-loopback --host needs --api-key (or --allow-insecure).
+    The defaults are SmolLM2-135M-Instruct as `smollm2` (LoRA on, the `pirate` and `tools`
+    adapters loaded, hermes tool calling) and all-MiniLM-L6-v2 as `minilm` for embeddings. Once
+    they are healthy their URLs are printed (with --json: one JSON line). Ctrl-C or SIGTERM stops
+    every server process. A non-loopback --host needs --api-key (or --allow-insecure).
     """
     if runner not in ("generate", "pooling"):
         raise CLIError(f"unknown runner {runner!r}", "use --runner generate or pooling",
@@ -220,11 +220,12 @@ def check_exposure(host: str, api_key: str | None, allow_insecure: bool) -> None
 def _default_servers(overrides: dict[str, Any], adapters: tuple[tuple[str, Path], ...],
                      enable_lora: bool | None, embeddings: bool, embeddings_port: int | None,
                      start_timeout: float) -> list[VLLMServer]:
-    from ..server import LORA_NAME, VLLMServer, chat_spec, embedding_spec, prepare
+    from ..server import LORA_NAME, TOOLS_LORA_NAME, VLLMServer, chat_spec, embedding_spec, prepare
 
     with Steps(err) as steps:
         models = prepare(steps)
-    overrides["lora_modules"] = ((LORA_NAME, models.lora_adapter), *adapters)
+    overrides["lora_modules"] = ((LORA_NAME, models.lora_adapter),
+                                 (TOOLS_LORA_NAME, models.tools_adapter), *adapters)
     overrides["enable_lora"] = enable_lora is not False
     servers = [VLLMServer(chat_spec(models, **overrides), start_timeout=start_timeout)]
     if embeddings:

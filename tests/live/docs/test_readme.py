@@ -24,7 +24,7 @@ def test_readme_has_python_blocks() -> None:
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_block_runs(index: int, chat_server_url: str, embed_server_url: str,
-                           pirate_adapter: str, lora_path: str) -> None:
+                           pirate_adapter: str, tools_adapter: str, lora_path: str) -> None:
     env = {**os.environ, "VLLM_BASE_URL": chat_server_url, "VLLM_MODEL": "smollm2",
            "VLLM_EMBEDDING_BASE_URL": embed_server_url, "VLLM_LORA_PATH": lora_path}
     env.pop("VLLM_API_KEY", None)

@@ -1,6 +1,8 @@
 """Agents on the real SmolLM2 server: ``FunctionAgent`` calls a Python tool with the right
 arguments (strict schemas) and uses its result; ``ReActAgent`` runs a step; ``AgentWorkflow``
-picks the function-calling agent."""
+picks the function-calling agent. With the "tools" adapter, ``FunctionAgent`` and ``ReActAgent``
+choose the tool themselves (no forced first call) and answer from its result; those depend on
+sampled text, hence one rerun."""
 
 from __future__ import annotations
 
@@ -24,6 +26,11 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def llm(chat_server_url: str) -> VLLM:
     return VLLM(base_url=chat_server_url, temperature=0.0, max_tokens=40)
+
+
+@pytest.fixture(scope="module")
+def tools_llm(chat_server_url: str, tools_adapter: str) -> VLLM:
+    return VLLM(base_url=chat_server_url, adapter=tools_adapter, temperature=0.0, max_tokens=80)
 
 
 class Weather:
@@ -72,3 +79,28 @@ def test_agent_workflow_picks_the_function_agent(llm: VLLM) -> None:
     workflow = AgentWorkflow.from_tools_or_functions([weather.get_weather], llm=llm)
     [agent] = workflow.agents.values()
     assert isinstance(agent, FunctionAgent)
+
+
+@pytest.mark.sampled
+async def test_function_agent_chooses_the_tool_on_its_own(tools_llm: VLLM) -> None:
+    weather = Weather()
+    agent = FunctionAgent(tools=[weather.get_weather], llm=tools_llm)  # tool_choice "auto"
+    handler = agent.run("What is the weather in Paris?")
+    results = [ev async for ev in handler.stream_events() if isinstance(ev, ToolCallResult)]
+    answer = str(await handler)
+    assert weather.calls == ["Paris"]
+    assert [r.tool_name for r in results] == ["get_weather"]
+    assert "23" in answer
+    assert "<tool_" not in answer
+
+
+@pytest.mark.xfail(
+    reason="tools adapter v1 is trained on hermes <tool_call> turns only; under LlamaIndex's "
+    "ReAct text prompt it never writes an Action line, so the tool is not called. Not strict.",
+    raises=AssertionError, strict=False)
+async def test_react_agent_round_trip(tools_llm: VLLM) -> None:
+    weather = Weather()
+    agent = ReActAgent(tools=[weather.get_weather], llm=tools_llm)
+    answer = str(await agent.run("What is the weather in Rome?"))
+    assert weather.calls == ["Rome"]
+    assert "23" in answer

@@ -1,0 +1,109 @@
+"""LangChain agents on the real server with the "tools" adapter: nothing forces the first call.
+
+``langchain.agents.create_agent`` (plain, and with a ``response_format``) and LangGraph's prebuilt
+``create_react_agent`` each run a real round trip: the model decides to call the Python tool
+(``tool_choice="auto"``), the tool records its arguments, and the final answer is made of the
+tool's result. These depend on sampled text (greedy, but batched with other traffic on a shared
+CPU server), hence one rerun.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from langchain.agents import create_agent
+from langchain.agents.structured_output import ToolStrategy
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import BaseTool, tool
+from pydantic import BaseModel
+
+from langchain_vllm_accel import ChatVLLM
+
+pytestmark = [pytest.mark.live, pytest.mark.sampled]
+
+
+class Weather:
+    """A weather tool that records how the agent called it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+        @tool
+        def get_weather(city: str) -> str:
+            """Get the current weather for a city."""
+            self.calls.append(city)
+            return f"It is 23 degrees and sunny in {city}."
+
+        self.tool: BaseTool = get_weather
+
+
+class WeatherReport(BaseModel):
+    """The weather report for the user."""
+
+    city: str
+    summary: str
+
+
+@pytest.fixture
+def llm(chat_server_url: str, tools_adapter: str) -> ChatVLLM:
+    return ChatVLLM(model=tools_adapter, base_url=chat_server_url, temperature=0, max_tokens=80)
+
+
+def _check_round_trip(messages: list[object], weather: Weather) -> AIMessage:
+    assert weather.calls == ["Paris"]  # the model chose the tool, with the city asked about
+    assert any(isinstance(m, ToolMessage) and "23 degrees" in str(m.content) for m in messages)
+    final = messages[-1]
+    assert isinstance(final, AIMessage)
+    assert not final.tool_calls
+    return final
+
+
+def test_create_agent_calls_the_tool_and_answers_from_it(llm: ChatVLLM) -> None:
+    weather = Weather()
+    agent = create_agent(llm, tools=[weather.tool])
+    out = agent.invoke({"messages": [HumanMessage("What is the weather in Paris?")]})
+    final = _check_round_trip(out["messages"], weather)
+    assert "23" in final.text  # the answer used the tool's result
+    assert "<tool_" not in final.text  # no echoed <tool_response> / <tool_call> tag
+
+
+async def test_create_agent_streams_the_round_trip(llm: ChatVLLM) -> None:
+    weather = Weather()
+    agent = create_agent(llm, tools=[weather.tool])
+    steps = [step async for step in agent.astream(
+        {"messages": [HumanMessage("What is the weather in Paris?")]}, stream_mode="updates")]
+    assert [next(iter(step)) for step in steps] == ["model", "tools", "model"]
+    final = steps[-1]["model"]["messages"][-1]
+    assert weather.calls == ["Paris"]
+    assert "23" in final.text
+
+
+@pytest.mark.xfail(
+    reason="tools adapter v1 (9 training steps): the weather tool is called, but the agent ends "
+    "without a call to the WeatherReport schema tool (structured_response is None); the "
+    "adapter's report-tool examples are too few. Not strict: a sampled outcome.",
+    raises=AssertionError, strict=False)
+def test_create_agent_with_response_format(llm: ChatVLLM) -> None:
+    # ToolStrategy (what create_agent picks when the model has no profile): the schema is one
+    # more tool, and the agent ends when the model calls it with the tool's result.
+    weather = Weather()
+    agent = create_agent(llm, tools=[weather.tool], response_format=ToolStrategy(WeatherReport))
+    out = agent.invoke({"messages": [HumanMessage("What is the weather in Paris?")]})
+    report = out["structured_response"]
+    assert isinstance(report, WeatherReport)
+    assert weather.calls == ["Paris"]
+    assert report.city == "Paris"
+    assert "23" in report.summary
+
+
+def test_langgraph_prebuilt_react_agent(llm: ChatVLLM) -> None:
+    from langgraph.prebuilt import create_react_agent
+
+    weather = Weather()
+    with warnings.catch_warnings():  # LangGraph 1.x points users to langchain's create_agent
+        warnings.simplefilter("ignore", DeprecationWarning)
+        agent = create_react_agent(llm, [weather.tool])
+    out = agent.invoke({"messages": [HumanMessage("What is the weather in Paris?")]})
+    final = _check_round_trip(out["messages"], weather)
+    assert "23" in final.text
