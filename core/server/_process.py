@@ -98,8 +98,8 @@ class ServerSpec:
         if self.enable_lora:
             args += ["--enable-lora", "--max-loras", str(self.max_loras),
                      "--max-lora-rank", str(self.max_lora_rank)]
-            for name, path in self.lora_modules:
-                args += ["--lora-modules", f"{name}={path}"]
+            if self.lora_modules:  # one flag, every adapter: a second flag replaces the first
+                args += ["--lora-modules", *(f"{name}={path}" for name, path in self.lora_modules)]
         if self.chat_template:
             args += ["--chat-template", str(self.chat_template)]
         if self.tool_call_parser:

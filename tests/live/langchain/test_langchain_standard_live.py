@@ -93,13 +93,16 @@ class TestChatVLLMIntegration(ChatModelIntegrationTests):
         return True
 
     # The base 135M model never calls a tool by itself under tool_choice="auto"; the "tools"
-    # LoRA adapter (trained by vllm_accel.server.prepare) does. Sampled text: one rerun.
-    @pytest.mark.sampled
-    @pytest.mark.parametrize("model", [{"model": TOOLS_LORA_NAME},
-                                       {"model": TOOLS_LORA_NAME, "output_version": "v1"}],
-                             indirect=True)
-    def test_agent_loop(self, model: BaseChatModel) -> None:
-        super().test_agent_loop(model)
+    # LoRA adapter (trained by vllm_accel.server.prepare) does, so test_agent_loop gets a model
+    # on it. Overriding the fixture, not the test: langchain-tests forbids overridden tests.
+    # test_agent_loop is sampled text (``sampled_words``): one rerun.
+    @pytest.fixture
+    def model(self, request: Any) -> BaseChatModel:
+        extra = getattr(request, "param", None) or {}
+        if request.node.originalname == "test_agent_loop":
+            extra = {**extra, "model": TOOLS_LORA_NAME}
+        return self.chat_model_class(**{**self.standard_chat_model_params,
+                                        **self.chat_model_params, **extra})
 
     @pytest.mark.xfail(
         reason="SmolLM2-135M limit: in plain JSON-object mode (no schema) it nests "

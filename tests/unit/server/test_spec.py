@@ -38,3 +38,13 @@ def test_extra_env_and_the_default_chat_server_stores_responses() -> None:
         model=Path("/m"), served_model_name="m").env()
     models = PreparedModels(**{f: Path("/x") for f in PreparedModels.__dataclass_fields__})
     assert chat_spec(models).env()["VLLM_ENABLE_RESPONSES_API_STORE"] == "1"
+
+
+def test_every_static_adapter_goes_in_one_lora_modules_flag(tmp_path: Path) -> None:
+    """vLLM keeps only the last ``--lora-modules`` flag: a second one dropped the first adapter."""
+    spec = ServerSpec(model=tmp_path, served_model_name="m", enable_lora=True,
+                      lora_modules=(("pirate", tmp_path / "p"), ("tools", tmp_path / "t")))
+    argv = spec.argv(Path("/usr/bin/python3"), 8000)
+    assert argv.count("--lora-modules") == 1
+    at = argv.index("--lora-modules")
+    assert argv[at + 1:at + 3] == [f"pirate={tmp_path / 'p'}", f"tools={tmp_path / 't'}"]
