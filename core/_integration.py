@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, normalize_base_url
 from ._secret import Secret, SecretLike, to_secret
 from ._server_facts import ADAPTERS, FACTS, AdapterRegistry, ServerFacts
-from ._stats import NO_MODEL, GroupStats, RequestRecord, StatsSnapshot
+from ._stats import RequestRecord, StatsSnapshot
 
 if TYPE_CHECKING:  # httpx and the clients are imported on first use (the integrations' import)
     from ._async_client import AsyncVLLMClient
@@ -278,22 +278,10 @@ def merge_stats(snapshots: Iterable[StatsSnapshot]) -> StatsSnapshot:
     items = list(snapshots)
     records: tuple[RequestRecord, ...] = tuple(
         sorted((r for s in items for r in s.recent), key=lambda r: r.finished_at))
-    by_route: dict[str, list[RequestRecord]] = {}
-    by_model: dict[str, list[RequestRecord]] = {}
-    for r in records:
-        by_route.setdefault(r.route, []).append(r)
-        by_model.setdefault(r.model or NO_MODEL, []).append(r)
-    return StatsSnapshot(
-        total_requests=sum(s.total_requests for s in items),
-        total_errors=sum(s.total_errors for s in items),
-        total_retries=sum(s.total_retries for s in items),
-        prompt_tokens=sum(s.prompt_tokens for s in items),
-        completion_tokens=sum(s.completion_tokens for s in items),
-        overall=GroupStats.of(records),
-        by_route={k: GroupStats.of(v) for k, v in by_route.items()},
-        by_model={k: GroupStats.of(v) for k, v in by_model.items()},
-        recent=records,
-    )
+    return StatsSnapshot.of(
+        records, sum(s.total_requests for s in items), sum(s.total_errors for s in items),
+        sum(s.total_retries for s in items), sum(s.prompt_tokens for s in items),
+        sum(s.completion_tokens for s in items))
 
 
 # -- request fields --------------------------------------------------------------------------------

@@ -128,6 +128,24 @@ class StatsSnapshot:
     recent: tuple[RequestRecord, ...]
     """The window of records the percentiles come from, oldest first."""
 
+    @classmethod
+    def of(cls, records: tuple[RequestRecord, ...], total_requests: int, total_errors: int,
+           total_retries: int, prompt_tokens: int, completion_tokens: int) -> StatsSnapshot:
+        """The snapshot of these totals, with percentiles per route and model over ``records``."""
+        by_route: dict[str, list[RequestRecord]] = {}
+        by_model: dict[str, list[RequestRecord]] = {}
+        for r in records:
+            by_route.setdefault(r.route, []).append(r)
+            by_model.setdefault(r.model or NO_MODEL, []).append(r)
+        return cls(
+            total_requests=total_requests, total_errors=total_errors,
+            total_retries=total_retries, prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens, overall=GroupStats.of(records),
+            by_route={k: GroupStats.of(v) for k, v in by_route.items()},
+            by_model={k: GroupStats.of(v) for k, v in by_model.items()},
+            recent=records,
+        )
+
     @property
     def by_endpoint(self) -> dict[str, GroupStats]:
         """Deprecated alias of :attr:`by_route` (an endpoint is a server; a path is a route)."""
@@ -169,20 +187,8 @@ class StatsRecorder:
             self._totals = [0, 0, 0, 0, 0]
 
     def snapshot(self) -> StatsSnapshot:
-        """Totals and per-endpoint / per-model percentiles."""
+        """Totals and per-route / per-model percentiles."""
         with self._lock:
             records = tuple(self._records)
             totals = list(self._totals)
-        by_route: dict[str, list[RequestRecord]] = {}
-        by_model: dict[str, list[RequestRecord]] = {}
-        for r in records:
-            by_route.setdefault(r.route, []).append(r)
-            by_model.setdefault(r.model or NO_MODEL, []).append(r)
-        return StatsSnapshot(
-            total_requests=totals[0], total_errors=totals[1], total_retries=totals[2],
-            prompt_tokens=totals[3], completion_tokens=totals[4],
-            overall=GroupStats.of(records),
-            by_route={k: GroupStats.of(v) for k, v in by_route.items()},
-            by_model={k: GroupStats.of(v) for k, v in by_model.items()},
-            recent=records,
-        )
+        return StatsSnapshot.of(records, *totals)
