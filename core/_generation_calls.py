@@ -8,16 +8,15 @@ it through their one send loop. The payload module is imported on first use (imp
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidRequestError
 from ._limits import split_limits
 
 if TYPE_CHECKING:
-    import httpx
 
     from ._call import Call
-    from ._secret import SecretLike
+    from ._client_half import ClientHalf
 
 __all__ = ["GenerationCalls"]
 
@@ -29,42 +28,30 @@ def _params() -> Any:
     return module
 
 
-class _Client(Protocol):
-    """What this mixin needs of :class:`~vllm_accel._base.BaseClient`."""
-
-    def _model(self, model: str | None) -> str | None: ...
-
-    def _call(self, method: str, path_or_url: str, *, json: Any = None,
-              model: str | None = None, stream: bool = False, retryable: bool = True,
-              api_key: str | SecretLike | None = None,
-              timeout: float | httpx.Timeout | None = None, max_retries: int | None = None,
-              deadline: float | None = None, max_response_bytes: int | None = None) -> Call: ...
-
-
 class GenerationCalls:
     """The pure half of ``chat``, ``complete``, ``embed``, ``tokenize`` and ``detokenize``."""
 
-    def _chat_call(self: _Client, messages: Any, model: str | None, params: Mapping[str, Any],
+    def _chat_call(self: ClientHalf, messages: Any, model: str | None, params: Mapping[str, Any],
                    *, stream: bool) -> Call:
         m, (params, limits) = self._model(model), split_limits(params)
         return self._call("POST", "/v1/chat/completions", model=m, stream=stream,
                           json=_params().chat_payload(messages, m, params, stream=stream),
                           **limits)
 
-    def _completion_call(self: _Client, prompt: Any, model: str | None, params: Mapping[str, Any],
-                         *, stream: bool) -> Call:
+    def _completion_call(self: ClientHalf, prompt: Any, model: str | None,
+                         params: Mapping[str, Any], *, stream: bool) -> Call:
         m, (params, limits) = self._model(model), split_limits(params)
         return self._call("POST", "/v1/completions", model=m, stream=stream,
                           json=_params().completion_payload(prompt, m, params, stream=stream),
                           **limits)
 
-    def _embed_call(self: _Client, input: Any, model: str | None, params: Mapping[str, Any],
+    def _embed_call(self: ClientHalf, input: Any, model: str | None, params: Mapping[str, Any],
                     messages: Any = None) -> Call:
         m, (params, limits) = self._model(model), split_limits(params)
         return self._call("POST", "/v1/embeddings", model=m,
                           json=_params().embedding_payload(input, m, params, messages), **limits)
 
-    def _tokenize_call(self: _Client, prompt: str | None, messages: Any, model: str | None,
+    def _tokenize_call(self: ClientHalf, prompt: str | None, messages: Any, model: str | None,
                        extra: dict[str, Any]) -> Call:
         if (prompt is None) == (messages is None):
             raise InvalidRequestError("pass exactly one of prompt or messages")
@@ -78,7 +65,7 @@ class GenerationCalls:
             body["model"] = m
         return self._call("POST", "/tokenize", json=body, model=m)
 
-    def _detokenize_call(self: _Client, tokens: list[int], model: str | None) -> Call:
+    def _detokenize_call(self: ClientHalf, tokens: list[int], model: str | None) -> Call:
         if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
             raise InvalidRequestError("tokens must be a list of ints")
         m = self._model(model)

@@ -9,41 +9,21 @@ on first use (import cost).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidRequestError
 
 if TYPE_CHECKING:
     import httpx
-    from pydantic import BaseModel
 
     from ._audio import AudioFile
     from ._base import Call
-    from ._models import EmbeddingResponse, Usage
+    from ._client_half import ClientHalf
+    from ._models import EmbeddingResponse
     from ._pooling_models import PoolingResponse, Transcription
-    from ._secret import SecretLike
 
-    M = TypeVar("M", bound=BaseModel)
 
 __all__ = ["PoolingCalls"]
-
-
-class _Client(Protocol):
-    """What this mixin needs of :class:`~vllm_accel._base.BaseClient`."""
-
-    def _model(self, model: str | None) -> str | None: ...
-
-    def _call(self, method: str, path_or_url: str, *, json: Any = None,
-              model: str | None = None, stream: bool = False, retryable: bool = True,
-              api_key: str | SecretLike | None = None,
-              timeout: float | httpx.Timeout | None = None, max_retries: int | None = None,
-              files: Any = None, data: Any = None, send_api_key: bool = False) -> Call: ...
-
-    def _parse(self, call: Call, response: httpx.Response, cls: type[M]) -> M: ...
-
-    def _record(self, call: Call, *, status: int | None, usage: Usage | None = None,
-                ttft: float | None = None, error: BaseException | None = None,
-                model: str | None = None, cancelled: bool = False) -> None: ...
 
 
 def _decoder(call: Call) -> Callable[[str], list[float]] | None:
@@ -61,7 +41,7 @@ def _decoder(call: Call) -> Callable[[str], list[float]] | None:
 class PoolingCalls:
     """The pure half of ``rerank``, ``score``, ``classify``, ``pooling``, audio and info."""
 
-    def _rerank_call(self: _Client, query: Any, documents: Any, model: str | None,
+    def _rerank_call(self: ClientHalf, query: Any, documents: Any, model: str | None,
                      top_n: int | None, route: str, params: Mapping[str, Any]) -> Call:
         from ._pooling_params import RERANK_ROUTES, rerank_payload
 
@@ -71,7 +51,7 @@ class PoolingCalls:
         return self._call("POST", route, model=m,
                           json=rerank_payload(query, documents, m, top_n, params))
 
-    def _score_call(self: _Client, text_1: Any, text_2: Any, model: str | None,
+    def _score_call(self: ClientHalf, text_1: Any, text_2: Any, model: str | None,
                     params: Mapping[str, Any]) -> Call:
         from ._pooling_params import score_payload
 
@@ -79,7 +59,7 @@ class PoolingCalls:
         return self._call("POST", "/score", model=m,
                           json=score_payload(text_1, text_2, m, params))
 
-    def _classify_call(self: _Client, input: Any, messages: Any, model: str | None,
+    def _classify_call(self: ClientHalf, input: Any, messages: Any, model: str | None,
                        params: Mapping[str, Any]) -> Call:
         from ._pooling_params import classify_payload
 
@@ -87,7 +67,7 @@ class PoolingCalls:
         return self._call("POST", "/classify", model=m,
                           json=classify_payload(input, messages, m, params))
 
-    def _pooling_call(self: _Client, input: Any, messages: Any, model: str | None,
+    def _pooling_call(self: ClientHalf, input: Any, messages: Any, model: str | None,
                       params: Mapping[str, Any]) -> Call:
         from ._pooling_params import pooling_payload
 
@@ -95,7 +75,7 @@ class PoolingCalls:
         return self._call("POST", "/pooling", model=m,
                           json=pooling_payload(input, messages, m, params))
 
-    def _audio_call(self: _Client, route: str, file: AudioFile, model: str | None,
+    def _audio_call(self: ClientHalf, route: str, file: AudioFile, model: str | None,
                     params: Mapping[str, Any]) -> Call:
         from ._audio import audio_form, audio_upload
 
@@ -104,7 +84,7 @@ class PoolingCalls:
         return self._call("POST", route, model=m, files={"file": audio_upload(file)},
                           data=form)
 
-    def _post_call(self: _Client, path_or_url: str, data: Mapping[str, Any] | None,
+    def _post_call(self: ClientHalf, path_or_url: str, data: Mapping[str, Any] | None,
                    files: Mapping[str, Any] | None, api_key: Any, timeout: float | None,
                    send_api_key: bool = False) -> Call:
         """``make_post_request``: JSON, or a multipart form when ``files`` are given."""
@@ -120,7 +100,7 @@ class PoolingCalls:
                           model=model, api_key=api_key, timeout=timeout,
                           send_api_key=send_api_key)
 
-    def _embeddings(self: _Client, call: Call, response: httpx.Response) -> EmbeddingResponse:
+    def _embeddings(self: ClientHalf, call: Call, response: httpx.Response) -> EmbeddingResponse:
         """Parse an embeddings answer; base64 vectors are decoded to floats."""
         from ._models import EmbeddingResponse
 
@@ -132,7 +112,7 @@ class PoolingCalls:
                     item.embedding = decode(item.embedding)
         return result
 
-    def _pooling_result(self: _Client, call: Call, response: httpx.Response) -> PoolingResponse:
+    def _pooling_result(self: ClientHalf, call: Call, response: httpx.Response) -> PoolingResponse:
         """Parse a pooling answer; base64 outputs are decoded to floats."""
         from ._pooling_models import PoolingResponse
 
@@ -144,7 +124,7 @@ class PoolingCalls:
                     item.data = decode(item.data)
         return result
 
-    def _transcription(self: _Client, call: Call, response: httpx.Response) -> Transcription:
+    def _transcription(self: ClientHalf, call: Call, response: httpx.Response) -> Transcription:
         """A transcription: JSON formats parsed, text formats (text/srt/vtt) as ``.text``."""
         from ._pooling_models import Transcription
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ._errors import AllEndpointsFailedError, NotFoundError, VLLMError
 
 if TYPE_CHECKING:
-    import httpx
 
     from ._batch import BatchItem, Plan
     from ._call import Call
+    from ._client_half import ClientHalf
     from ._responses import ResponseEvent
-    from ._secret import SecretLike
     from ._stream import StreamState
 
 __all__ = ["ResponseCalls"]
@@ -27,25 +26,10 @@ __all__ = ["ResponseCalls"]
 logger = logging.getLogger("vllm_accel")
 
 
-class _Client(Protocol):
-    """What this mixin needs of :class:`~vllm_accel._base.BaseClient`."""
-
-    base_url: str
-    _no_batch_chat: set[str]
-
-    def _model(self, model: str | None) -> str | None: ...
-
-    def _call(self, method: str, path_or_url: str, *, json: Any = None,
-              model: str | None = None, stream: bool = False, retryable: bool = True,
-              api_key: str | SecretLike | None = None,
-              timeout: float | httpx.Timeout | None = None,
-              max_retries: int | None = None) -> Call: ...
-
-
 class ResponseCalls:
     """The pure half of the Responses API methods and of the one-request chat batch."""
 
-    def _response_call(self: _Client, input: Any, model: str | None,
+    def _response_call(self: ClientHalf, input: Any, model: str | None,
                        params: Mapping[str, Any], *, stream: bool) -> Call:
         from ._responses import response_payload
 
@@ -61,7 +45,7 @@ class ResponseCalls:
                                          request_id=call.request_id)
         return call.state
 
-    def _stored_response_call(self: _Client, method: str, response_id: str,
+    def _stored_response_call(self: ClientHalf, method: str, response_id: str,
                               action: str = "") -> Call:
         from ._responses import response_path
 
@@ -69,7 +53,7 @@ class ResponseCalls:
         call.route = "/v1/responses/{id}" + action  # one statistics group, not one per id
         return call
 
-    def _batch_chat_call(self: _Client, plan: Plan, model: str | None,
+    def _batch_chat_call(self: ClientHalf, plan: Plan, model: str | None,
                          params: Mapping[str, Any]) -> Call:
         from ._params import batch_chat_payload
 
@@ -77,7 +61,7 @@ class ResponseCalls:
         return self._call("POST", "/v1/chat/completions/batch", model=m,
                           json=batch_chat_payload(plan.conversations(), m, params))
 
-    def _batch_failed(self: _Client, plan: Plan, error: VLLMError,
+    def _batch_failed(self: ClientHalf, plan: Plan, error: VLLMError,
                       latency: float) -> list[BatchItem] | None:
         """After the one-request batch failed: None to go item by item, else every item's error.
 
