@@ -14,6 +14,7 @@ import httpx
 import pytest
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ValidationError
+from support.transports import NoRequests
 
 import vllm_accel
 from langchain_vllm_accel import VLLMEmbeddings, VLLMRerank
@@ -23,20 +24,6 @@ from vllm_accel import RerankResponse
 pytestmark = pytest.mark.unit
 
 URL = "http://vllm.test:8001"
-
-
-class NoRequests(httpx.BaseTransport, httpx.AsyncBaseTransport):
-    """A transport that counts requests; every one fails (none may be sent)."""
-
-    def __init__(self) -> None:
-        self.sent: list[httpx.Request] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        raise httpx.ConnectError("no request may be sent", request=request)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return self.handle_request(request)
 
 
 def _unsent() -> tuple[VLLMRerank, NoRequests]:

@@ -12,6 +12,7 @@ import pytest
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, TextNode
 from pydantic import ValidationError
+from support.transports import NoRequests
 
 import vllm_accel
 from llamaindex_vllm_accel import VLLMEmbedding, VLLMRerank
@@ -21,20 +22,6 @@ from vllm_accel import RerankResponse
 pytestmark = pytest.mark.unit
 
 URL = "http://vllm.test:8001"
-
-
-class NoRequests(httpx.BaseTransport, httpx.AsyncBaseTransport):
-    """A transport that counts requests; every one fails (none may be sent)."""
-
-    def __init__(self) -> None:
-        self.sent: list[httpx.Request] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        raise httpx.ConnectError("no request may be sent", request=request)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return self.handle_request(request)
 
 
 def _unsent() -> tuple[VLLMRerank, NoRequests]:
