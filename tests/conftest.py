@@ -32,13 +32,15 @@ from vllm_accel.server import LORA_NAME, TOOLS_LORA_NAME, EmbeddedServers, VLLMS
 
 TIERS = ("unit", "recorded", "live")
 """Also the run order: the offline tiers first, while the servers of the live tier boot."""
-LIVE_ORDER = ("core", "cli", "docs", "langchain", "llamaindex", "reliability", "packaging",
+LIVE_ORDER = ("core", "cli", "docs", "reliability", "langchain", "llamaindex", "packaging",
               "pool", "server")
 """The live folders in run order, planned with the early launches (``support/early.py``) so
 that at most four of the session's servers run at once: the default two and the classify
 server boot during the offline tiers; the keyed server replaces the classify one after
-``core`` (while ``cli serve`` adds one); the two pool replicas replace the keyed one after
-``reliability`` and boot during ``packaging``; ``server`` starts its own after ``pool``."""
+its tests (it boots while the rest of ``core``, ``cli`` and ``docs`` run; ``cli serve`` adds
+one meanwhile); the two pool replicas replace the keyed one after ``reliability`` and boot
+while ``langchain``, ``llamaindex`` and ``packaging`` run; ``server`` starts its own after
+``pool``."""
 
 
 # Where a rerun could hide an intermittent bug of the client: these never rerun, even if marked.

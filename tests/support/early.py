@@ -69,10 +69,12 @@ class Early:
         return group.servers
 
     def finished(self, nodeid: str) -> None:
-        """After a test: release the groups whose last test it was (stop their servers, then
-        launch the groups that follow them)."""
+        """After a test: release the groups whose last test it was and that another group
+        follows (stop their servers, then launch the followers). The others are left to their
+        fixtures: a ``sampled`` test may yet be rerun, so a group released early must have none
+        (the reliability tests never rerun; the classification tests are not sampled)."""
         for group in list(self.groups.values()):
-            if group.last == nodeid:
+            if group.last == nodeid and any(g.after == group.name for g in self.groups.values()):
                 self.release(group.name)
 
     def release(self, name: str) -> None:
