@@ -40,8 +40,15 @@ generated: venv
 
 check: generated lint typecheck
 
-test: setup check
-	$(PY) -m pytest --durations=25
+# `check` (ruff, mypy) runs beside pytest, while the first tests run and the live tier's servers
+# boot (tests/support/early.py), instead of before it; either one failing fails `make test`.
+# (Plain `make`, not $(MAKE): `make -n test` must not run this line, i.e. the whole suite.)
+test: setup
+	@mkdir -p build
+	@make --no-print-directory check > build/check.log 2>&1 & check=$$!; \
+	$(PY) -m pytest --durations=25; tests=$$?; \
+	if wait $$check; then echo "make check: passed (log: build/check.log)"; \
+	else cat build/check.log; echo "make check: FAILED"; exit 1; fi; exit $$tests
 
 # Re-record the vcrpy cassettes of tests/recorded against the embedded server.
 record: setup

@@ -26,10 +26,21 @@ import httpx
 import psutil
 import pytest
 import pytest_socket
+from support.early import EARLY, Group
 
-from vllm_accel.server import LORA_NAME, TOOLS_LORA_NAME, EmbeddedServers, prepare
+from vllm_accel.server import LORA_NAME, TOOLS_LORA_NAME, EmbeddedServers, VLLMServer, prepare
 
 TIERS = ("unit", "recorded", "live")
+"""Also the run order: the offline tiers first, while the servers of the live tier boot."""
+LIVE_ORDER = ("core", "cli", "docs", "reliability", "langchain", "llamaindex", "packaging",
+              "pool", "server")
+"""The live folders in run order, planned with the early launches (``support/early.py``) so
+that at most four of the session's servers run at once: the default two and the classify
+server boot during the offline tiers; the keyed server replaces the classify one after
+its tests (it boots while the rest of ``core``, ``cli`` and ``docs`` run; ``cli serve`` adds
+one meanwhile); the two pool replicas replace the keyed one after ``reliability`` and boot
+while ``langchain``, ``llamaindex`` and ``packaging`` run; ``server`` starts its own after
+``pool``."""
 
 
 # Where a rerun could hide an intermittent bug of the client: these never rerun, even if marked.
@@ -55,6 +66,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     its first failure. Every rerun made is listed at the end of the run (``reruns`` section).
     """
     root = Path(__file__).parent
+    items.sort(key=lambda item: _run_rank(Path(str(item.path)).relative_to(root).parts))
     misplaced = []
     for item in items:
         rel = Path(str(item.path)).relative_to(root).parts
@@ -77,6 +89,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "these tests must be deterministic (no rerun), or mark a sampled one `sampled`, not "
             "`flaky`: "
             + ", ".join(misplaced))
+
+
+def _run_rank(rel: tuple[str, ...]) -> tuple[int, int]:
+    tier = TIERS.index(rel[0]) if rel and rel[0] in TIERS else len(TIERS)
+    folder = rel[1] if len(rel) > 2 and rel[0] == "live" else ""
+    return tier, LIVE_ORDER.index(folder) if folder in LIVE_ORDER else len(LIVE_ORDER)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Launch the servers due when collection ends (``support/early.py``)."""
+    if session.config.option.collectonly:
+        return
+    EARLY.collected([item.nodeid for item in session.items])
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After a group's last test: stop its servers and launch the group planned next."""
+    EARLY.finished(item.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    EARLY.stop_all()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -136,6 +171,17 @@ def _dev_server_urls() -> tuple[str, str] | None:
 
 
 DEV_URLS = _dev_server_urls()
+_DEFAULT: list[EmbeddedServers] = []
+
+
+def _default_servers() -> list[VLLMServer]:
+    servers = EmbeddedServers()
+    _DEFAULT.append(servers)
+    return [s for s in (servers.chat, servers.embeddings) if s is not None]
+
+
+if DEV_URLS is None:  # launched when collection ends, booting while the offline tiers run
+    EARLY.plan(Group("default", ("tests/live/",), _default_servers))
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +190,8 @@ def embedded_servers() -> Iterator[EmbeddedServers | None]:
     if DEV_URLS is not None:
         yield None
         return
-    with EmbeddedServers() as servers:
+    EARLY.take("default")  # launched early (or built now): start() waits until both are up
+    with _DEFAULT[-1] as servers:
         groups = [s.pid for s in (servers.chat, servers.embeddings) if s and s.pid]
         yield servers
     # Teardown check: nothing the session started may outlive it (engine workers included).

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from support.early import EARLY, Group
 
 from vllm_accel import AsyncVLLMClient, VLLMClient
 from vllm_accel.server import VLLMServer, classify_spec, prepare
@@ -41,16 +42,28 @@ async def embed_client(request: Any, embed_server_url: str) -> AsyncIterator[Any
 def classify_server_url() -> Iterator[str]:
     """Base URL of a real classification server (SmolLM2, ``--convert classify``).
 
-    Started on first use and stopped at the end of the session; a failed start is an error.
+    Launched when collection ends (it boots during the offline tiers) and stopped after the
+    last classification test, which launches the keyed server of the reliability tests in its
+    place (``support/early.py``); a failed start is an error.
     ``VLLM_ACCEL_TEST_CLASSIFY_URL`` names one already running instead (nothing is started).
     """
     url = os.environ.get(CLASSIFY_URL_ENV)
     if url:
         yield url.rstrip("/")
         return
-    with VLLMServer(classify_spec(prepare())) as server:
+    (server,) = EARLY.take("classify")  # launched when collection ended, or built now
+    with server:  # waits until healthy; stopped after the last classify test (early.py)
         assert server.base_url is not None
         yield server.base_url
+
+
+def _classify_server() -> list[VLLMServer]:
+    return [VLLMServer(classify_spec(prepare()))]
+
+
+if not os.environ.get(CLASSIFY_URL_ENV):
+    EARLY.plan(Group("classify", ("tests/live/core/test_core_live_classify.py",),
+                     _classify_server))
 
 
 @pytest_asyncio.fixture(params=["sync", "async"])

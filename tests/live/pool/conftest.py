@@ -19,15 +19,19 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from pool_live_helpers import Replicas, router_binary, wait_gone, warm_up_lora
+from support.early import EARLY, Group
 
 from vllm_accel.server import VLLMServer, chat_spec, free_port, paths, prepare
 
 
 @pytest.fixture(scope="module")
 def replicas() -> Iterator[Replicas]:
-    """Two real SmolLM2 replicas, launched in parallel; stopped (by pid) after the module."""
+    """Two real SmolLM2 replicas, launched in parallel; stopped (by pid) after the module.
+
+    In a whole run they are launched when the reliability tests end (their keyed server is
+    stopped first), so they boot while the packaging tests run (``support/early.py``)."""
     models = prepare()
-    servers = [VLLMServer(chat_spec(models)) for _ in range(2)]
+    servers = EARLY.take("replicas")  # launched after the reliability tests, or built now
     started = time.monotonic()
     try:
         for server in servers:
@@ -44,6 +48,13 @@ def replicas() -> Iterator[Replicas]:
         for server in servers:
             server.stop()
     wait_gone(groups, "replica")
+
+
+def _replicas() -> list[VLLMServer]:
+    return [VLLMServer(chat_spec(prepare())) for _ in range(2)]
+
+
+EARLY.plan(Group("replicas", ("tests/live/pool/",), _replicas, after="keyed"))
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@
 
 The cancellation tests read the server's token counters, so they need a server nobody else
 sends requests to; the secret tests need one started with ``--api-key``. Both use this one
-(started once for the session, stopped by pid at the end; at most one extra server at a time).
+(launched early, after the classification tests, so that it boots while other live tests
+run; stopped by pid after the last reliability test: ``support/early.py``).
 
 A developer iterating on these tests can start one such server by hand and point the session at
 it with ``VLLM_ACCEL_TEST_KEYED_URL`` and ``VLLM_ACCEL_TEST_KEYED_KEY``.
@@ -20,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from support.early import EARLY, Group
 
 from vllm_accel.server import VLLMServer, chat_spec, prepare
 
@@ -39,13 +41,21 @@ def keyed_server_url() -> Iterator[str]:
     if _GIVEN_URL:
         yield _GIVEN_URL.rstrip("/")
         return
-    server = VLLMServer(chat_spec(prepare(), api_key=API_KEY, enable_lora=False))
+    (server,) = EARLY.take("keyed")  # launched after the classify tests, or built now
     server.start()
     try:
         assert server.base_url
         yield server.base_url
     finally:
         server.stop()
+
+
+def _keyed_server() -> list[VLLMServer]:
+    return [VLLMServer(chat_spec(prepare(), api_key=API_KEY, enable_lora=False))]
+
+
+if not _GIVEN_URL:  # stopped after the last reliability test (the pool replicas follow it)
+    EARLY.plan(Group("keyed", ("tests/live/reliability/",), _keyed_server, after="classify"))
 
 
 class _Answer500(BaseHTTPRequestHandler):

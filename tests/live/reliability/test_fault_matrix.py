@@ -310,10 +310,14 @@ def _resolve(fault: Fault, slow: float) -> Fault:
     return fault
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def listeners(self_signed_tls: int) -> Iterator[dict[str, str]]:
     """The listeners no proxy fronts: a black-holed port and a TLS server with a certificate
-    the client does not trust (both on loopback)."""
+    the client does not trust (both on loopback).
+
+    One of each for the module: a client's timed-out connect leaves the black hole's full
+    accept queue as it was (every later SYN is still dropped), and building one waits 0.1 s,
+    which every one of the ~440 cells paid when it was per test."""
     with Blackhole() as hole:
         yield {"blackhole": hole.url, "tls": f"https://127.0.0.1:{self_signed_tls}"}
 
