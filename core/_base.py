@@ -19,7 +19,9 @@ import httpx
 
 from ._affinity import request_key
 from ._call import Call
+from ._capacity import ScrapeCache
 from ._config import (
+    CAPACITY_TTL,
     DEFAULT_MAX_RESPONSE_BYTES,
     ENV_API_KEY,
     ENV_MODEL,
@@ -101,6 +103,7 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
         self._headers = {"User-Agent": _USER_AGENT, **check_headers(headers or {})}
         self._stats = StatsRecorder()
         self._no_batch_chat: set[str] = set()
+        self._capacity_cache = ScrapeCache(CAPACITY_TTL)
         """Base URLs that answered 404/405 for ``/v1/chat/completions/batch``."""
 
     def __repr__(self) -> str:
