@@ -71,6 +71,10 @@ def _aroutes(llm: ChatVLLM, since: dict[str, int] | None = None) -> dict[str, in
     return {r: n - (since or {}).get(r, 0) for r, n in now.items() if n != (since or {}).get(r, 0)}
 
 
+# The text comparisons are sampled: besides batch numerics, vLLM CPU applies a LoRA adapter to
+# base requests co-batched with it, and the shared server serves other sessions' pirate
+# requests (a single invoke once answered "Arr"). The request counts and callbacks are not.
+@pytest.mark.sampled
 def test_a_plain_batch_is_one_request_in_order_with_per_input_callbacks(
     chat_server_url: str,
 ) -> None:
@@ -89,6 +93,7 @@ def test_a_plain_batch_is_one_request_in_order_with_per_input_callbacks(
     assert len({r.id for r in results}) == len(PROMPTS)
 
 
+@pytest.mark.sampled
 async def test_a_plain_abatch_is_one_request_in_order(chat_server_url: str) -> None:
     alone = _llm(chat_server_url)
     expected = [(await alone.ainvoke(p)).content for p in PROMPTS]
@@ -101,6 +106,7 @@ async def test_a_plain_abatch_is_one_request_in_order(chat_server_url: str) -> N
     assert [run.ends for run in runs] == [[r.content] for r in results]
 
 
+@pytest.mark.sampled
 @pytest.mark.parametrize("flavour", ["sync", "async"])
 async def test_a_prompt_too_long_fails_only_its_own_slot(chat_server_url: str,
                                                          flavour: str) -> None:
