@@ -16,6 +16,7 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.exceptions import ContextOverflowError
 from langchain_core.outputs import LLMResult
+from langchain_core.utils.utils import LC_ID_PREFIX
 
 from langchain_vllm_accel import ChatVLLM
 
@@ -69,6 +70,7 @@ def test_a_plain_batch_is_one_request_in_order_with_per_input_callbacks(
     chat_server_url: str,
 ) -> None:
     llm = _llm(chat_server_url)
+    llm.invoke("Hi")  # the client's first-use requests (server facts) come before the count
     runs = [Runs() for _ in PROMPTS]
     before = _routes(llm)
     results = llm.batch(PROMPTS, config=[{"callbacks": [r]} for r in runs])
@@ -76,12 +78,13 @@ def test_a_plain_batch_is_one_request_in_order_with_per_input_callbacks(
     for run, result in zip(runs, results, strict=True):
         assert len(run.starts) == 1
         assert run.ends == [result.content]
-        assert result.id == f"lc_run-{run.starts[0]}-0"  # LangChain's own run id per input
+        assert result.id == f"{LC_ID_PREFIX}-{run.starts[0]}-0"  # LangChain's run id per input
     assert len({r.id for r in results}) == len(PROMPTS)
 
 
 async def test_a_plain_abatch_is_one_request_in_order(chat_server_url: str) -> None:
     llm = _llm(chat_server_url)
+    await llm.ainvoke("Hi")  # the client's first-use requests come before the count
     runs = [Runs() for _ in PROMPTS]
     before = _aroutes(llm)
     results = await llm.abatch(PROMPTS, config=[{"callbacks": [r]} for r in runs])
@@ -117,6 +120,7 @@ def test_a_batch_with_tools_fans_out_one_request_per_input(chat_server_url: str)
         return a + b
 
     llm = _llm(chat_server_url)
+    llm.invoke("Hi")
     before = _routes(llm)
     results = llm.bind_tools([add]).batch(PROMPTS[:3])
     assert len(results) == 3
