@@ -8,18 +8,20 @@ Configuration, request building, response handling, the bookkeeping around
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 
 from ._affinity import request_key
 from ._call import Call
+from ._capacity import ScrapeCache
 from ._config import (
+    CAPACITY_TTL,
     DEFAULT_MAX_RESPONSE_BYTES,
     ENV_API_KEY,
     ENV_MODEL,
@@ -44,10 +46,10 @@ from ._retry import Attempt, GiveUp, PoolFacts, decide
 from ._secret import Secret, SecretLike, to_secret
 from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
 from ._translate import decode_body, error_from_response
-from ._urls import redact_url, same_origin
+from ._urls import cached_origin, httpx_url, redact_url, url_path
 
 if TYPE_CHECKING:  # pydantic, the models and the streams are imported on first use (import cost)
-    from pydantic import BaseModel
+    from pydantic import BaseModel, ValidationError
 
     from ._models import Usage
     from ._stream import Finish, StreamState
@@ -55,6 +57,15 @@ if TYPE_CHECKING:  # pydantic, the models and the streams are imported on first 
 __all__ = ["BaseClient", "Call"]
 
 logger = logging.getLogger("vllm_accel")
+
+
+@functools.cache
+def _parse_names() -> tuple[type[ValidationError], type[Usage]]:
+    """``ValidationError`` and ``Usage``, imported on the first parse (import cost)."""
+    from pydantic import ValidationError
+
+    from ._models import Usage
+    return ValidationError, Usage
 
 
 M = TypeVar("M", bound="BaseModel")
@@ -100,6 +111,7 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
                                else RetryPolicy())
         self._headers = {"User-Agent": _USER_AGENT, **check_headers(headers or {})}
         self._stats = StatsRecorder()
+        self._capacity_cache = ScrapeCache(CAPACITY_TTL)  # the batch default's /metrics scrape
         self._no_batch_chat: set[str] = set()
         """Base URLs that answered 404/405 for ``/v1/chat/completions/batch``."""
 
@@ -172,7 +184,7 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
                 "a per-request api_key cannot be used with an endpoint pool (it could reach "
                 "another endpoint on failover): give each Endpoint its own api_key")
         call = Call(
-            method, url, urlsplit(url).path or "/", json=json, model=model, stream=stream,
+            method, url, url_path(url), json=json, model=model, stream=stream,
             retryable=retryable, api_key=to_secret(api_key),
             timeout=None if timeout is None else make_timeout(timeout), max_retries=max_retries,
             pool_path=None if absolute else "/" + path_or_url.lstrip("/"), files=files, data=data,
@@ -200,7 +212,7 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
             headers["Accept"] = "text/event-stream"
         if call.state is not None:
             call.state.started = time.perf_counter()
-        return http.build_request(call.method, url, json=call.json, files=call.files,
+        return http.build_request(call.method, httpx_url(url), json=call.json, files=call.files,
                                   data=call.data, headers=headers, timeout=timeout)
 
     def _key_for(self, call: Call, url: str, target: EndpointState | None) -> Secret | None:
@@ -211,8 +223,9 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
             return call.api_key
         if self.pool is not None:  # an absolute URL: only the key of the endpoint it names
             return next((s.api_key or self._api_key for s in self.pool.endpoints
-                         if same_origin(url, s.base_url)), None)
-        if call.send_api_key or same_origin(url, self.base_url):
+                         if cached_origin(url) == cached_origin(s.base_url)), None)
+        if self._api_key is not None and (  # no key: nothing to decide
+                call.send_api_key or cached_origin(url) == cached_origin(self.base_url)):
             return self._api_key
         return None
 
@@ -222,9 +235,7 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
     # -- response handling and the statistics choke point -------------------------------------
 
     def _policy(self, call: Call) -> RetryPolicy:
-        if call.max_retries is None:
-            return self.retry
-        return self._replace_retries(call.max_retries)
+        return self.retry if call.max_retries is None else self._replace_retries(call.max_retries)
 
     def _replace_retries(self, max_retries: int) -> RetryPolicy:
         """The client's policy with another ``max_retries`` (every other field kept)."""
@@ -351,13 +362,10 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
 
     def _parse(self, call: Call, response: httpx.Response, cls: type[M]) -> M:
         """Validate a 2xx JSON body into ``cls`` and record the request."""
-        from pydantic import ValidationError
-
-        from ._models import Usage
-
+        validation_error, usage_cls = _parse_names()
         try:
             result = cls.model_validate_json(response.content)
-        except ValidationError as exc:
+        except validation_error as exc:
             error = APIError(
                 f"unexpected response from {call.route}: {exc.error_count()} problem(s): "
                 f"{exc.errors()[0]['msg']}",
@@ -369,18 +377,16 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
         usage = getattr(result, "usage", None)
         model = getattr(result, "model", None)
         self._record(call, status=response.status_code,
-                     usage=usage if isinstance(usage, Usage) else None,
+                     usage=usage if isinstance(usage, usage_cls) else None,
                      model=model if isinstance(model, str) and model else None)
         return result
 
     def _body(self, call: Call, response: httpx.Response) -> Any:
         """A 2xx body as JSON or text (LoRA routes answer in plain text); records the request."""
-        from ._models import Usage
-
-        body = decode_body(response.content)
+        body, usage_cls = decode_body(response.content), _parse_names()[1]
         usage = body.get("usage") if isinstance(body, dict) else None
         self._record(call, status=response.status_code,
-                     usage=Usage.model_validate(usage) if isinstance(usage, dict) else None)
+                     usage=usage_cls.model_validate(usage) if isinstance(usage, dict) else None)
         return body
 
     def _stream_finish(self, call: Call) -> Finish:

@@ -124,14 +124,15 @@ class Plan:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def make(cls, prompts: Sequence[Any], mode: Mode, max_concurrency: int,
+    def make(cls, prompts: Sequence[Any], mode: Mode, max_concurrency: int | None,
              params: dict[str, Any], *, endpoints: int = 1, batch_chat: bool = True) -> Plan:
         """Check the inputs and choose the fastest path.
 
         Args:
             prompts: the batch.
             mode: ``"completions"`` or ``"chat"``.
-            max_concurrency: requests in flight when fanning out.
+            max_concurrency: requests in flight when fanning out (None: the caller sets
+                ``workers`` from the server's capacity; until then every prompt).
             params: the request fields of every item.
             endpoints: the endpoints of the client's pool; with two or more the batch fans
                 out (one request per prompt spreads over them and fails over per item).
@@ -142,7 +143,7 @@ class Plan:
             raise InvalidRequestError("prompts must be a list")
         if mode not in ("completions", "chat"):
             raise InvalidRequestError("mode must be 'completions' or 'chat'")
-        if max_concurrency < 1:
+        if max_concurrency is not None and max_concurrency < 1:
             raise InvalidRequestError("max_concurrency must be >= 1")
         items = list(prompts)
         strings = all(isinstance(p, str) for p in items)
@@ -156,7 +157,7 @@ class Plan:
             single = (len(items) > 1 and len(items) * n <= MAX_COMPLETION_PROMPTS
                       and not params.get("stream"))
         return cls(items, chat, single and endpoints < 2,
-                   max(1, min(max_concurrency, len(items))))
+                   max(1, min(max_concurrency or len(items), len(items))))
 
     def conversations(self) -> list[Any]:
         """Every prompt's chat messages, in order (the batch-chat request's ``messages``)."""

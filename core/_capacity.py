@@ -21,12 +21,18 @@ the server allows, so the estimate errs on the large side: prefix sharing is ign
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidRequestError
-from ._metrics import MetricsSnapshot
 
-__all__ = ["Capacity", "capacity", "estimate_tokens", "fanout_concurrency"]
+if TYPE_CHECKING:  # _metrics imports the pydantic models (import cost)
+    from ._metrics import MetricsSnapshot
+
+__all__ = ["Capacity", "ScrapeCache", "batch_concurrency", "batch_tokens", "capacity",
+           "estimate_tokens", "fanout_concurrency"]
 
 DEFAULT_CONCURRENCY = 64
 """The fixed default of before: used when the scrape tells nothing about the cache."""
@@ -162,3 +168,71 @@ def fanout_concurrency(snap: MetricsSnapshot, *, tokens_per_request: int | None 
     """
     return capacity(snap, tokens_per_request=tokens_per_request, model=model, floor=floor,
                     ceiling=ceiling, default=default).concurrency
+
+
+def batch_tokens(prompts: Sequence[Any], params: Mapping[str, Any]) -> int | None:
+    """Tokens the largest request of a batch may hold (:func:`estimate_tokens`; None: unbounded).
+
+    Args:
+        prompts: the batch (strings or message lists).
+        params: the request fields of every item (``max_tokens``/``max_completion_tokens``).
+    """
+    limit = params.get("max_tokens") or params.get("max_completion_tokens")
+    if limit is None or not prompts:
+        return None
+    return estimate_tokens(max(_chars(p) for p in prompts), int(limit))
+
+
+def _chars(prompt: Any) -> int:
+    if isinstance(prompt, str):
+        return len(prompt)
+    return sum(len(str(m.get("content") or "")) for m in prompt if isinstance(m, Mapping))
+
+
+def batch_concurrency(snaps: Sequence[MetricsSnapshot | None], *, tokens_per_request: int | None,
+                      model: str | None = None, default: int = DEFAULT_CONCURRENCY) -> int:
+    """The capacity-following default concurrency of a fan-out over one or more endpoints.
+
+    Each endpoint holds what its own scrape says (never less than ``default``: vLLM queues
+    what does not fit, without error, and allocates KV blocks as tokens come, so fewer than the
+    fixed default never made a batch faster); a pool's concurrency is the sum over its
+    endpoints, since the pool spreads the requests over them. An endpoint whose scrape failed
+    (None) or says nothing about its cache counts ``default``.
+
+    Args:
+        snaps: one scrape per endpoint (None: the scrape failed).
+        tokens_per_request: see :func:`batch_tokens`.
+        model: the ``model_name`` label of the gauges (None: every model's).
+        default: the fixed default (``DEFAULT_BATCH_CONCURRENCY``).
+    """
+    total = 0
+    for snap in snaps:
+        if snap is None:
+            total += default
+            continue
+        total += capacity(snap, tokens_per_request=tokens_per_request, model=model,
+                          floor=default, ceiling=max(default, DEFAULT_CEILING),
+                          default=default).concurrency
+    return total or default
+
+
+class ScrapeCache:
+    """A client's last capacity scrape, reused for ``ttl`` seconds.
+
+    Thread-safe enough: two batches racing past an expired entry both scrape, the later kept.
+    """
+
+    __slots__ = ("_at", "_snaps", "ttl")
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._at = -math.inf
+        self._snaps: list[MetricsSnapshot | None] = []
+
+    def get(self, now: float) -> list[MetricsSnapshot | None] | None:
+        """The scrapes of less than ``ttl`` seconds ago, or None."""
+        return self._snaps if now - self._at < self.ttl else None
+
+    def put(self, now: float, snaps: list[MetricsSnapshot | None]) -> None:
+        """Keep ``snaps`` (taken at ``now``)."""
+        self._at, self._snaps = now, snaps

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ._call import Call
+    from ._capacity import ScrapeCache
     from ._models import Usage
     from ._secret import SecretLike
 
@@ -26,6 +27,7 @@ class ClientHalf(Protocol):
 
     base_url: str
     _no_batch_chat: set[str]
+    _capacity_cache: ScrapeCache
 
     def _model(self, model: str | None) -> str | None: ...
 

@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # httpx is imported on first use: the integrations import the
     import httpx
 
 __all__ = [
+    "CAPACITY_SCRAPE_TIMEOUT",
+    "CAPACITY_TTL",
     "DEFAULT_BASE_URL",
     "DEFAULT_BATCH_CONCURRENCY",
     "DEFAULT_CONNECT_TIMEOUT",
@@ -47,7 +49,11 @@ DEFAULT_TIMEOUT = 600.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_BATCH_CONCURRENCY = 64
-"""Enough in-flight requests to keep vLLM's continuous batching full."""
+"""The fan-out concurrency when the server's ``/metrics`` tells nothing about its capacity."""
+CAPACITY_TTL = 30.0
+"""Seconds a client reuses its ``/metrics`` scrape for the capacity-following batch default."""
+CAPACITY_SCRAPE_TIMEOUT = 5.0
+"""Seconds the capacity scrape may take before the batch falls back to the fixed default."""
 
 MAX_STOP_STRINGS = 4
 """vLLM 0.32's default ``VLLM_MAX_STOP_STRINGS``; a 5th stop string is a 400."""

@@ -7,6 +7,7 @@ it through their one send loop. The payload module is imported on first use (imp
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["GenerationCalls"]
 
 
+@functools.cache
 def _params() -> Any:
     """The request-parameter module, imported on first use (it is costly to import)."""
     from . import _params as module

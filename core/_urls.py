@@ -15,10 +15,14 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["MASK", "origin", "redact_text", "redact_url", "same_origin"]
+import httpx
+
+__all__ = ["MASK", "cached_origin", "httpx_url", "origin", "redact_text", "redact_url",
+           "same_origin", "url_path"]
 
 MASK = "***"
 _SECRET_PARAM = re.compile(r"key|token|secret|passw|auth|sig|cred", re.IGNORECASE)
@@ -71,3 +75,24 @@ def origin(url: str) -> tuple[str, str, int | None]:
 def same_origin(url: str, base_url: str) -> bool:
     """Whether ``url`` is on the origin (scheme, host and port) of ``base_url``."""
     return origin(url) == origin(base_url)
+
+
+# The hot path asks for the same few URLs on every request: remembered, not parsed again.
+
+
+@functools.lru_cache(maxsize=128)
+def cached_origin(url: str) -> tuple[str, str, int | None]:
+    """:func:`origin`, remembered."""
+    return origin(url)
+
+
+@functools.lru_cache(maxsize=256)
+def url_path(url: str) -> str:
+    """The path of ``url`` (``/`` if none), remembered."""
+    return urlsplit(url).path or "/"
+
+
+@functools.lru_cache(maxsize=256)
+def httpx_url(url: str) -> httpx.URL:
+    """``url`` as an ``httpx.URL``, parsed once (httpx would parse the string per request)."""
+    return httpx.URL(url)

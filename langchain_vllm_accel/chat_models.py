@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
@@ -11,10 +11,10 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import Field, model_validator
 
-from vllm_accel._config import DEFAULT_BATCH_CONCURRENCY
 from vllm_accel._integration import FACTS, NOT_SENT
 
 from ._base import VLLMSampling
+from ._batch import Request, arun_batch, current, run_batch
 from ._convert import chat_completion_to_result, chunk_to_generation_chunk, messages_to_dicts
 
 if TYPE_CHECKING:
@@ -103,8 +103,11 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
 
         payload, model, params = self._chat_request(messages, stop, kwargs)
         with map_errors(), self._adapter_scope(model):
-            self._ensure_adapter(model)
-            completion = self.client.chat(payload, model=model, **params)
+            if (slot := current()) is not None:  # in a batch: one request for them all
+                completion = slot[0].submit(slot[1], Request(payload, model, params))
+            else:
+                self._ensure_adapter(model)
+                completion = self.client.chat(payload, model=model, **params)
         return chat_completion_to_result(completion)
 
     async def _agenerate(
@@ -118,8 +121,11 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
 
         payload, model, params = self._chat_request(messages, stop, kwargs)
         with map_errors(), self._adapter_scope(model):
-            await self._aensure_adapter(model)
-            completion = await self.async_client.chat(payload, model=model, **params)
+            if (slot := current()) is not None:  # in a batch: one request for them all
+                completion = await slot[0].submit(slot[1], Request(payload, model, params))
+            else:
+                await self._aensure_adapter(model)
+                completion = await self.async_client.chat(payload, model=model, **params)
         return chat_completion_to_result(completion)
 
     def _stream(
@@ -179,28 +185,40 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
-        """Invoke on every input concurrently; results keep the input order.
+        """Invoke on every input; their requests go to the server as one batch.
 
-        Unlike the default (a thread pool of ``min(32, cpus + 4)`` workers), up to
-        ``max_concurrency`` requests (default: all inputs, at most 64) are in flight at once, so
-        a batch fills vLLM's continuous batching. Each input keeps its own config and callbacks.
+        Each input is invoked as usual (its own config, callbacks and run), but the chat
+        requests of the batch are sent together through the core's
+        ``process_batch(mode="chat")``: plain conversations (no tools, ``n`` 1) as one
+        ``/v1/chat/completions/batch`` request, the others fanned out with ``max_concurrency``
+        (from the config; default: what the server's capacity holds) in flight. Results keep
+        the input order; with ``return_exceptions`` each failure is returned in its slot, else
+        the first (in input order) is raised.
         """
-        from langchain_core.runnables.config import ContextThreadPoolExecutor, get_config_list
+        from langchain_core.runnables.config import get_config_list
 
         if not inputs:
             return []
         configs = get_config_list(config, len(inputs))
         if len(inputs) == 1:
             return [self._invoke_or_error(inputs[0], configs[0], return_exceptions, kwargs)]
-        workers = configs[0].get("max_concurrency") or min(len(inputs), DEFAULT_BATCH_CONCURRENCY)
-        with ContextThreadPoolExecutor(max_workers=min(workers, len(inputs))) as executor:
-            return list(
-                executor.map(
-                    lambda item, cfg: self._invoke_or_error(item, cfg, return_exceptions, kwargs),
-                    inputs,
-                    configs,
-                )
-            )
+        send = functools.partial(self._send_batch, configs[0].get("max_concurrency"))
+        return run_batch(lambda i: self._invoke_or_error(inputs[i], configs[i], True, kwargs),
+                         len(inputs), send, return_exceptions)
+
+    def _send_batch(self, limit: int | None, model: str | None,
+                    conversations: list[list[dict[str, Any]]],
+                    params: dict[str, Any]) -> list[Any]:
+        self._ensure_adapter(model)
+        return self.client.process_batch(conversations, model=model, mode="chat",
+                                         max_concurrency=limit, **params)
+
+    async def _asend_batch(self, limit: int | None, model: str | None,
+                           conversations: list[list[dict[str, Any]]],
+                           params: dict[str, Any]) -> list[Any]:
+        await self._aensure_adapter(model)
+        return await self.async_client.process_batch(conversations, model=model, mode="chat",
+                                                     max_concurrency=limit, **params)
 
     def _invoke_or_error(
         self,
@@ -224,28 +242,15 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
-        """Await every input concurrently (bounded by ``max_concurrency`` when given)."""
+        """Async :meth:`batch`: every input awaited at once, their requests sent as one batch."""
         from langchain_core.runnables.config import get_config_list
 
         if not inputs:
             return []
         configs = get_config_list(config, len(inputs))
-        limit = configs[0].get("max_concurrency")
-        semaphore = asyncio.Semaphore(limit) if limit else None
-
-        async def one(item: LanguageModelInput, cfg: RunnableConfig) -> Any:
-            try:
-                if semaphore is None:
-                    return await self.ainvoke(item, cfg, **kwargs)
-                async with semaphore:
-                    return await self.ainvoke(item, cfg, **kwargs)
-            except Exception as exc:
-                if return_exceptions:
-                    return exc
-                raise
-
-        jobs = (one(i, c) for i, c in zip(inputs, configs, strict=True))
-        return list(await asyncio.gather(*jobs))
+        send = functools.partial(self._asend_batch, configs[0].get("max_concurrency"))
+        return await arun_batch(lambda i: self.ainvoke(inputs[i], configs[i], **kwargs),
+                                len(inputs), send, return_exceptions)
 
     # ------------------------------------------------------------------ tokens
 

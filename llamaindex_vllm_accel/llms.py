@@ -24,7 +24,6 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.custom import CustomLLM
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 
-from vllm_accel._config import DEFAULT_BATCH_CONCURRENCY
 from vllm_accel._integration import ADAPTERS, NOT_SENT, request_fields
 
 from ._connection import (
@@ -126,8 +125,9 @@ class VLLM(
         description="complete() sends the prompt verbatim to /v1/completions instead of as a "
         "user message to /v1/chat/completions.",
     )
-    max_concurrency: Annotated[int, NOT_SENT] = Field(
-        default=DEFAULT_BATCH_CONCURRENCY, ge=1, description="In-flight requests of a batch."
+    max_concurrency: Annotated[int | None, NOT_SENT] = Field(
+        default=None, ge=1, description="In-flight requests of a batch that fans out (None: "
+        "what the server's capacity holds, from its /metrics)."
     )
     timeout: Timeout = 600.0
     max_retries: MaxRetries = 2
@@ -311,32 +311,75 @@ class VLLM(
     def _batch_mode(self) -> Literal["chat", "completions"]:
         return "completions" if self.raw_completions else "chat"
 
-    def batch_complete(self, prompts: Sequence[str], **kwargs: Any) -> list[CompletionResponse]:
+    def batch_complete(self, prompts: Sequence[str], *, return_exceptions: bool = False,
+                       **kwargs: Any) -> list[Any]:
         """Complete many prompts at once through the core batch path (input order kept).
 
-        Raises the first item's error if any item failed.
+        One request for the whole batch where it can (``/v1/chat/completions/batch``, or
+        ``/v1/completions`` with ``raw_completions``), else a fan-out of ``max_concurrency``
+        requests in flight. Raises the first item's error if any item failed, or with
+        ``return_exceptions`` returns each error in its slot.
         """
         params = self._params(kwargs)
         self._ensure_adapter()
         items = self.client.process_batch(
             list(prompts), max_concurrency=self.max_concurrency, mode=self._batch_mode(), **params
         )
-        return [_batch_response(item) for item in items]
+        return _settle([_batch_response(item) for item in items], return_exceptions)
 
-    async def abatch_complete(
-        self, prompts: Sequence[str], **kwargs: Any
-    ) -> list[CompletionResponse]:
-        """Async :meth:`batch_complete`: one bounded fan-out that fills vLLM's batches."""
+    async def abatch_complete(self, prompts: Sequence[str], *, return_exceptions: bool = False,
+                              **kwargs: Any) -> list[Any]:
+        """Async :meth:`batch_complete`."""
         params = self._params(kwargs)
         await self._aensure_adapter()
         items = await self.async_client.process_batch(
             list(prompts), max_concurrency=self.max_concurrency, mode=self._batch_mode(), **params
         )
-        return [_batch_response(item) for item in items]
+        return _settle([_batch_response(item) for item in items], return_exceptions)
 
-def _batch_response(item: BatchItem) -> CompletionResponse:
+    def batch_chat(self, conversations: Sequence[Sequence[ChatMessage]], *,
+                   return_exceptions: bool = False, **kwargs: Any) -> list[Any]:
+        """Chat on many conversations at once: plain ones in one batch-chat request.
+
+        Conversations with tools, ``n > 1`` or fields the batch route drops fan out with
+        ``max_concurrency`` in flight. Order is kept; errors as in :meth:`batch_complete`.
+        """
+        params = self._params(kwargs)
+        self._ensure_adapter()
+        items = self.client.process_batch(
+            [messages_to_dicts(c) for c in conversations], max_concurrency=self.max_concurrency,
+            mode="chat", **params)
+        return _settle([_chat_item(item) for item in items], return_exceptions)
+
+    async def abatch_chat(self, conversations: Sequence[Sequence[ChatMessage]], *,
+                          return_exceptions: bool = False, **kwargs: Any) -> list[Any]:
+        """Async :meth:`batch_chat`."""
+        params = self._params(kwargs)
+        await self._aensure_adapter()
+        items = await self.async_client.process_batch(
+            [messages_to_dicts(c) for c in conversations], max_concurrency=self.max_concurrency,
+            mode="chat", **params)
+        return _settle([_chat_item(item) for item in items], return_exceptions)
+
+
+def _settle(results: list[Any], return_exceptions: bool) -> list[Any]:
+    """``results`` (errors in their slots), or the first error raised."""
+    if not return_exceptions:
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+    return results
+
+
+def _chat_item(item: BatchItem) -> ChatResponse | Exception:
     if item.error is not None:
-        raise item.error
+        return item.error
+    return chat_response_from_completion(item.result)
+
+
+def _batch_response(item: BatchItem) -> CompletionResponse | Exception:
+    if item.error is not None:
+        return item.error
     result = item.result
     if result is None or not result.choices:
         return CompletionResponse(text="", raw=result)

@@ -5,18 +5,22 @@
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._config import DEFAULT_BATCH_CONCURRENCY
-from ._primitives import bounded_map
+from .._config import CAPACITY_SCRAPE_TIMEOUT
+from ._primitives import bounded_map, gather
 from .generation import Generation
 
 if TYPE_CHECKING:
     from .. import _batch
     from .._errors import VLLMError
+    from .._metrics import MetricsSnapshot
     from .._models import Usage
+
+logger = logging.getLogger("vllm_accel")
 
 __all__ = ["Batch"]
 
@@ -33,7 +37,7 @@ class Batch(Generation):
 
     def process_batch(
         self, prompts: Sequence[Any], *, model: str | None = None,
-        max_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        max_concurrency: int | None = None,
         progress: Callable[[int, int], None] | None = None, mode: _batch.Mode = "completions",
         **params: Any,
     ) -> list[_batch.BatchItem]:
@@ -47,6 +51,12 @@ class Batch(Generation):
         if the server has no such route (404/405, remembered) or the batch cannot use it, chat
         requests fan out with at most ``max_concurrency`` in flight. With a pool of two or more
         endpoints every batch fans out. ``progress(done, total)`` is called as items finish.
+
+        ``max_concurrency=None`` (the default) follows the server's capacity: a fan-out keeps
+        as many requests in flight as the KV cache of a ``/metrics`` scrape holds (summed over
+        a pool's endpoints; never fewer than ``DEFAULT_BATCH_CONCURRENCY``, the scrape reused
+        for ``CAPACITY_TTL`` seconds); a scrape that fails or tells nothing gives
+        ``DEFAULT_BATCH_CONCURRENCY``. An int is used as given.
         """
         return (self.process_batch_with_metrics(
             prompts, model=model, max_concurrency=max_concurrency, progress=progress, mode=mode,
@@ -54,7 +64,7 @@ class Batch(Generation):
 
     def process_batch_with_metrics(
         self, prompts: Sequence[Any], *, model: str | None = None,
-        max_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        max_concurrency: int | None = None,
         progress: Callable[[int, int], None] | None = None, mode: _batch.Mode = "completions",
         **params: Any,
     ) -> tuple[list[_batch.BatchItem], _batch.BatchMetrics]:
@@ -70,6 +80,9 @@ class Batch(Generation):
         if plan.single_request:
             items, usage = self._one_request(plan, model, params, progress)
         if items is None:
+            if max_concurrency is None:
+                plan.workers = min(len(plan.prompts), self.batch_concurrency(
+                    plan.prompts, **params))
             items = self._fan_out(plan, model, params, progress)
         return items, _batch.metrics_of(items, time.perf_counter() - started, usage)
 
@@ -114,3 +127,47 @@ class Batch(Generation):
 
         return bounded_map([functools.partial(run, i) for i in range(len(plan.prompts))],
                                  plan.workers, lambda done: plan.report(progress, done))
+
+    def batch_concurrency(self, prompts: Sequence[Any] = (), **params: Any) -> int:
+        """The requests a fan-out of ``prompts`` keeps in flight when no limit is given.
+
+        What the KV cache of the server's ``/metrics`` holds for requests of that size
+        (summed over a pool's endpoints, never fewer than ``DEFAULT_BATCH_CONCURRENCY``; the
+        scrape is reused for ``CAPACITY_TTL`` seconds); ``DEFAULT_BATCH_CONCURRENCY`` when the
+        scrape fails or tells nothing. Never raises. Integrations use it for their own fan-outs.
+
+        Args:
+            prompts: the batch (strings or message lists), to size its requests.
+            **params: the request fields (``max_tokens`` bounds each request's tokens).
+        """
+        from .. import _capacity
+
+        now = time.monotonic()
+        snaps = self._capacity_cache.get(now)
+        if snaps is None:
+            snaps = self._scrape_capacity()
+            self._capacity_cache.put(now, snaps)
+        tokens = _capacity.batch_tokens(prompts, params)
+        return _capacity.batch_concurrency(snaps, tokens_per_request=tokens)
+
+    def _scrape_capacity(self) -> list[MetricsSnapshot | None]:
+        """One ``/metrics`` scrape per endpoint (None where it failed); never raises."""
+        if self.pool is None:
+            return [_scrape(self)]
+        clients = [self._on(state, max_retries=0) for state in self.pool.endpoints]
+        return [r if not isinstance(r, BaseException) else None
+                for r in gather([functools.partial(_scrape, c) for c in clients])]
+
+
+def _scrape(client: Batch) -> MetricsSnapshot | None:
+    """``GET /metrics`` of ``client``'s server, parsed; None (logged at debug) on any failure."""
+    from .._metrics import parse_metrics
+
+    try:
+        call = client._call("GET", "/metrics", max_retries=0, timeout=CAPACITY_SCRAPE_TIMEOUT)
+        response = client._send(call)
+        return parse_metrics(response.text)
+    except Exception as exc:  # the fixed default then; a batch never fails for its scrape
+        logger.debug("capacity scrape failed (%s); fan-out uses the fixed default",
+                     type(exc).__name__)
+        return None

@@ -135,7 +135,9 @@ async def test_an_invalid_conversation_fails_alone_and_bad_params_send_nothing(t
                 "http://vllm", http_client=httpx.AsyncClient(transport=transport)) as ac:
             items = await ac.process_batch(prompts, mode="chat")
             refused = await ac.process_batch(prompts, mode="chat", temperature=-1)
-    assert seen == ["/v1/chat/completions"] * 2  # no batch request; the empty one never sent
+    # the fan-out's one capacity scrape (reused by the second batch), no batch request, and
+    # the empty conversation never sent
+    assert seen == ["/metrics"] + ["/v1/chat/completions"] * 2
     assert isinstance(items[1].error, InvalidRequestError)
     assert "messages" in str(items[1].error)
     assert [type(i.error) for i in (items[0], items[2])] == [BadRequestError] * 2
