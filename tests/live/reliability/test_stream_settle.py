@@ -22,10 +22,10 @@ from vllm_accel import AsyncVLLMClient, ChatCompletionChunk, VLLMClient
 
 pytestmark = pytest.mark.live
 
-STREAMS = 200
-ASYNC_STREAMS = 60
+STREAMS = 60
+ASYNC_STREAMS = 30
 WORKERS = 8
-PARAMS: dict[str, Any] = {"max_tokens": 6, "temperature": 0.0}
+PARAMS: dict[str, Any] = {"max_tokens": 12, "temperature": 0.0}
 MESSAGES = [{"role": "user", "content": "Count from one to ten."}]
 
 
