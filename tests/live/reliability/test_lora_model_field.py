@@ -89,7 +89,7 @@ def test_core_and_pool_base_requests_name_the_base_model(
                     _chat(named, "adapter", model=name)
                     _chat(default, "adapter", model=name)
                     expected += _base_round(clients)
-                    named.unload_lora_adapter(name)
+                    pooled.unload_lora_adapter(name)  # the pool forgets it was loaded
                     expected += _base_round(clients)
                     _chat(pooled, "adapter", model=name)  # loaded again, a new int id
                     expected += _base_round(clients)
