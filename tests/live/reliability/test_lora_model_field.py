@@ -84,7 +84,7 @@ def test_core_and_pool_base_requests_name_the_base_model(
             try:
                 _chat(pooled, "adapter", model=name)  # the pool loads it on demand
                 expected += _base_round(clients)
-                for cycle in range(1):
+                for cycle in range(2):
                     named.load_lora_adapter(name, str(copy if cycle % 2 else lora_path),
                                             load_inplace=True)
                     _chat(named, "adapter", model=name)
@@ -127,7 +127,7 @@ def test_framework_base_requests_name_the_base_model(
 
         try:
             expected = base_round()
-            for cycle in range(1):
+            for cycle in range(2):
                 lc_adapter.invoke("[adapter] Hi")  # loads it on first use (registry)
                 li_adapter.complete("[adapter] Hi")
                 expected += base_round()
