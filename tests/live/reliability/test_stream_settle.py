@@ -22,8 +22,8 @@ from vllm_accel import AsyncVLLMClient, ChatCompletionChunk, VLLMClient
 
 pytestmark = pytest.mark.live
 
-STREAMS = 60
-ASYNC_STREAMS = 30
+STREAMS = 200
+ASYNC_STREAMS = 60
 WORKERS = 8
 PARAMS: dict[str, Any] = {"max_tokens": 12, "temperature": 0.0}
 MESSAGES = [{"role": "user", "content": "Count from one to ten."}]
