@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from types import TracebackType
@@ -23,6 +25,7 @@ import httpx
 from httpx_sse import ServerSentEvent
 
 from ._errors import StreamError
+from ._replay import replay_response
 from ._sse import SSEProtocol, aiter_sse, iter_sse
 
 if TYPE_CHECKING:  # the pydantic models are imported on the first request (import cost)
@@ -106,6 +109,8 @@ class _Base(Generic[C, R]):
         self._finish_cb = finish
         self._response: httpx.Response | None = None
         self._finished = False
+        self._closed = False  # close()/aclose() was called: a reader still inside ends quietly
+        self._settle_lock = threading.Lock()
 
     @property
     def request_id(self) -> str | None:
@@ -127,10 +132,25 @@ class _Base(Generic[C, R]):
         """The underlying HTTP response, once sent."""
         return self._response
 
-    def _settle(self, error: BaseException | None) -> None:
-        if not self._finished:
+    def _claim(self) -> bool:
+        """Mark the stream finished; True for the one caller that did it (atomic).
+
+        The lock guards only the flag, never I/O or an ``await``: the async twin's loop is
+        never blocked on it (nothing else in one loop can hold it across a switch).
+        """
+        with self._settle_lock:
+            if self._finished:
+                return False
             self._finished = True
+            return True
+
+    def _settle(self, error: BaseException | None) -> None:
+        """Record the stream's end once, whoever gets here first (reader or closer)."""
+        if self._claim():
             self._finish_cb(self._state, error)
+
+    def _outcome(self) -> BaseException | None:
+        return None if self._state.protocol.done else GeneratorExit()
 
 
 class Stream(_Base[C, R]):
@@ -149,7 +169,7 @@ class Stream(_Base[C, R]):
             try:
                 self._response = self._send()
             except BaseException:
-                self._finished = True  # the client already recorded this failure
+                self._claim()  # the client already recorded this failure
                 raise
         return self
 
@@ -168,6 +188,11 @@ class Stream(_Base[C, R]):
             except httpx.HTTPError as exc:
                 raise state.protocol.translate(exc) from exc
             state.protocol.end()
+        except Exception as exc:
+            if not self._closed:
+                error = exc
+                raise
+            error = self._outcome()  # closed from another thread under our read: just stop
         except BaseException as exc:
             error = exc
             raise
@@ -186,14 +211,20 @@ class Stream(_Base[C, R]):
         return next(self._iter)
 
     def close(self) -> None:
-        """Close the HTTP response; vLLM stops generating. Safe to call twice."""
+        """Close the HTTP response; vLLM stops generating. Safe to call twice.
+
+        Another thread may call it while one iterates: that iteration then just ends, and
+        the stream is recorded once, by whichever of the two settles it first.
+        """
+        self._closed = True
         if self._response is None:  # never sent: nothing to close or record
-            self._finished = True
+            self._claim()
             return
-        if self._iter is not None:
-            self._iter.close()
         self._response.close()
-        self._settle(None if self._state.protocol.done else GeneratorExit())
+        if self._iter is not None:
+            with contextlib.suppress(ValueError):  # "generator already executing": the
+                self._iter.close()                 # reader's own finally settles it
+        self._settle(self._outcome())
 
     def final(self) -> R:
         """Read the rest of the stream and return the folded result (partial if closed early)."""
@@ -229,7 +260,7 @@ class AsyncStream(_Base[C, R]):
             try:
                 self._response = await self._send()
             except BaseException:
-                self._finished = True
+                self._claim()  # the client already recorded this failure
                 raise
         return self
 
@@ -251,6 +282,11 @@ class AsyncStream(_Base[C, R]):
             except httpx.HTTPError as exc:
                 raise state.protocol.translate(exc) from exc
             state.protocol.end()
+        except Exception as exc:
+            if not self._closed:
+                error = exc
+                raise
+            error = self._outcome()  # closed by another task under our read: just stop
         except BaseException as exc:
             error = exc
             raise
@@ -269,14 +305,20 @@ class AsyncStream(_Base[C, R]):
         return await self._iter.__anext__()
 
     async def aclose(self) -> None:
-        """Close the HTTP response; vLLM stops generating. Safe to call twice."""
+        """Close the HTTP response; vLLM stops generating. Safe to call twice.
+
+        Another task may call it while one iterates: that iteration then just ends, and the
+        stream is recorded once, by whichever of the two settles it first.
+        """
+        self._closed = True
         if self._response is None:  # never sent: nothing to close or record
-            self._finished = True
+            self._claim()
             return
-        if self._iter is not None:
-            await self._iter.aclose()  # type: ignore[attr-defined]
         await self._response.aclose()
-        self._settle(None if self._state.protocol.done else GeneratorExit())
+        if self._iter is not None:
+            with contextlib.suppress(RuntimeError):  # "already running": the reader settles
+                await self._iter.aclose()  # type: ignore[attr-defined]
+        self._settle(self._outcome())
 
     async def final(self) -> R:
         """Read the rest of the stream and return the folded result (partial if closed early)."""
@@ -351,46 +393,3 @@ class RawStream(Stream[dict[str, Any], None]):
 
 class AsyncRawStream(AsyncStream[dict[str, Any], None]):
     """Async twin of :class:`RawStream`."""
-
-
-class _Replay(httpx.SyncByteStream):
-    def __init__(self, first: bytes, rest: Iterator[bytes], response: httpx.Response) -> None:
-        self._first, self._rest, self._response = first, rest, response
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self._first
-        yield from self._rest
-
-    def close(self) -> None:
-        self._response.close()
-
-
-class _AsyncReplay(httpx.AsyncByteStream):
-    def __init__(self, first: bytes, rest: AsyncIterator[bytes],
-                 response: httpx.Response) -> None:
-        self._first, self._rest, self._response = first, rest, response
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        yield self._first
-        async for chunk in self._rest:
-            yield chunk
-
-    async def aclose(self) -> None:
-        await self._response.aclose()
-
-
-def replay_response(
-    response: httpx.Response, first: bytes, rest: Iterator[bytes] | AsyncIterator[bytes]
-) -> httpx.Response:
-    """``response`` again, with its first raw bytes put back in front of the rest.
-
-    The pool reads them first to know the server has started answering. Closing the new
-    response closes ``response``.
-    """
-    stream: httpx.SyncByteStream | httpx.AsyncByteStream
-    if isinstance(rest, Iterator):
-        stream = _Replay(first, rest, response)
-    else:
-        stream = _AsyncReplay(first, rest, response)
-    return httpx.Response(response.status_code, headers=response.headers, stream=stream,
-                          request=response.request, extensions=response.extensions)

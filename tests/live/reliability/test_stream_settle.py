@@ -1,0 +1,129 @@
+"""A stream closed by one thread (or task) while another is reading its last chunks is recorded
+exactly once, on the real server.
+
+Each stream has a reader that iterates it to the end and a closer that calls ``close()`` as soon
+as the reader has seen a chosen chunk: the first one (a cancel mid-stream) or the one carrying
+the finish reason (the closer then races the reader's read of the usage chunk and ``[DONE]``).
+For every stream the settle step must fire once, the reader must simply stop, and the client's
+statistics must hold one record per stream: no double count, no lost one, no error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from vllm_accel import AsyncVLLMClient, ChatCompletionChunk, VLLMClient
+
+pytestmark = pytest.mark.live
+
+STREAMS = 200
+ASYNC_STREAMS = 60
+WORKERS = 8
+PARAMS: dict[str, Any] = {"max_tokens": 12, "temperature": 0.0}
+MESSAGES = [{"role": "user", "content": "Count from one to ten."}]
+
+
+def _counting(stream: Any) -> list[BaseException | None]:
+    """Wrap the stream's settle callback (the one thing settling fires) to count its calls."""
+    settles: list[BaseException | None] = []
+    inner: Callable[[Any, BaseException | None], None] = stream._finish_cb
+
+    def finish(state: Any, error: BaseException | None) -> None:
+        settles.append(error)
+        inner(state, error)
+
+    stream._finish_cb = finish
+    return settles
+
+
+def _is_last(chunk: ChatCompletionChunk) -> bool:
+    return any(c.finish_reason for c in chunk.choices)
+
+
+def _race_one(client: VLLMClient, at_last: bool) -> tuple[int, list[BaseException]]:
+    stream = client.stream_chat(MESSAGES, **PARAMS)
+    settles = _counting(stream)
+    seen = threading.Event()
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for chunk in stream:
+                if not at_last or _is_last(chunk):
+                    seen.set()
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+        finally:
+            seen.set()
+
+    stream.open()
+    reader = threading.Thread(target=read)
+    reader.start()
+    seen.wait(120)
+    stream.close()
+    reader.join(120)
+    assert not reader.is_alive(), "the reader is still inside the closed stream"
+    return len(settles), errors
+
+
+def _check(snapshot: Any, counts: list[int], errors: list[BaseException], n: int) -> None:
+    assert errors == []
+    assert counts == [1] * n
+    assert snapshot.total_requests == n
+    assert snapshot.total_errors == 0
+    records = [r for r in snapshot.recent if r.route == "/v1/chat/completions"]
+    assert len(records) == n
+
+
+def test_sync_close_races_the_last_chunk(chat_server_url: str) -> None:
+    with VLLMClient(chat_server_url, timeout=120) as client, \
+            ThreadPoolExecutor(WORKERS) as pool:
+        results = list(pool.map(lambda i: _race_one(client, at_last=i % 2 == 1), range(STREAMS)))
+        snapshot = client.stats()
+    _check(snapshot, [n for n, _ in results], [e for _, es in results for e in es], STREAMS)
+    cancelled = sum(r.cancelled for r in snapshot.recent)
+    print(f"{STREAMS} streams: {cancelled} recorded as cancelled, "
+          f"{STREAMS - cancelled} as complete")
+
+
+async def _arace_one(client: AsyncVLLMClient, at_last: bool) -> tuple[int, list[BaseException]]:
+    stream = await client.stream_chat(MESSAGES, **PARAMS)
+    settles = _counting(stream)
+    seen = asyncio.Event()
+    errors: list[BaseException] = []
+
+    async def read() -> None:
+        try:
+            async for chunk in stream:
+                if not at_last or _is_last(chunk):
+                    seen.set()
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+        finally:
+            seen.set()
+
+    reader = asyncio.create_task(read())
+    await asyncio.wait_for(seen.wait(), 120)
+    await stream.aclose()
+    await asyncio.wait_for(reader, 120)
+    return len(settles), errors
+
+
+async def test_async_aclose_races_the_last_chunk(chat_server_url: str) -> None:
+    async with AsyncVLLMClient(chat_server_url, timeout=120) as client:
+        limit = asyncio.Semaphore(WORKERS)
+
+        async def one(i: int) -> tuple[int, list[BaseException]]:
+            async with limit:
+                return await _arace_one(client, at_last=i % 2 == 1)
+
+        results = await asyncio.gather(*(one(i) for i in range(ASYNC_STREAMS)))
+        snapshot = client.stats()
+    _check(snapshot, [n for n, _ in results], [e for _, es in results for e in es],
+           ASYNC_STREAMS)
