@@ -108,12 +108,13 @@ def _round_trip(rng: random.Random, domain: Domain, name: str,
              {"role": "assistant", "content": f"Thought: {LAST_THOUGHT}\nAnswer: {result}"}]]
 
 
-def react_group(rng: random.Random, size: int) -> dict[str, Any]:
+def react_group(rng: random.Random, size: int,
+                domains: tuple[Domain, ...] = tuple(DOMAINS)) -> dict[str, Any]:
     """One or two tools in the ReAct header and ``size`` conversations under it (mostly tool
     round trips, a few questions answered directly)."""
-    domains = rng.sample(DOMAINS, rng.choice([1, 2]))
+    chosen = rng.sample(list(domains), rng.choice([1, 2]))
     specs, described = [], []
-    for domain in domains:
+    for domain in chosen:
         tool, arg_names = _schema(rng, domain)
         fn = tool["function"]
         name = fn["name"]
@@ -132,7 +133,8 @@ def react_group(rng: random.Random, size: int) -> dict[str, Any]:
     return {"tools": [], "convs": [[system, *c] for c in convs[:size]]}
 
 
-def react_groups(seed: int = 0, count: int = 4, size: int = 8) -> list[dict[str, Any]]:
+def react_groups(seed: int = 0, count: int = 4, size: int = 8,
+                 domains: tuple[Domain, ...] = tuple(DOMAINS)) -> list[dict[str, Any]]:
     """The ReAct part of the training set."""
     rng = random.Random(seed)
-    return [react_group(rng, size) for _ in range(count)]
+    return [react_group(rng, size, domains) for _ in range(count)]

@@ -5,9 +5,11 @@ Runs inside the embedded server's virtual environment (fixed seed). The conversa
 sees exactly the prompts vLLM builds; the loss covers only the assistant tokens (not those
 marked ``"learn": False``: context that an agent re-renders, such as LlamaIndex's earlier ReAct
 steps), and the vocabulary head runs only at the positions that carry a label.
-``TOOLS_LORA_REACT_GROUPS`` adds groups of ReAct-format conversations (``react_data.py``); the
-recipe of adapter v1 has none (a recipe that has them is a new ``TOOLS_LORA_VERSION``).
-Usage: python train_tools_lora.py BASE_MODEL_DIR CHAT_TEMPLATE OUT_DIR
+RECIPE picks the data (``TOOLS_LORA_VERSION``): 1 is adapter v1's (hermes groups of
+``tools_data.py``); 2 adds ``copy_data.py``'s copy-only arguments and ToolStrategy-like report
+tools, and ReAct groups (``react_data.py``). ``TOOLS_LORA_GROUPS`` / ``..._REACT_GROUPS``
+override a recipe's group counts (one optimizer step per group).
+Usage: python train_tools_lora.py BASE_MODEL_DIR CHAT_TEMPLATE OUT_DIR [RECIPE]
 """
 
 import os
@@ -21,12 +23,12 @@ from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 sys.path.insert(0, str(Path(__file__).parent))
+from copy_data import MIX_V2
 from react_data import react_groups
-from tools_data import groups
+from tools_data import Mix, groups
 
 EPOCHS = int(os.environ.get("TOOLS_LORA_EPOCHS", "1"))
-GROUPS = int(os.environ.get("TOOLS_LORA_GROUPS", "8"))
-REACT_GROUPS = int(os.environ.get("TOOLS_LORA_REACT_GROUPS", "0"))
+RECIPES = {1: (8, 0, Mix()), 2: (9, 3, MIX_V2)}  # hermes groups, ReAct groups, their mix
 LR = float(os.environ.get("TOOLS_LORA_LR", "2e-3"))
 FIRST_LAYER = 16  # LoRA on the upper layers only: the lower ones need no backward pass
 
@@ -105,6 +107,15 @@ def group_loss(model, prefix_ids: torch.Tensor, batch: dict) -> torch.Tensor:
         ignore_index=-100)
 
 
+def training_set(recipe: int) -> list[dict]:
+    """The conversation groups of one recipe (env overrides applied)."""
+    count, react, mix = RECIPES[recipe]
+    count = int(os.environ.get("TOOLS_LORA_GROUPS", count))
+    react = int(os.environ.get("TOOLS_LORA_REACT_GROUPS", react))
+    return (groups(seed=0, count=count, mix=mix)
+            + react_groups(seed=1, count=react, domains=mix.domains))
+
+
 def main() -> None:
     base_dir, template_path, out_dir = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     torch.manual_seed(0)
@@ -112,9 +123,9 @@ def main() -> None:
     torch.set_num_threads(2)
     tok = AutoTokenizer.from_pretrained(base_dir)
     template = Path(template_path).read_text()
-    sets = groups(seed=0, count=GROUPS) + react_groups(seed=1, count=REACT_GROUPS)
-    data = [encode_group(tok, template, g) for g in sets]
-    print(f"{len(data)} groups: {sum(len(p) for p, _ in data)} prefix tokens, "
+    recipe = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    data = [encode_group(tok, template, g) for g in training_set(recipe)]
+    print(f"recipe {recipe}, {len(data)} groups: {sum(len(p) for p, _ in data)} prefix tokens, "
           f"{sum(int(b['attention_mask'].sum()) for _, bs in data for b in bs)} conversation "
           "tokens", flush=True)
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
