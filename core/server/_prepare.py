@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ._errors import ServerSetupError
 from ._lock import file_lock
-from ._paths import MINILM_WHEEL, SMOLLM2_GGUF, SMOLLM2_WHEEL, Paths, paths
+from ._paths import MINILM_WHEEL, SMOLLM2_GGUF, SMOLLM2_WHEEL, TOOLS_LORA_VERSION, Paths, paths
 from ._venv import Progress, _say, server_python
 
 ASSETS = Path(__file__).parent / "assets"
@@ -68,7 +68,8 @@ def prepare(progress: Progress = _say) -> PreparedModels:
             progress("training the 'tools' LoRA adapter for SmolLM2 (about 4 minutes, fixed seed)")
             _clean_tmp(layout.tools_adapter)
             _script(python, "train_tools_lora.py",
-                    [str(layout.chat_model), str(TOOL_CHAT_TEMPLATE), str(layout.tools_adapter)],
+                    [str(layout.chat_model), str(TOOL_CHAT_TEMPLATE), str(layout.tools_adapter),
+                     str(TOOLS_LORA_VERSION)],  # the version picks the recipe
                     layout, "train-tools-lora")
     return PreparedModels(python, layout.chat_model, layout.embedding_model, layout.lora_adapter,
                           TOOL_CHAT_TEMPLATE, layout.tools_adapter)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -279,28 +280,39 @@ def _prose(rng: random.Random) -> list[dict[str, Any]]:
     return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
 
 
-def group(rng: random.Random, size: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Mix:
+    """How a recipe draws its groups; the defaults are adapter v1's."""
+
+    domains: tuple[Domain, ...] = tuple(DOMAINS)
+    report_rate: float = 0.3  # the share of groups that offer a structured-response tool
+    report_share: float = 0.85  # below it, a round trip on the first domain ends in that tool
+    focus: bool = False  # in those groups, every other conversation is on the first domain
+    report_tool: Callable[[random.Random, Domain], tuple[dict[str, Any], str, str]] = _report_tool
+
+
+def group(rng: random.Random, size: int, mix: Mix = Mix()) -> dict[str, Any]:
     """One to three tools offered, and ``size`` conversations that share that system turn.
 
     Mostly a question that one of the tools fits (the call, sometimes followed by the tool's
     result and the answer made of it), and some questions that none fits (prose).
     """
-    domains = rng.sample(DOMAINS, rng.choice([1, 2, 2, 3]))
+    domains = rng.sample(list(mix.domains), rng.choice([1, 2, 2, 3]))
     tools, specs = [], []
     for domain in domains:
         tool, arg_names = _schema(rng, domain)
         tools.append(tool)
         specs.append((domain, tool["function"]["name"], arg_names))
-    report = _report_tool(rng, domains[0]) if rng.random() < 0.3 else None
+    report = mix.report_tool(rng, domains[0]) if rng.random() < mix.report_rate else None
     if report is not None:
         tools.insert(rng.randrange(len(tools) + 1), report[0])
     convs = []
     for i in range(size):
-        domain, name, arg_names = specs[i % len(specs)]
+        domain, name, arg_names = specs[0 if mix.focus and report and i % 2 else i % len(specs)]
         kind = rng.random()
         if kind < 0.45:
             convs.append(_call(rng, domain, name, arg_names)[0])
-        elif kind < 0.85 and report is not None and domain is domains[0]:
+        elif kind < mix.report_share and report is not None and domain is domains[0]:
             convs.append(_reported(rng, domain, name, arg_names, report))
         elif kind < 0.85:
             convs.append(_answered(rng, domain, name, arg_names))
@@ -309,10 +321,11 @@ def group(rng: random.Random, size: int) -> dict[str, Any]:
     return {"tools": tools, "convs": convs}
 
 
-def groups(seed: int = 0, count: int = 14, size: int = 8, plain: int = 1) -> list[dict[str, Any]]:
+def groups(seed: int = 0, count: int = 14, size: int = 8, plain: int = 1,
+           mix: Mix = Mix()) -> list[dict[str, Any]]:
     """The training set: ``count`` groups with tools and ``plain`` without (prose only)."""
     rng = random.Random(seed)
-    out = [group(rng, size) for _ in range(count)]
+    out = [group(rng, size, mix) for _ in range(count)]
     out += [{"tools": [], "convs": [_prose(rng) for _ in range(size)]} for _ in range(plain)]
     rng.shuffle(out)
     return out

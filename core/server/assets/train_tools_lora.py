@@ -2,8 +2,14 @@
 
 Runs inside the embedded server's virtual environment (fixed seed). The conversations come from
 ``tools_data.py`` and are rendered with the server's own hermes chat template, so the adapter
-sees exactly the prompts vLLM builds; the loss covers only the assistant tokens.
-Usage: python train_tools_lora.py BASE_MODEL_DIR CHAT_TEMPLATE OUT_DIR
+sees exactly the prompts vLLM builds; the loss covers only the assistant tokens (not those
+marked ``"learn": False``: context that an agent re-renders, such as LlamaIndex's earlier ReAct
+steps), and the vocabulary head runs only at the positions that carry a label.
+RECIPE picks the data (``TOOLS_LORA_VERSION``): 1 is adapter v1's (hermes groups of
+``tools_data.py``); 2 adds ``copy_data.py``'s copy-only arguments and ToolStrategy-like report
+tools, and ReAct groups (``react_data.py``). ``TOOLS_LORA_GROUPS`` / ``..._REACT_GROUPS``
+override a recipe's group counts (one optimizer step per group).
+Usage: python train_tools_lora.py BASE_MODEL_DIR CHAT_TEMPLATE OUT_DIR [RECIPE]
 """
 
 import os
@@ -17,10 +23,12 @@ from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tools_data import groups
+from copy_data import MIX_V2
+from react_data import react_groups
+from tools_data import Mix, groups
 
 EPOCHS = int(os.environ.get("TOOLS_LORA_EPOCHS", "1"))
-GROUPS = int(os.environ.get("TOOLS_LORA_GROUPS", "8"))
+RECIPES = {1: (8, 0, Mix()), 2: (9, 3, MIX_V2)}  # hermes groups, ReAct groups, their mix
 LR = float(os.environ.get("TOOLS_LORA_LR", "2e-3"))
 FIRST_LAYER = 16  # LoRA on the upper layers only: the lower ones need no backward pass
 
@@ -39,7 +47,7 @@ def encode(tok, template: str, prefix: str, msgs: list[dict],
     labels: list[int] = []
     done = prefix
     for i, msg in enumerate(msgs):
-        if msg["role"] == "assistant":
+        if msg["role"] == "assistant" and msg.get("learn", True):
             prompt = render(tok, template, msgs[:i], tools, add_generation_prompt=True)
             context = tok(prompt[len(done):], add_special_tokens=False)["input_ids"]
             ids, labels, done = ids + context, labels + [-100] * len(context), prompt
@@ -47,7 +55,8 @@ def encode(tok, template: str, prefix: str, msgs: list[dict],
         assert text.startswith(done)
         piece = tok(text[len(done):], add_special_tokens=False)["input_ids"]
         ids += piece
-        labels += piece if msg["role"] == "assistant" else [-100] * len(piece)
+        learn = msg["role"] == "assistant" and msg.get("learn", True)
+        labels += piece if learn else [-100] * len(piece)
         done = text
     return ids, labels
 
@@ -69,7 +78,8 @@ def encode_group(tok, template: str, grp: dict) -> tuple[torch.Tensor, list[dict
     """The shared system turn's ids, and the group's conversations as two padded batches
     (the shorter half and the longer half, so little is padding)."""
     tools = grp["tools"]
-    first = render(tok, template, grp["convs"][0][:1], tools)
+    msgs = grp["convs"][0]
+    first = render(tok, template, msgs[: [m["role"] for m in msgs].index("user") + 1], tools)
     prefix = first[: first.index("<|im_start|>user")]  # the system turn
     rows = sorted((encode(tok, template, prefix, msgs, tools) for msgs in grp["convs"]),
                   key=lambda r: len(r[0]))
@@ -88,11 +98,22 @@ def group_loss(model, prefix_ids: torch.Tensor, batch: dict) -> torch.Tensor:
     start = len(prefix_ids)
     mask = torch.cat([torch.ones((rows, start), dtype=torch.long), batch["attention_mask"]], 1)
     positions = torch.arange(start, start + width)[None].expand(rows, -1)
+    # the vocabulary head runs only where some row has a label (a fifth of the work otherwise)
+    keep = (batch["labels"][:, 1:] != -100).any(0).nonzero()[:, 0]
     logits = model(input_ids=batch["input_ids"], attention_mask=mask, past_key_values=cache,
-                   position_ids=positions, use_cache=True).logits
+                   position_ids=positions, use_cache=True, logits_to_keep=keep).logits
     return torch.nn.functional.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.shape[-1]), batch["labels"][:, 1:].reshape(-1),
+        logits.reshape(-1, logits.shape[-1]), batch["labels"][:, keep + 1].reshape(-1),
         ignore_index=-100)
+
+
+def training_set(recipe: int) -> list[dict]:
+    """The conversation groups of one recipe (env overrides applied)."""
+    count, react, mix = RECIPES[recipe]
+    count = int(os.environ.get("TOOLS_LORA_GROUPS", count))
+    react = int(os.environ.get("TOOLS_LORA_REACT_GROUPS", react))
+    return (groups(seed=0, count=count, mix=mix)
+            + react_groups(seed=1, count=react, domains=mix.domains))
 
 
 def main() -> None:
@@ -102,8 +123,9 @@ def main() -> None:
     torch.set_num_threads(2)
     tok = AutoTokenizer.from_pretrained(base_dir)
     template = Path(template_path).read_text()
-    data = [encode_group(tok, template, g) for g in groups(seed=0, count=GROUPS)]
-    print(f"{len(data)} groups: {sum(len(p) for p, _ in data)} prefix tokens, "
+    recipe = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    data = [encode_group(tok, template, g) for g in training_set(recipe)]
+    print(f"recipe {recipe}, {len(data)} groups: {sum(len(p) for p, _ in data)} prefix tokens, "
           f"{sum(int(b['attention_mask'].sum()) for _, bs in data for b in bs)} conversation "
           "tokens", flush=True)
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
