@@ -58,6 +58,20 @@ def format_tool(tool: Any, *, strict: bool | None) -> dict[str, Any]:
     return formatted
 
 
+def tokenize_payload(
+    messages: Sequence[Any], tools: Sequence[Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The ``/tokenize`` messages and extra fields (tools) of a conversation."""
+    from langchain_core.messages import convert_to_messages
+
+    from ._convert import messages_to_dicts
+
+    extra: dict[str, Any] = {}
+    if tools:
+        extra["tools"] = [format_tool(t, strict=None) for t in tools]
+    return messages_to_dicts(convert_to_messages(messages)), extra
+
+
 def tool_choice_payload(
     tool_choice: dict[str, Any] | str | bool | None, tools: Sequence[dict[str, Any]]
 ) -> dict[str, Any] | str | None:

@@ -16,6 +16,8 @@ from vllm_accel._integration import FACTS, NOT_SENT
 from ._base import VLLMSampling
 from ._batch import Request, arun_batch, current, run_batch
 from ._convert import chat_completion_to_result, chunk_to_generation_chunk, messages_to_dicts
+from ._schema_turn import achat_in_steps, chat_in_steps, steps
+from ._tools import tokenize_payload
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import (
@@ -25,7 +27,6 @@ if TYPE_CHECKING:
     from langchain_core.language_models.model_profile import ModelProfile
     from langchain_core.runnables import Runnable, RunnableConfig
     from langchain_core.tools import BaseTool
-
 
 
 class ChatVLLM(VLLMSampling, BaseChatModel):
@@ -61,6 +62,9 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
     """vLLM: ``False`` strips reasoning from the answer (with a reasoning parser)."""
     parallel_tool_calls: bool | None = None
     max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
+    schema_after_tools: Annotated[bool, NOT_SENT] = True
+    """With tools and a JSON ``response_format`` together (``create_agent``'s
+    ``ProviderStrategy``): ask with the tools, then for the schema (see ``_schema_turn``)."""
 
     # ------------------------------------------------------------------ LangChain plumbing
 
@@ -102,12 +106,14 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         from ._errors import map_errors
 
         payload, model, params = self._chat_request(messages, stop, kwargs)
+        both = steps(params) if self.schema_after_tools else None
         with map_errors(), self._adapter_scope(model):
-            if (slot := current()) is not None:  # in a batch: one request for them all
+            if both is None and (slot := current()) is not None:  # in a batch: one request
                 completion = slot[0].submit(slot[1], Request(payload, model, params))
             else:
                 self._ensure_adapter(model)
-                completion = self.client.chat(payload, model=model, **params)
+                completion = (self.client.chat(payload, model=model, **params) if both is None
+                              else chat_in_steps(self.client, payload, model, both))
         return chat_completion_to_result(completion)
 
     async def _agenerate(
@@ -120,12 +126,15 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         from ._errors import map_errors
 
         payload, model, params = self._chat_request(messages, stop, kwargs)
+        both = steps(params) if self.schema_after_tools else None
         with map_errors(), self._adapter_scope(model):
-            if (slot := current()) is not None:  # in a batch: one request for them all
+            if both is None and (slot := current()) is not None:  # in a batch: one request
                 completion = await slot[0].submit(slot[1], Request(payload, model, params))
             else:
                 await self._aensure_adapter(model)
-                completion = await self.async_client.chat(payload, model=model, **params)
+                completion = await (
+                    self.async_client.chat(payload, model=model, **params) if both is None
+                    else achat_in_steps(self.async_client, payload, model, both))
         return chat_completion_to_result(completion)
 
     def _stream(
@@ -269,7 +278,7 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         """Prompt tokens of a conversation after the chat template (and tools), as vLLM counts."""
         from ._errors import map_errors
 
-        payload, extra = self._tokenize_messages(messages, tools)
+        payload, extra = tokenize_payload(messages, tools)
         with map_errors():
             response = self.client.tokenize(
                 messages=payload, model=self.adapter or self.model, **extra
@@ -282,25 +291,12 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         """Async :meth:`get_num_tokens_from_messages`."""
         from ._errors import map_errors
 
-        payload, extra = self._tokenize_messages(messages, tools)
+        payload, extra = tokenize_payload(messages, tools)
         with map_errors():
             response = await self.async_client.tokenize(
                 messages=payload, model=self.adapter or self.model, **extra
             )
         return response.count
-
-    @staticmethod
-    def _tokenize_messages(
-        messages: list[BaseMessage], tools: Sequence[Any] | None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        from langchain_core.messages import convert_to_messages
-
-        from ._tools import format_tool
-
-        extra: dict[str, Any] = {}
-        if tools:
-            extra["tools"] = [format_tool(t, strict=None) for t in tools]
-        return messages_to_dicts(convert_to_messages(messages)), extra
 
     # ------------------------------------------------------------------ profile
 

@@ -85,12 +85,11 @@ async def test_create_agent_streams_the_round_trip(llm: ChatVLLM) -> None:
     "adapter's report-tool examples are too few. Recipe 2 (core/server/assets/copy_data.py) "
     "has many, but is not trained and measured yet. Not strict: a sampled outcome.",
     raises=AssertionError, strict=False)
-def test_create_agent_with_response_format(llm: ChatVLLM) -> None:
-    # ToolStrategy explicitly: a bare schema picks ProviderStrategy, since ChatVLLM's profile
-    # says structured_output, and vLLM then constrains every turn to the schema's JSON, so no
-    # tool can be called. With ToolStrategy the schema is one more tool and create_agent sends
-    # tool_choice "any" (vLLM: "required", hermes' <tool_call> envelope forced) on every turn;
-    # the agent ends when the model picks the schema tool, after the weather tool's result.
+def test_create_agent_with_a_tool_strategy(llm: ChatVLLM) -> None:
+    # ToolStrategy explicitly (a bare schema takes ProviderStrategy: the next test). Here the
+    # schema is one more tool and create_agent sends tool_choice "any" (vLLM: "required",
+    # hermes' <tool_call> envelope forced) on every turn; the agent ends when the model picks
+    # the schema tool, after the weather tool's result.
     weather = Weather()
     agent = create_agent(llm, tools=[weather.tool], response_format=ToolStrategy(WeatherReport))
     out = agent.invoke({"messages": [HumanMessage("What is the weather in Paris?")]})
@@ -99,6 +98,24 @@ def test_create_agent_with_response_format(llm: ChatVLLM) -> None:
     assert weather.calls == ["Paris"]
     assert report.city == "Paris"
     assert "23" in report.summary
+
+
+def test_create_agent_with_a_bare_schema_calls_the_tool_then_answers_in_the_schema(
+        llm: ChatVLLM) -> None:
+    # A bare schema: the profile says structured_output, so create_agent picks ProviderStrategy
+    # and binds the tools together with a json_schema response_format. ChatVLLM asks with the
+    # tools first, then (no tool called) for the schema (langchain_vllm_accel/_schema_turn.py).
+    # frequency_penalty: greedy, the 135M adapter repeats the tool's sentence inside the
+    # summary string until max_tokens (the JSON is then cut); the standard suite does the same.
+    llm = llm.model_copy(update={"frequency_penalty": 0.5})
+    weather = Weather()
+    agent = create_agent(llm, tools=[weather.tool], response_format=WeatherReport)
+    out = agent.invoke({"messages": [HumanMessage("What is the weather in Paris?")]})
+    assert weather.calls == ["Paris"]  # the tool was called once: no loop to the recursion limit
+    report = out["structured_response"]
+    assert isinstance(report, WeatherReport)
+    assert report.city == "Paris"
+    assert "23" in report.summary or "sunny" in report.summary.lower()
 
 
 def test_langgraph_prebuilt_react_agent(llm: ChatVLLM) -> None:
