@@ -55,6 +55,7 @@ __all__ = [
     "fingerprint",
     "merge_stats",
     "request_fields",
+    "results_or_first_error",
 ]
 
 logger = logging.getLogger("vllm_accel")
@@ -341,3 +342,16 @@ def check_unknown_kwargs(owner: str, unknown: Iterable[str]) -> None:
         raise InvalidRequestError(
             f"{owner} does not take the connection setting(s) {clash} of VLLMClient; "
             "see its fields (base_url or endpoints, api_key, timeout, max_retries, headers)")
+
+
+def results_or_first_error(results: list[Any], return_exceptions: bool) -> list[Any]:
+    """A framework batch's results, errors in their slots, or else its first error raised.
+
+    With ``return_exceptions`` the results are returned as they are; without, the first
+    exception in input order is raised.
+    """
+    if not return_exceptions:
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+    return results

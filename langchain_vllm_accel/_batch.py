@@ -24,6 +24,7 @@ from typing import Any
 from vllm_accel import VLLMError
 from vllm_accel._batch import BatchItem
 from vllm_accel._batch import as_error as _as_error
+from vllm_accel._integration import results_or_first_error
 
 __all__ = ["MAX_GATHER", "AsyncGather", "Gather", "Request", "arun_batch", "current", "group",
            "run_batch"]
@@ -195,15 +196,6 @@ class AsyncGather:
             self._done.set()
 
 
-def _settle(results: list[Any], return_exceptions: bool) -> list[Any]:
-    """``results`` as they are, or the first exception (input order) raised."""
-    if not return_exceptions:
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-    return results
-
-
 def run_batch(invoke: Callable[[int], Any], size: int, send: Send,
               return_exceptions: bool) -> list[Any]:
     """Invoke inputs ``0..size-1`` in threads, their requests gathered into core batches.
@@ -230,7 +222,7 @@ def run_batch(invoke: Callable[[int], Any], size: int, send: Send,
 
         with ContextThreadPoolExecutor(max_workers=len(wave)) as executor:
             results += executor.map(run, range(len(wave)), wave)
-    return _settle(results, return_exceptions)
+    return results_or_first_error(results, return_exceptions)
 
 
 async def arun_batch(ainvoke: Callable[[int], Awaitable[Any]], size: int, send: ASend,
@@ -248,4 +240,4 @@ async def arun_batch(ainvoke: Callable[[int], Awaitable[Any]], size: int, send: 
             await gather.leave(index)
 
     results = await asyncio.gather(*(one(i) for i in range(size)))
-    return _settle(list(results), return_exceptions)
+    return results_or_first_error(list(results), return_exceptions)

@@ -24,7 +24,7 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.custom import CustomLLM
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 
-from vllm_accel._integration import ADAPTERS, NOT_SENT, request_fields
+from vllm_accel._integration import ADAPTERS, NOT_SENT, request_fields, results_or_first_error
 
 from ._connection import (
     ApiKey,
@@ -325,7 +325,7 @@ class VLLM(
         items = self.client.process_batch(
             list(prompts), max_concurrency=self.max_concurrency, mode=self._batch_mode(), **params
         )
-        return _settle([_batch_response(item) for item in items], return_exceptions)
+        return results_or_first_error([_batch_response(item) for item in items], return_exceptions)
 
     async def abatch_complete(self, prompts: Sequence[str], *, return_exceptions: bool = False,
                               **kwargs: Any) -> list[Any]:
@@ -335,7 +335,7 @@ class VLLM(
         items = await self.async_client.process_batch(
             list(prompts), max_concurrency=self.max_concurrency, mode=self._batch_mode(), **params
         )
-        return _settle([_batch_response(item) for item in items], return_exceptions)
+        return results_or_first_error([_batch_response(item) for item in items], return_exceptions)
 
     def batch_chat(self, conversations: Sequence[Sequence[ChatMessage]], *,
                    return_exceptions: bool = False, **kwargs: Any) -> list[Any]:
@@ -349,7 +349,7 @@ class VLLM(
         items = self.client.process_batch(
             [messages_to_dicts(c) for c in conversations], max_concurrency=self.max_concurrency,
             mode="chat", **params)
-        return _settle([_chat_item(item) for item in items], return_exceptions)
+        return results_or_first_error([_chat_item(item) for item in items], return_exceptions)
 
     async def abatch_chat(self, conversations: Sequence[Sequence[ChatMessage]], *,
                           return_exceptions: bool = False, **kwargs: Any) -> list[Any]:
@@ -359,16 +359,7 @@ class VLLM(
         items = await self.async_client.process_batch(
             [messages_to_dicts(c) for c in conversations], max_concurrency=self.max_concurrency,
             mode="chat", **params)
-        return _settle([_chat_item(item) for item in items], return_exceptions)
-
-
-def _settle(results: list[Any], return_exceptions: bool) -> list[Any]:
-    """``results`` (errors in their slots), or the first error raised."""
-    if not return_exceptions:
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-    return results
+        return results_or_first_error([_chat_item(item) for item in items], return_exceptions)
 
 
 def _chat_item(item: BatchItem) -> ChatResponse | Exception:
