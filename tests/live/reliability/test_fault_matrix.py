@@ -238,14 +238,36 @@ CELLS = [(t, s, op) for t in TOPOLOGIES for s in SCENARIOS for op in OPS
          if op in s.column(t)]
 
 
-@pytest.fixture(scope="module")
-def short_timeout(keyed_server_url: str, api_key: str) -> float:
+class Calibration:
     """The read timeout of the delay cells: comfortably above a real tiny generation here.
 
-    Only the delay cells use it (they must outwait it); every other cell gets a long timeout,
-    so a busy machine cannot turn them into timeouts.
+    Only the delay cells use it (each one outwaits it once); every other cell gets a long
+    timeout, so a busy machine cannot turn them into timeouts. Eight times the worst of a few
+    real generations, re-measured when the last measure is older than ``REFRESH`` seconds (the
+    load of a shared machine drifts during the matrix), never under ``FLOOR``: a delay only has
+    to outlast a timeout, so a short one proves what a long one does and the ~64 delay cells
+    stop paying 3 s each on a quiet machine.
     """
-    return min(20.0, max(3.0, 8 * measure_latency(keyed_server_url, api_key)))
+
+    FLOOR = 1.5
+    CAP = 20.0
+    REFRESH = 30.0
+
+    def __init__(self, url: str, api_key: str) -> None:
+        self.url, self.api_key = url, api_key
+        self.value, self.measured = self.CAP, -math.inf
+
+    def timeout(self) -> float:
+        if time.monotonic() - self.measured > self.REFRESH:
+            latency = measure_latency(self.url, self.api_key)
+            self.value = min(self.CAP, max(self.FLOOR, 8 * latency))
+            self.measured = time.monotonic()
+        return self.value
+
+
+@pytest.fixture(scope="module")
+def calibration(keyed_server_url: str, api_key: str) -> Calibration:
+    return Calibration(keyed_server_url, api_key)
 
 
 @pytest.fixture
@@ -326,12 +348,14 @@ def listeners(self_signed_tls: int) -> Iterator[dict[str, str]]:
 @pytest.mark.parametrize(("topology", "scenario", "op"), CELLS,
                          ids=[f"{t}-{s.name}-{op}" for t, s, op in CELLS])
 async def test_fault_cell(topology: str, scenario: Scenario, op: str, kind: str,
-                          proxies: tuple[FaultProxy, FaultProxy], short_timeout: float,
+                          proxies: tuple[FaultProxy, FaultProxy], calibration: Calibration,
                           api_key: str, listeners: dict[str, str]) -> None:
     a, b = proxies
     pooled = topology == "pool"
     faulty = (a, b) if pooled and scenario.everywhere else (a,)
     delays = any(f.seconds == SLOW for f in scenario.faults)
+    calibrated = delays or SLOW in scenario.client.values()
+    short_timeout = calibration.timeout() if calibrated else LONG_TIMEOUT
     read_timeout = short_timeout if delays else LONG_TIMEOUT
     slow = short_timeout + 1.5
     for proxy in faulty:

@@ -98,7 +98,7 @@ class Server:
 
 
 async def _run(twin: str, server: Server, batches: int = 1, ttl: float | None = None,
-               **params: Any) -> list[Any]:
+               prompts: list[str] = PROMPTS, **params: Any) -> list[Any]:
     items: list[Any] = []
     if twin == "sync":
         with VLLMClient("http://vllm", max_retries=0, http_client=httpx.Client(
@@ -106,14 +106,14 @@ async def _run(twin: str, server: Server, batches: int = 1, ttl: float | None = 
             if ttl is not None:
                 c._capacity_cache.ttl = ttl
             for _ in range(batches):
-                items += c.process_batch(PROMPTS, **{**FANS_OUT, **params})
+                items += c.process_batch(prompts, **{**FANS_OUT, **params})
         return items
     async with AsyncVLLMClient("http://vllm", max_retries=0, http_client=httpx.AsyncClient(
             transport=httpx.MockTransport(server.aio))) as ac:
         if ttl is not None:
             ac._capacity_cache.ttl = ttl
         for _ in range(batches):
-            items += await ac.process_batch(PROMPTS, **{**FANS_OUT, **params})
+            items += await ac.process_batch(prompts, **{**FANS_OUT, **params})
     return items
 
 
@@ -141,9 +141,10 @@ async def test_a_failed_or_empty_scrape_falls_back_and_never_fails_the_batch(
 
 @pytest.mark.parametrize("twin", ["sync", "async"])
 async def test_an_explicit_limit_wins_and_sends_no_scrape(twin: str) -> None:
-    server = Server((200, SCRAPE))
-    await _run(twin, server, max_concurrency=5)
+    server = Server((200, SCRAPE))  # the scrape would put all 15 in flight at once
+    items = await _run(twin, server, prompts=PROMPTS[:15], max_concurrency=5)
     assert (server.scrapes, server.most) == (0, 5)
+    assert [i.index for i in items] == list(range(15))
 
 
 @pytest.mark.parametrize("twin", ["sync", "async"])
