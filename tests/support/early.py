@@ -19,8 +19,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from vllm_accel.server import VLLMServer
+
+class Launchable(Protocol):
+    """What a group holds: a ``VLLMServer``, or another process a test needs booted early
+    (``tests/live/server/conftest.py``)."""
+
+    def launch(self) -> object: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -30,13 +38,13 @@ class Group:
     name: str
     where: tuple[str, ...]
     """Node id prefixes of the tests that use the group."""
-    make: Callable[[], Sequence[VLLMServer]]
+    make: Callable[[], Sequence[Launchable]]
     after: str | None = None
     """Launch when that group is released (None: when collection ends)."""
     selected: bool = False
     last: str | None = None
     """Node id of the group's last selected test: the group is released after it."""
-    servers: list[VLLMServer] = field(default_factory=list)
+    servers: list[Launchable] = field(default_factory=list)
 
 
 class Early:
@@ -59,7 +67,7 @@ class Early:
             if group.selected and (group.after is None or not self._selected(group.after)):
                 self._launch(group)
 
-    def take(self, name: str) -> list[VLLMServer]:
+    def take(self, name: str) -> list[Any]:
         """The servers of ``name``: the launched ones, or (nothing launched) new ones built by
         the group's ``make``. The caller launches them (a no-op for a launched server), waits
         for them and stops them; a release stops them too."""

@@ -6,8 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -68,21 +66,13 @@ def test_server_that_dies_on_start_quotes_its_log(tmp_path: Path) -> None:
     assert not server.running
 
 
-def test_stop_leaves_no_process_and_parent_death_kills_server(tmp_path: Path) -> None:
-    """A parent killed with SIGKILL (no atexit) still takes its vLLM server down with it."""
-    models = prepare()
-    script = textwrap.dedent(f"""
-        import sys, time
-        from pathlib import Path
-        from vllm_accel.server import ServerSpec, VLLMServer
-        spec = ServerSpec(model=Path({str(models.embedding_model)!r}), served_model_name="orphan",
-                          runner="pooling", max_model_len=256, dtype="float32",
-                          python=Path({str(models.python)!r}))
-        server = VLLMServer(spec).start()
-        print(server.pid, server.base_url, flush=True)
-        time.sleep(600)
-    """)
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+def test_stop_leaves_no_process_and_parent_death_kills_server(
+        orphan_parent: subprocess.Popen[str]) -> None:
+    """A parent killed with SIGKILL (no atexit) still takes its vLLM server down with it.
+
+    The parent (``conftest.py``) starts an embedding server, prints its pid and URL, and sleeps;
+    it is launched early, so its server boots while the tests before this one run."""
+    parent = orphan_parent
     try:
         assert parent.stdout is not None
         line = parent.stdout.readline().split()
