@@ -4,21 +4,20 @@ The wheel is built once from the repository (``pip wheel --no-deps``); each envi
 it with no extra or with one extra alone, from the registry through the local pip cache. With
 its extra, an integration imports and builds its objects and the ``vllm-accel`` command runs;
 without it, each says in one line which extra to install (no traceback from the command).
-No server is needed.
+No server is needed. The wheel and environments are built by ``wheel_envs.py``, launched early
+by ``conftest.py``.
 """
 
 from __future__ import annotations
 
 import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from wheel_envs import EXTRAS
+from wheel_envs import run as _run
 
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[3]
 
 LANGCHAIN = (
     "from langchain_vllm_accel import ChatVLLM, VLLMEmbeddings\n"
@@ -31,39 +30,6 @@ LLAMAINDEX = (
     "print(type(m).__name__, m.metadata.context_window)"
 )
 CORE = "from vllm_accel import VLLMClient; print(VLLMClient('http://127.0.0.1:1').base_url)"
-
-
-EXTRAS = (None, "langchain", "llamaindex", "cli")
-
-
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600)
-
-
-def _venv(tmp: Path, wheel: Path, extra: str | None) -> Path:
-    """A fresh environment with the wheel (and ``extra``) installed by this pip (no ensurepip,
-    no byte-compiling: the slow parts of making a venv)."""
-    env = tmp / (extra or "plain")
-    made = _run([sys.executable, "-m", "venv", "--without-pip", str(env)], tmp)
-    assert made.returncode == 0, made.stderr
-    target = f"{wheel}[{extra}]" if extra else str(wheel)
-    pip = _run([sys.executable, "-m", "pip", "--python", str(env / "bin" / "python"), "install",
-                "-q", "--no-compile", "--disable-pip-version-check", target], tmp)
-    assert pip.returncode == 0, pip.stderr
-    return env
-
-
-@pytest.fixture(scope="module")
-def envs(tmp_path_factory: pytest.TempPathFactory) -> dict[str | None, Path]:
-    """The wheel, built once, installed into one fresh venv per case, all at once."""
-    out = tmp_path_factory.mktemp("wheel")
-    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
-                  str(ROOT)], out)
-    assert built.returncode == 0, built.stderr
-    (wheel,) = out.glob("vllm_accel-*.whl")
-    with ThreadPoolExecutor(len(EXTRAS)) as pool:
-        made = dict(zip(EXTRAS, pool.map(lambda e: _venv(out, wheel, e), EXTRAS), strict=True))
-    return made
 
 
 def _one_line_hint(result: subprocess.CompletedProcess[str], extra: str) -> None:
