@@ -106,3 +106,21 @@ def test_a_failed_launch_leaves_the_start_and_its_error_to_the_fixture() -> None
     assert log == ["+ok", "-ok"]  # the half-launched group is stopped
     fresh = early.take("broken")
     assert [s.up for s in fresh] == [False, False]
+
+
+def test_jobs_that_are_not_servers_follow_the_same_plan() -> None:
+    """The packaging build follows the keyed server (it runs while langchain and llamaindex
+    do); the orphan test's parent follows the pool replicas (it boots while the launcher tests
+    before it run)."""
+    log: list[str] = []
+    early = _plan(log)
+    early.plan(Group("wheel", ("live/packaging/",), lambda: [Proc("wheel", log)], after="keyed"))
+    early.plan(Group("orphan", ("live/server/orphan",), lambda: [Proc("orphan", log)],
+                     after="replicas"))
+    run = [*RUN[:-1], "live/pool/p200", "live/server/embedded", "live/server/orphan"]
+    seen = dict(_session(early, log, run))
+    assert "+wheel" not in seen["live/reliability/fault::1"]
+    assert seen["live/reliability/soak"][-4:] == ["-keyed", "+a", "+b", "+wheel"]
+    assert "+orphan" not in seen["live/pool/p2000"]  # not the last pool test
+    assert seen["live/pool/p200"][-3:] == ["-a", "-b", "+orphan"]
+    assert seen["live/server/embedded"] == seen["live/pool/p200"]  # booting meanwhile
