@@ -46,6 +46,12 @@ def _hists(text: str) -> dict[str, float]:
     return out
 
 
+def _metrics_text(base: str) -> str:
+    import httpx
+
+    return httpx.get(base + "/metrics", timeout=60).text
+
+
 def _messages(items: list[str]) -> list[list[dict[str, str]]]:
     return [[{"role": "user", "content": p}] for p in items]
 
@@ -98,11 +104,11 @@ async def _measure(base: str, n: int, reps: int,
             random.shuffle(rest)
             line = []
             for name in ["fanout", *rest]:
-                before = _hists((await client.get(base + "/metrics")).text)
+                before = _hists(await asyncio.to_thread(_metrics_text, base))
                 t0 = time.perf_counter()
                 got = await shapes[name]()
                 wall = time.perf_counter() - t0
-                after = _hists((await client.get(base + "/metrics")).text)
+                after = _hists(await asyncio.to_thread(_metrics_text, base))
                 if got != n:
                     raise RuntimeError(f"{name}: {got} choices for {n} conversations")
                 samples.setdefault(name, []).append(_phase(wall, before, after))

@@ -32,8 +32,9 @@ URL_ENV = "VLLM_ACCEL_BENCH_URL"
 EMBED_URL_ENV = "VLLM_ACCEL_BENCH_EMBED_URL"
 REPLICAS_ENV = "VLLM_ACCEL_BENCH_REPLICAS"
 SECTIONS = ("imports", "overhead", "memory", "embeddings", "rerank", "throughput", "affinity")
-AFFINITY_RESERVE_S = 240.0
-"""Seconds kept back from throughput for the affinity cell (second replica's start included)."""
+AFFINITY_RESERVE_S = 200.0
+"""Seconds kept back from throughput for the affinity cell (its second replica starts with the
+other servers, so only its three arms: measured ~40-60 s each on a quiet machine is the aim)."""
 PACKAGES = ["vllm-accel", "httpx", "httpx-sse", "pydantic", "openai", "langchain-core",
             "langchain-openai", "llama-index-core", "llama-index-llms-openai",
             "llama-index-llms-openai-like", "llama-index-embeddings-openai-like", "litellm",
@@ -137,48 +138,66 @@ def _root(url: str) -> str:
 
 
 @contextmanager
-def vllm_servers(url: str | None, embed_url: str | None,
-                 embed: bool) -> Iterator[tuple[str, str | None, str]]:
-    """(chat root, embeddings root or None, how): external ones, or embedded ones started here."""
+def vllm_servers(url: str | None, embed_url: str | None, embed: bool,
+                 replica: Any = None) -> Iterator[tuple[str, str | None, str, Any]]:
+    """(chat root, embeddings root or None, how, the embedded servers or None).
+
+    External ones, or embedded ones started here; ``replica`` (a launched, not yet ready
+    ``VLLMServer``) is started at the same time, so its start costs no time of its own.
+    """
     if url and embed and not embed_url:
         raise SystemExit("--url needs --embed-url too for the embeddings and rerank sections")
     if url and (embed_url or not embed):
-        yield _root(url), _root(embed_url) if embed_url else None, "external (development) server"
+        yield (_root(url), _root(embed_url) if embed_url else None,
+               "external (development) server", None)
         return
     from vllm_accel.server import EmbeddedServers
 
-    log(f"starting the embedded vLLM servers (chat{' and embeddings' if embed else ''}) ...")
+    log(f"starting the embedded vLLM servers (chat{' and embeddings' if embed else ''}"
+        f"{', affinity replica' if replica else ''}) ...")
     servers = EmbeddedServers(embeddings=embed)
     t0 = time.perf_counter()
+    if replica is not None:
+        replica.launch()
     servers.start()
     try:
         em = servers.embeddings.base_url if servers.embeddings else None
         log(f"servers ready in {time.perf_counter() - t0:.0f} s at {servers.chat.base_url}"
             + (f" and {em}" if em else ""))
-        yield servers.chat.base_url or "", em, "embedded server started by this run"
+        yield servers.chat.base_url or "", em, "embedded server started by this run", servers
     finally:
         servers.stop()
         log("servers stopped")
 
 
 @contextmanager
-def second_replica(chat: str, replicas: str | None) -> Iterator[tuple[list[str], str]]:
-    """Two chat replicas: the given ones, or ``chat`` and a second embedded one started here."""
+def affinity_replica(needed: bool, replicas: str | None) -> Iterator[Any]:
+    """The second embedded chat replica of the affinity cell (launched by ``vllm_servers``,
+    stopped here), or None when external replicas are given or the cell does not run."""
+    if not needed or replicas:
+        yield None
+        return
+    from vllm_accel.server import VLLMServer, chat_spec, prepare
+
+    server = VLLMServer(chat_spec(prepare(lambda _m: None)))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def second_replica(chat: str, replicas: str | None,
+                   server: Any) -> Iterator[tuple[list[str], str]]:
+    """Two chat replicas: the given ones, or ``chat`` and the launched ``server``."""
     if replicas:
         urls = [_root(u) for u in replicas.split(",") if u.strip()]
         yield urls, "external replicas (development)"
         return
-    from vllm_accel.server import VLLMServer, chat_spec, prepare
-
-    log("starting a second embedded chat replica for the affinity cell ...")
-    server = VLLMServer(chat_spec(prepare(lambda _m: None)))
     t0 = time.perf_counter()
-    server.start()
-    try:
-        log(f"second replica ready in {time.perf_counter() - t0:.0f} s at {server.base_url}")
-        yield [chat, server.base_url or ""], "two embedded replicas started by this run"
-    finally:
-        server.stop()
+    server.wait_ready()
+    log(f"second replica ready (waited {time.perf_counter() - t0:.0f} s) at {server.base_url}")
+    yield [chat, server.base_url or ""], "two embedded replicas started by this run"
 
 
 def _server_version(base: str) -> str:
@@ -223,33 +242,45 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def _served(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
             started: str) -> None:
-    """The sections on real vLLM servers: embeddings and rerank, throughput, then affinity."""
+    """The sections on real vLLM servers: embeddings and rerank, throughput, then affinity.
+
+    The affinity cell's second replica starts with the others; the embeddings server stops
+    as soon as its sections are done (its CPU and memory are then the chat server's).
+    """
     reps = 1 if args.quick else args.reps
     embed = bool({"embeddings", "rerank"} & set(sections))
-    with vllm_servers(args.url, args.embed_url, embed) as (base, em, how):
+    with affinity_replica("affinity" in sections, args.replicas) as replica, \
+            vllm_servers(args.url, args.embed_url, embed, replica) as (base, em, how, servers):
         if em and "embeddings" in sections:
             log("embeddings throughput ...")
             data["embeddings"] = embeddings.run_embeddings(em, reps, log)
         if em and "rerank" in sections:
             log("rerank throughput ...")
             data["rerank"] = embeddings.run_rerank(em, reps, log)
+        if servers is not None and servers.embeddings is not None:
+            servers.embeddings.stop()
+            log("embeddings server stopped")
         if "throughput" in sections:
-            sizes = [int(s) for s in args.sizes.split(",")]
-            # What the run has left goes to throughput (at least 2 minutes), less the reserve.
-            reserve = AFFINITY_RESERVE_S if "affinity" in sections else 0.0
-            budget = max(120.0, args.budget * 60 - _elapsed() - 30 - reserve)
-            log(f"throughput: {budget:.0f} s left in the time budget")
-            only = args.paths.split(",") if args.paths else None
-            tp = throughput.run(base, sizes, reps, log, budget_s=budget, only=only)
-            tp["server"] = {"how": how, "version": _server_version(base), "model": "smollm2"}
-            tp["measured_at"] = started
-            tp["other_vllm_servers"] = data["machine"]["other_vllm_servers_at_start"]
-            data["throughput"] = tp
+            _throughput(args, sections, data, started, base, how, reps)
         if "affinity" in sections:
-            with second_replica(base, args.replicas) as (urls, rhow):
+            with second_replica(base, args.replicas, replica) as (urls, rhow):
                 log(f"affinity: {len(urls)} replicas ({rhow}) ...")
-                data["affinity"] = affinity.run(urls, 1, log) | {
-                    "how": rhow}
+                data["affinity"] = affinity.run(urls, 1, log) | {"how": rhow}
+
+
+def _throughput(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
+                started: str, base: str, how: str, reps: int) -> None:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    # What the run has left goes to throughput (at least 2 minutes), less the reserve.
+    reserve = AFFINITY_RESERVE_S if "affinity" in sections else 0.0
+    budget = max(120.0, args.budget * 60 - _elapsed() - 30 - reserve)
+    log(f"throughput: {budget:.0f} s left in the time budget")
+    only = args.paths.split(",") if args.paths else None
+    tp = throughput.run(base, sizes, reps, log, budget_s=budget, only=only)
+    tp["server"] = {"how": how, "version": _server_version(base), "model": "smollm2"}
+    tp["measured_at"] = started
+    tp["other_vllm_servers"] = data["machine"]["other_vllm_servers_at_start"]
+    data["throughput"] = tp
 
 
 def main(argv: list[str]) -> int:
@@ -298,7 +329,7 @@ def main(argv: list[str]) -> int:
                     base, long_tokens=5_000 if args.quick else 20_000,
                     short_tokens=500 if args.quick else 2_000,
                     requests=1_000 if args.quick else 10_000,
-                    anchor_requests=500 if args.quick else 2_000, log=log)
+                    anchor_requests=500 if args.quick else 1_000, log=log)
     served = {"throughput", "embeddings", "rerank", "affinity"} & set(sections)
     if served:
         _served(args, sections, data, started.isoformat())

@@ -6,9 +6,14 @@ for every path (the ceiling's own usage numbers check that). Each repetition run
 once per batch size in a fresh random order; a path's ratio is its throughput over the
 ceiling's in the same repetition, and the reported figure is the median over repetitions.
 
-The sequential loop (``OpenAILike`` called prompt after prompt) runs once per repetition, on the
-first ``LOOP_CAP`` prompts of the smallest batch: a loop's throughput does not depend on the batch
-size, and running 128 prompts one by one would take minutes.
+The sequential loop (``OpenAILike`` called prompt after prompt) is no target and runs only when
+named (``--paths``): once per repetition, on the first ``LOOP_CAP`` prompts of the smallest batch.
+
+Around every run the chat server's ``/metrics`` histograms are read (outside the timing): the
+per-request means of queue time, prefill and end-to-end latency that the engine saw, and
+``gap_s``, the wall time minus the mean end-to-end latency (time the requests spent outside the
+engine: the client, HTTP and the server's chat-template rendering). They are the measured
+cause reported next to a missed target.
 
 Next to each wall-clock figure: the client's CPU seconds per 1,000 prompts (``process_time`` of
 this process, every thread; vLLM runs in its own processes). Paths carry the target of issue
@@ -30,7 +35,12 @@ from dataclasses import dataclass
 from typing import Any
 
 MODEL = "smollm2"
-MAX_TOKENS = 16
+MAX_TOKENS = 8
+"""Eight answer tokens (was 16, the issue's table 32): every path does the same server work in
+the same repetition, so the ratios still compare the clients; fewer tokens make the fixed cost
+of each request (the client, HTTP, the server's rendering) a larger share of the wall time, so
+the differences between paths are larger than with long answers. Halving the tokens is what
+lets three repetitions of every cell fit in ``make bench``'s 20 minutes."""
 LOOP_CAP = 8
 NO_EOS = {"0": -100.0, "1": -100.0, "2": -100.0}
 """SmolLM2's ``<|endoftext|>``, ``<|im_start|>`` and ``<|im_end|>`` banned: every answer runs to
@@ -209,6 +219,10 @@ def openailike_gather(base: str, items: list[str]) -> None:
     asyncio.run(go())
 
 
+Sample = tuple[float, int, float, dict[str, float]]
+"""Seconds, tokens, client CPU s per 1,000 prompts, the engine's phases."""
+
+
 @dataclass(frozen=True)
 class Path:
     name: str
@@ -225,7 +239,8 @@ class Path:
 PATHS = [
     Path("fanout", "asyncio fan-out, raw httpx (ceiling)", "ceiling", ceiling),
     Path("chatopenai_batch", "ChatOpenAI.batch", "anchor", chatopenai_batch),
-    Path("openailike_loop", "OpenAILike, loop", "anchor", openailike_loop, LOOP_CAP),
+    Path("openailike_loop", "OpenAILike, loop", "anchor", openailike_loop, LOOP_CAP,
+         default=False),
     Path("openailike_gather", "OpenAILike, asyncio.gather", "anchor", openailike_gather),
     Path("litellm_gather", "litellm.acompletion (hosted_vllm/), asyncio.gather", "anchor",
          litellm_gather),
@@ -249,17 +264,53 @@ PATHS = [
 ]
 
 
-def _timed(path: Path, base: str, items: list[str]) -> tuple[float, int, float]:
-    """Seconds, tokens (from the prompt count; the ceiling's usage is checked) and client CPU
-    seconds per 1,000 prompts (this process's user + system time, every thread)."""
+_HISTS = {"e2e_request_latency_seconds": "e2e", "request_queue_time_seconds": "queue",
+          "request_prefill_time_seconds": "prefill"}
+
+
+def _server_hists(base: str) -> dict[str, float]:
+    """The sums and counts of the engine's per-request histograms (empty if unreadable)."""
+    import httpx
+
+    try:
+        text = httpx.get(base + "/metrics", timeout=30).text
+    except httpx.HTTPError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition("{")
+        short = _HISTS.get(name.removeprefix("vllm:").rsplit("_", 1)[0])
+        if short and name.endswith(("_sum", "_count")):
+            key = f"{short}_{name.rsplit('_', 1)[1]}"
+            out[key] = out.get(key, 0.0) + float(value.rsplit(" ", 1)[1])
+    return out
+
+
+def phases(wall: float, before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Per-request means (seconds) the engine saw during one run, and the gap outside it."""
+    out: dict[str, float] = {}
+    for short in _HISTS.values():
+        count = after.get(f"{short}_count", 0.0) - before.get(f"{short}_count", 0.0)
+        if count > 0:
+            out[f"{short}_s"] = (after[f"{short}_sum"] - before.get(f"{short}_sum", 0.0)) / count
+    if "e2e_s" in out:
+        out["gap_s"] = wall - out["e2e_s"]
+    return out
+
+
+def _timed(path: Path, base: str, items: list[str]) -> tuple[float, int, float, dict[str, float]]:
+    """Seconds, tokens (from the prompt count; the ceiling's usage is checked), client CPU
+    seconds per 1,000 prompts (this process's user + system time, every thread) and the
+    engine's phases (:func:`phases`)."""
     run_items = items[: path.cap] if path.cap else items
+    before = _server_hists(base)
     c0, t0 = time.process_time(), time.perf_counter()
     tokens = path.run(base, run_items)
     secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     expected = len(run_items) * MAX_TOKENS
     if isinstance(tokens, int) and tokens != expected:
         raise RuntimeError(f"end tokens not banned: {tokens} tokens, expected {expected}")
-    return secs, expected, cpu * 1000 / len(run_items)
+    return secs, expected, cpu * 1000 / len(run_items), phases(secs, before, _server_hists(base))
 
 
 def _estimate(p: Path, n: int, ceil_secs: dict[int, float]) -> float:
@@ -270,6 +321,11 @@ def _estimate(p: Path, n: int, ceil_secs: dict[int, float]) -> float:
     if p.name == "chatopenai_batch":  # a thread pool of min(32, cpus + 4) workers
         return max(ceil_secs.get(n, one_wave), -(-n // ((os.cpu_count() or 1) + 4)) * one_wave)
     return ceil_secs.get(n, one_wave) * 1.5
+
+
+def _median_phases(rows: list[dict[str, float]]) -> dict[str, float]:
+    keys = set().union(*rows) if rows else set()
+    return {k: statistics.median(r[k] for r in rows if k in r) for k in sorted(keys)}
 
 
 def warm_imports() -> None:
@@ -299,7 +355,7 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
     # Warm-up: the first requests of a fresh server are slow.
     ceiling(base, prompts(8))
     ceiling(base, prompts(8))
-    samples: dict[int, dict[str, dict[int, tuple[float, int, float]]]] = {
+    samples: dict[int, dict[str, dict[int, Sample]]] = {
         n: {p.name: {} for p in paths} for n in sizes}
     t_start = time.perf_counter()
     errors: list[str] = []
@@ -324,14 +380,14 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
                     took.append(f"{p.name} skipped")
                     continue
                 try:
-                    secs, tokens, cpu = _timed(p, base, prompts(n))
+                    secs, tokens, cpu, phase = _timed(p, base, prompts(n))
                 except Exception as exc:  # one broken path must not stop the run
                     errors.append(f"{p.name} at {n}: {type(exc).__name__}: {exc}"[:300])
                     took.append(f"{p.name} ERROR")
                     continue
                 if p.name == "fanout":
                     ceil_secs[n] = secs
-                samples[n][p.name][rep] = (secs, tokens, cpu)
+                samples[n][p.name][rep] = (secs, tokens, cpu, phase)
                 took.append(f"{p.name} {secs:.1f}s")
             log(f"  rep {rep + 1} size {n}: " + ", ".join(took))
         done_reps += 1
@@ -346,12 +402,12 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
 
 
 def _summarize(paths: list[Path], sizes: list[int],
-               samples: dict[int, dict[str, dict[int, tuple[float, int, float]]]],
+               samples: dict[int, dict[str, dict[int, Sample]]],
                errors: list[str],
                log: Callable[[str], None]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for n in sizes:
-        ceil = {rep: tok / s for rep, (s, tok, _) in samples[n]["fanout"].items()}
+        ceil = {rep: tok / s for rep, (s, tok, _, _) in samples[n]["fanout"].items()}
         entry = {}
         for p in paths:
             got = {rep: v for rep, v in samples[n][p.name].items() if rep in ceil}
@@ -363,13 +419,14 @@ def _summarize(paths: list[Path], sizes: list[int],
                                  "error": any(e.startswith(f"{p.name} at {n}:") for e in errors),
                                  "not_measured": True}
                 continue
-            tps = {rep: tok / s for rep, (s, tok, _) in got.items()}
+            tps = {rep: tok / s for rep, (s, tok, _, _) in got.items()}
             entry[p.name] = {
                 "label": p.label, "family": p.family, "target": p.target,
                 "prompts_run": min(n, p.cap or n),
                 "tokens_per_s": statistics.median(tps.values()),
-                "seconds": statistics.median([s for s, _, _ in got.values()]),
-                "cpu_s_per_1k": statistics.median([c for _, _, c in got.values()]),
+                "seconds": statistics.median([s for s, _, _, _ in got.values()]),
+                "cpu_s_per_1k": statistics.median([c for _, _, c, _ in got.values()]),
+                "phases": _median_phases([ph for _, _, _, ph in got.values()]),
                 "ratio": statistics.median([t / ceil[rep] for rep, t in tps.items()]),
                 "ratios": [t / ceil[rep] for rep, t in tps.items()],
                 "reps_ok": len(got),
