@@ -176,10 +176,13 @@ async def test_a_big_chat_batch_goes_in_chunks_in_order_with_its_own_errors(
     prompts: list[Any] = [f"Say the number {i}." for i in range(40)]
     prompts[20] = "word " * 3000  # in the second chunk
     seen: list[tuple[int, int]] = []
+    chat_client.reset_stats()
     before = _received(chat_server_url)
     items, metrics = await resolve(chat_client.process_batch_with_metrics(
         prompts, mode="chat", progress=lambda d, t: seen.append((d, t)), **GREEDY))
     assert _sent(before, _received(chat_server_url)) == {BATCH: 3, CHAT: chunk}
+    stats = chat_client.stats().by_route
+    assert (stats[BATCH].requests, stats[CHAT].requests) == (3, chunk)
     assert [i.index for i in items] == list(range(40))
     assert [i.prompt for i in items] == prompts
     assert [i.ok for i in items] == [i != 20 for i in range(40)]
