@@ -49,6 +49,9 @@ def throughput_cause(data: dict[str, Any], size: str, name: str) -> str | None:
                  f" {_ms(cp.get('prefill_s'))}; outside the engine (wall - mean end-to-end:"
                  f" client, HTTP, the server's rendering) {_ms(ep['gap_s'])} vs"
                  f" {_ms(cp['gap_s'])}")
+    if ep.get("prompt_tokens") and cp.get("prompt_tokens"):
+        text += (f"; prompt tokens per request {ep['prompt_tokens']:.0f} vs"
+                 f" {cp['prompt_tokens']:.0f}")
     return text
 
 

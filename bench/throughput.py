@@ -93,6 +93,19 @@ def core_batch_chat(base: str, items: list[str]) -> None:
         _check_items(client.process_batch(items, mode="chat", max_tokens=MAX_TOKENS, **EXTRA))
 
 
+def core_batch_chat_unchunked(base: str, items: list[str]) -> None:
+    """``process_batch(mode="chat")`` with every conversation in ONE batch-chat request (the
+    chunk size raised for the run): what the chunks are measured against."""
+    from vllm_accel import _batch
+
+    chunk = _batch.BATCH_CHAT_CHUNK
+    _batch.BATCH_CHAT_CHUNK = 1 << 30
+    try:
+        core_batch_chat(base, items)
+    finally:
+        _batch.BATCH_CHAT_CHUNK = chunk
+
+
 def core_abatch_chat(base: str, items: list[str]) -> None:
     from vllm_accel import AsyncVLLMClient
 
@@ -250,6 +263,8 @@ PATHS = [
          target="batch"),
     Path("aprocess_batch", "AsyncVLLMClient.process_batch (chat)", "ours", core_abatch_chat,
          target="batch"),
+    Path("process_batch_unchunked", "VLLMClient.process_batch (chat, one batch request, no"
+         " chunks)", "reference", core_batch_chat_unchunked),
     Path("process_batch_completions", "VLLMClient.process_batch (one completions request)",
          "ours", core_batch_completions),
     Path("pool_batch", "VLLMClient(endpoints=[url]).process_batch (chat, fans out)", "ours",
@@ -279,6 +294,9 @@ def _server_hists(base: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for line in text.splitlines():
         name, _, value = line.partition("{")
+        if name == "vllm:prompt_tokens_total":
+            out["prompt_tokens"] = out.get("prompt_tokens", 0.0) + float(value.rsplit(" ", 1)[1])
+            continue
         short = _HISTS.get(name.removeprefix("vllm:").rsplit("_", 1)[0])
         if short and name.endswith(("_sum", "_count")):
             key = f"{short}_{name.rsplit('_', 1)[1]}"
@@ -287,7 +305,8 @@ def _server_hists(base: str) -> dict[str, float]:
 
 
 def phases(wall: float, before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    """Per-request means (seconds) the engine saw during one run, and the gap outside it."""
+    """Per-request means the engine saw during one run (seconds; ``prompt_tokens``: prompt
+    tokens per request, the chat template's included) and the gap outside it."""
     out: dict[str, float] = {}
     for short in _HISTS.values():
         count = after.get(f"{short}_count", 0.0) - before.get(f"{short}_count", 0.0)
@@ -295,6 +314,9 @@ def phases(wall: float, before: dict[str, float], after: dict[str, float]) -> di
             out[f"{short}_s"] = (after[f"{short}_sum"] - before.get(f"{short}_sum", 0.0)) / count
     if "e2e_s" in out:
         out["gap_s"] = wall - out["e2e_s"]
+        count = after["e2e_count"] - before.get("e2e_count", 0.0)
+        out["prompt_tokens"] = (after.get("prompt_tokens", 0.0)
+                                - before.get("prompt_tokens", 0.0)) / count
     return out
 
 

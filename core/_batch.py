@@ -170,12 +170,14 @@ class Plan:
         return cls(items, chat, single and endpoints < 2,
                    max(1, min(max_concurrency or len(items), len(items))))
 
-    def chunks(self, size: int = BATCH_CHAT_CHUNK) -> list[Plan]:
-        """This batch in consecutive sub-plans of at most ``size`` prompts.
+    def chunks(self, size: int | None = None) -> list[Plan]:
+        """This batch in consecutive sub-plans of at most ``size`` prompts (default
+        ``BATCH_CHAT_CHUNK``, read when called).
 
         Their items keep their whole-batch index: the chunks' items, concatenated, are the
         batch's, in order.
         """
+        size = size or BATCH_CHAT_CHUNK
         parts = [self.prompts[i:i + size] for i in range(0, len(self.prompts), size)]
         return [Plan(part, self.chat, self.single_request, max(1, min(self.workers, len(part))),
                      self.offset + k * size) for k, part in enumerate(parts)]
