@@ -171,8 +171,9 @@ class Plan:
                    max(1, min(max_concurrency or len(items), len(items))))
 
     def chunks(self, size: int | None = None) -> list[Plan]:
-        """This batch in consecutive sub-plans of at most ``size`` prompts (default
-        ``BATCH_CHAT_CHUNK``, read when called).
+        """This batch in consecutive sub-plans of at most ``size`` prompts.
+
+        ``size`` defaults to ``BATCH_CHAT_CHUNK``, read when called.
 
         Their items keep their whole-batch index: the chunks' items, concatenated, are the
         batch's, in order.
