@@ -326,21 +326,28 @@ def markdown(data: dict[str, Any]) -> str:
             "## Batch throughput (real vLLM)",
             "",
             f"SmolLM2-135M on vLLM {server.get('version', '?')} ({server.get('how', '?')}), CPU"
-            f" only. Every request asks for {tp['max_tokens']} tokens with `ignore_eos`, so all"
-            " generate the same count; tokens/s = prompts x tokens / wall time (client"
+            f" only. Every request asks for {tp['max_tokens']} tokens with the end tokens banned"
+            " (`logit_bias`, honoured by every route), so all generate the same count (few"
+            " tokens make each request's fixed cost, client, HTTP and the server's rendering,"
+            " a larger share of the time than long answers would: the differences between"
+            " paths are larger, not smaller); tokens/s = prompts x tokens / wall time (client"
             " construction included, as a user pays it). Ceiling: `asyncio.gather` of raw httpx"
             " requests, no concurrency limit. Each repetition runs every size, the ceiling first,"
             " then every other path in a fresh random order (interleaved, so drift hits all"
             " paths alike). Ratio to the ceiling of the same repetition and size, median of"
             f" {tp['reps']} (range in brackets); client CPU: this process's user + system time"
-            " per 1,000 prompts (`time.process_time`, every thread), median. The sequential"
-            f" loop runs on the first {tp['loop_cap']} prompts only (its rate does not depend on"
-            " the batch size). Named targets (#16): a chat batch at least"
+            " per 1,000 prompts (`time.process_time`, every thread), median. A sequential"
+            f" loop, when named, runs on the first {tp['loop_cap']} prompts only (its rate does"
+            " not depend on the batch size). Chat batches of the core go to"
+            " `/v1/chat/completions/batch` in chunks of"
+            f" {tp.get('chat_chunk', '?')} conversations, all at once; the unchunked row sends"
+            " them all in one request. Named targets (#16): a chat batch at least"
             f" {report16.BATCH_TARGET}x at 64 and 128 prompts, any path at least"
             f" {report16.FANOUT_TARGET}x at every size; the pool rows fan out by design.",
             "",
             *_throughput_rows(data),
             "",
+            *report16.phase_section(data),
         ]
         if tp.get("reps", 0) < 2:
             lines += ["**One repetition only, on a machine whose cores other vLLM servers were"

@@ -162,3 +162,26 @@ def affinity_section(data: dict[str, Any]) -> list[str]:
         lines.append(f"| {name} | {rate} | {a['ttft_p50_s'] * 1000:.0f} ms"
                      f" | {a['ttft_first_turn_p50_s'] * 1000:.0f} ms | {same} | {per} |")
     return [*lines, ""]
+
+
+def phase_section(data: dict[str, Any]) -> list[str]:
+    """Where the time of each path goes at the sizes of the chat-batch target (engine phases)."""
+    sizes = _get(data, "throughput", "sizes") or {}
+    rows = []
+    for size in BATCH_SIZES:
+        for e in (sizes.get(size) or {}).values():
+            ph = e.get("phases") or {}
+            if "gap_s" not in ph:
+                continue
+            rows.append(f"| {size} | {e['label']} | {e['seconds']:.2f} s | {ph['e2e_s']:.2f} s"
+                        f" | {ph.get('queue_s', 0):.2f} s | {ph.get('prefill_s', 0):.2f} s"
+                        f" | {ph['gap_s']:.2f} s | {ph.get('prompt_tokens', 0):.0f} |")
+    if not rows:
+        return []
+    return ["Where the time goes (medians; the engine's per-request means from `/metrics`"
+            " deltas around each run; outside the engine = wall - mean end-to-end: the client,"
+            " HTTP and the server's chat-template rendering, which vLLM 0.32's batch route does"
+            " for every conversation of a request before the engine sees the first):", "",
+            "| prompts | path | wall | engine end-to-end | queue | prefill | outside the engine"
+            " | prompt tokens / request |", "|---:|---|---:|---:|---:|---:|---:|---:|",
+            *rows, ""]

@@ -414,7 +414,10 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
             log(f"  rep {rep + 1} size {n}: " + ", ".join(took))
         done_reps += 1
         log(f"throughput rep {rep + 1}/{reps}: {time.perf_counter() - t_start:.0f} s")
+    from vllm_accel._batch import BATCH_CHAT_CHUNK
+
     result: dict[str, Any] = {"max_tokens": MAX_TOKENS, "loop_cap": LOOP_CAP,
+                              "chat_chunk": BATCH_CHAT_CHUNK,
                               "reps": done_reps, "reps_planned": reps, "errors": errors,
                               "skipped": skipped, "budget_s": budget_s}
     result["sizes"] = _summarize(paths, sizes, samples, errors, log)
