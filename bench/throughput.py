@@ -34,23 +34,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-MODEL = "smollm2"
-MAX_TOKENS = 8
-"""Eight answer tokens (was 16, the issue's table 32): every path does the same server work in
-the same repetition, so the ratios still compare the clients; fewer tokens make the fixed cost
-of each request (the client, HTTP, the server's rendering) a larger share of the wall time, so
-the differences between paths are larger than with long answers. Halving the tokens is what
-lets three repetitions of every cell fit in ``make bench``'s 20 minutes."""
-LOOP_CAP = 8
-NO_EOS = {"0": -100.0, "1": -100.0, "2": -100.0}
-"""SmolLM2's ``<|endoftext|>``, ``<|im_start|>`` and ``<|im_end|>`` banned: every answer runs to
-``max_tokens``. Unlike ``ignore_eos`` (which ``/v1/chat/completions/batch`` drops silently, so a
-batch carrying it fans out), ``logit_bias`` is honoured by every route, so the chat batch paths
-go out as one request and every path, the ceiling included, does the same work."""
-EXTRA: dict[str, Any] = {"logit_bias": NO_EOS}
-FANOUT_EXTRA: dict[str, Any] = {**EXTRA, "ignore_eos": True}
-"""The pool rows: ``ignore_eos`` (a no-op next to the bias) keeps them off the batch route, so
-they measure the fan-out they stand for."""
+from . import phases as phases_mod
+from .anchors import (
+    chatopenai_batch,
+    litellm_gather,
+    litellm_router_gather,
+    openailike_gather,
+    openailike_loop,
+)
+from .settings import EXTRA, FANOUT_EXTRA, LOOP_CAP, MAX_TOKENS, MODEL, NO_EOS
+
+__all__ = ["EXTRA", "FANOUT_EXTRA", "LOOP_CAP", "MAX_TOKENS", "MODEL", "NO_EOS", "PATHS", "Path",
+           "ceiling", "prompts", "run"]
 
 
 def prompts(n: int) -> list[str]:
@@ -150,54 +145,6 @@ def li_vllm_abatch(base: str, items: list[str]) -> None:
     asyncio.run(llm.abatch_complete(items, **EXTRA))
 
 
-# -- the anchors ------------------------------------------------------------------------------
-
-def _chat_openai(base: str) -> Any:
-    from langchain_openai import ChatOpenAI
-
-    return ChatOpenAI(model=MODEL, base_url=base + "/v1", api_key="bench-key",
-                      max_tokens=MAX_TOKENS, extra_body=EXTRA)
-
-
-def chatopenai_batch(base: str, items: list[str]) -> None:
-    _chat_openai(base).batch(items)
-
-
-def _openai_like(base: str) -> Any:
-    from llama_index.llms.openai_like import OpenAILike
-
-    return OpenAILike(model=MODEL, api_base=base + "/v1", api_key="bench-key",
-                      max_tokens=MAX_TOKENS, is_chat_model=True, is_function_calling_model=False,
-                      context_window=2048, timeout=600.0,
-                      additional_kwargs={"extra_body": EXTRA})
-
-
-def litellm_gather(base: str, items: list[str]) -> None:
-    import litellm
-
-    async def go() -> None:
-        await asyncio.gather(*(litellm.acompletion(
-            model=f"hosted_vllm/{MODEL}", api_base=base + "/v1", api_key="bench-key",
-            messages=[{"role": "user", "content": p}], max_tokens=MAX_TOKENS,
-            extra_body=EXTRA) for p in items))
-
-    asyncio.run(go())
-
-
-def litellm_router_gather(base: str, items: list[str]) -> None:
-    from litellm import Router
-
-    router = Router(model_list=[{"model_name": MODEL, "litellm_params": {
-        "model": f"hosted_vllm/{MODEL}", "api_base": base + "/v1", "api_key": "bench-key"}}])
-
-    async def go() -> None:
-        await asyncio.gather(*(router.acompletion(
-            model=MODEL, messages=[{"role": "user", "content": p}], max_tokens=MAX_TOKENS,
-            extra_body=EXTRA) for p in items))
-
-    asyncio.run(go())
-
-
 def core_pool_batch(base: str, items: list[str]) -> None:
     from vllm_accel import VLLMClient
 
@@ -213,21 +160,6 @@ def core_pool_abatch(base: str, items: list[str]) -> None:
         async with AsyncVLLMClient(endpoints=[base], model=MODEL) as client:
             _check_items(await client.process_batch(items, mode="chat", max_tokens=MAX_TOKENS,
                                                     **FANOUT_EXTRA))
-
-    asyncio.run(go())
-
-
-def openailike_loop(base: str, items: list[str]) -> None:
-    llm = _openai_like(base)
-    for p in items:
-        llm.complete(p)
-
-
-def openailike_gather(base: str, items: list[str]) -> None:
-    llm = _openai_like(base)
-
-    async def go() -> None:
-        await asyncio.gather(*(llm.acomplete(p) for p in items))
 
     asyncio.run(go())
 
@@ -279,60 +211,20 @@ PATHS = [
 ]
 
 
-_HISTS = {"e2e_request_latency_seconds": "e2e", "request_queue_time_seconds": "queue",
-          "request_prefill_time_seconds": "prefill"}
-
-
-def _server_hists(base: str) -> dict[str, float]:
-    """The sums and counts of the engine's per-request histograms (empty if unreadable)."""
-    import httpx
-
-    try:
-        text = httpx.get(base + "/metrics", timeout=30).text
-    except httpx.HTTPError:
-        return {}
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        name, _, value = line.partition("{")
-        if name == "vllm:prompt_tokens_total":
-            out["prompt_tokens"] = out.get("prompt_tokens", 0.0) + float(value.rsplit(" ", 1)[1])
-            continue
-        short = _HISTS.get(name.removeprefix("vllm:").rsplit("_", 1)[0])
-        if short and name.endswith(("_sum", "_count")):
-            key = f"{short}_{name.rsplit('_', 1)[1]}"
-            out[key] = out.get(key, 0.0) + float(value.rsplit(" ", 1)[1])
-    return out
-
-
-def phases(wall: float, before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    """Per-request means the engine saw during one run (seconds; ``prompt_tokens``: prompt
-    tokens per request, the chat template's included) and the gap outside it."""
-    out: dict[str, float] = {}
-    for short in _HISTS.values():
-        count = after.get(f"{short}_count", 0.0) - before.get(f"{short}_count", 0.0)
-        if count > 0:
-            out[f"{short}_s"] = (after[f"{short}_sum"] - before.get(f"{short}_sum", 0.0)) / count
-    if "e2e_s" in out:
-        out["gap_s"] = wall - out["e2e_s"]
-        count = after["e2e_count"] - before.get("e2e_count", 0.0)
-        out["prompt_tokens"] = (after.get("prompt_tokens", 0.0)
-                                - before.get("prompt_tokens", 0.0)) / count
-    return out
-
-
 def _timed(path: Path, base: str, items: list[str]) -> tuple[float, int, float, dict[str, float]]:
     """Seconds, tokens (from the prompt count; the ceiling's usage is checked), client CPU
     seconds per 1,000 prompts (this process's user + system time, every thread) and the
-    engine's phases (:func:`phases`)."""
+    engine's phases (:func:`bench.phases.phases`)."""
     run_items = items[: path.cap] if path.cap else items
-    before = _server_hists(base)
+    before = phases_mod.server_hists(base)
     c0, t0 = time.process_time(), time.perf_counter()
     tokens = path.run(base, run_items)
     secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     expected = len(run_items) * MAX_TOKENS
     if isinstance(tokens, int) and tokens != expected:
         raise RuntimeError(f"end tokens not banned: {tokens} tokens, expected {expected}")
-    return secs, expected, cpu * 1000 / len(run_items), phases(secs, before, _server_hists(base))
+    after = phases_mod.server_hists(base)
+    return secs, expected, cpu * 1000 / len(run_items), phases_mod.phases(secs, before, after)
 
 
 def _estimate(p: Path, n: int, ceil_secs: dict[int, float]) -> float:
@@ -343,11 +235,6 @@ def _estimate(p: Path, n: int, ceil_secs: dict[int, float]) -> float:
     if p.name == "chatopenai_batch":  # a thread pool of min(32, cpus + 4) workers
         return max(ceil_secs.get(n, one_wave), -(-n // ((os.cpu_count() or 1) + 4)) * one_wave)
     return ceil_secs.get(n, one_wave) * 1.5
-
-
-def _median_phases(rows: list[dict[str, float]]) -> dict[str, float]:
-    keys = set().union(*rows) if rows else set()
-    return {k: statistics.median(r[k] for r in rows if k in r) for k in sorted(keys)}
 
 
 def warm_imports() -> None:
@@ -451,7 +338,7 @@ def _summarize(paths: list[Path], sizes: list[int],
                 "tokens_per_s": statistics.median(tps.values()),
                 "seconds": statistics.median([s for s, _, _, _ in got.values()]),
                 "cpu_s_per_1k": statistics.median([c for _, _, c, _ in got.values()]),
-                "phases": _median_phases([ph for _, _, _, ph in got.values()]),
+                "phases": phases_mod.median_phases([ph for _, _, _, ph in got.values()]),
                 "ratio": statistics.median([t / ceil[rep] for rep, t in tps.items()]),
                 "ratios": [t / ceil[rep] for rep, t in tps.items()],
                 "reps_ok": len(got),
