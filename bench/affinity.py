@@ -44,7 +44,7 @@ MAX_CONVERSATIONS = 96
 MAX_TOKENS = 8
 WORDS = ("river", "engine", "ledger", "harbour", "violet", "signal", "meadow", "copper",
          "lantern", "orbit", "quarry", "saddle", "timber", "velvet", "walnut", "zephyr")
-_KV = re.compile(r'^vllm:cache_config_info\{[^}]*kv_cache_size_tokens="(\d+)"', re.M)
+KV = re.compile(r'^vllm:cache_config_info\{[^}]*kv_cache_size_tokens="(\d+)"', re.M)
 
 
 @dataclass
@@ -69,7 +69,7 @@ def kv_cache_tokens(urls: list[str]) -> int | None:
 
     sizes = []
     for u in urls:
-        found = _KV.search(httpx.get(u + "/metrics", timeout=30).text)
+        found = KV.search(httpx.get(u + "/metrics", timeout=30).text)
         if found:
             sizes.append(int(found.group(1)))
     return min(sizes) if len(sizes) == len(urls) else None
@@ -192,10 +192,10 @@ async def _arm(urls: list[str], name: str, conversations: int) -> dict[str, Any]
         secs = time.perf_counter() - t0
         after = await asyncio.to_thread(_cache, urls)
     return _arm_result(urls, before, after, ttfts, secs) | {
-        "same_replica_share": _same_share(placed)}
+        "same_replica_share": same_share(placed)}
 
 
-def _same_share(placed: dict[str, list[str]]) -> float | None:
+def same_share(placed: dict[str, list[str]]) -> float | None:
     """The share of later turns placed on the replica of the conversation's previous turn."""
     pairs = [(a, b) for names in placed.values() for a, b in zip(names, names[1:], strict=False)]
     return sum(a == b for a, b in pairs) / len(pairs) if pairs else None

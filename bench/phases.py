@@ -14,13 +14,17 @@ _HISTS = {"e2e_request_latency_seconds": "e2e", "request_queue_time_seconds": "q
 
 
 def server_hists(base: str) -> dict[str, float]:
-    """The sums and counts of the engine's per-request histograms (empty if unreadable)."""
+    """:func:`parse` of the server's ``/metrics`` (empty if unreadable)."""
     import httpx
 
     try:
-        text = httpx.get(base + "/metrics", timeout=30).text
+        return parse(httpx.get(base + "/metrics", timeout=30).text)
     except httpx.HTTPError:
         return {}
+
+
+def parse(text: str) -> dict[str, float]:
+    """The sums and counts of the engine's per-request histograms, and the prompt tokens."""
     out: dict[str, float] = {}
     for line in text.splitlines():
         name, _, value = line.partition("{")
