@@ -5,7 +5,8 @@ Sections that need no server run against the zero-cost responder (a child proces
 The others run on the real vLLM: the embedded chat and embedding servers this run starts and
 stops (``EmbeddedServers``), plus a second chat replica for the affinity cell, or already
 running ones named by ``--url``, ``--embed-url`` and ``--replicas`` (for development only;
-``make bench`` always starts its own).
+``make bench`` always starts its own). The embedded servers launch after the overhead section
+and load while the memory section runs; the embeddings server stops after its sections.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ URL_ENV = "VLLM_ACCEL_BENCH_URL"
 EMBED_URL_ENV = "VLLM_ACCEL_BENCH_EMBED_URL"
 REPLICAS_ENV = "VLLM_ACCEL_BENCH_REPLICAS"
 SECTIONS = ("imports", "overhead", "memory", "embeddings", "rerank", "throughput", "affinity")
-AFFINITY_RESERVE_S = 200.0
-"""Seconds kept back from throughput for the affinity cell (its second replica starts with the
-other servers, so only its three arms: measured ~40-60 s each on a quiet machine is the aim)."""
+AFFINITY_RESERVE_S = 150.0
+"""Seconds kept back from throughput for the affinity cell: only its three arms (the second
+replica launches with the other servers). Estimated, not measured on a quiet machine: ~65k
+prompt tokens per arm's first turns plus the misses, at the ~4.5-5k prompt tokens/s the chat
+server's own log reports at its best, ~30-50 s an arm."""
 PACKAGES = ["vllm-accel", "httpx", "httpx-sse", "pydantic", "openai", "langchain-core",
             "langchain-openai", "llama-index-core", "llama-index-llms-openai",
             "llama-index-llms-openai-like", "llama-index-embeddings-openai-like", "litellm",
@@ -137,53 +140,66 @@ def _root(url: str) -> str:
     return url.rstrip("/").removesuffix("/v1")
 
 
-@contextmanager
-def vllm_servers(url: str | None, embed_url: str | None, embed: bool,
-                 replica: Any = None) -> Iterator[tuple[str, str | None, str, Any]]:
-    """(chat root, embeddings root or None, how, the embedded servers or None).
+class Servers:
+    """The embedded vLLM servers this run needs: the chat and embeddings servers (unless
+    external ones are given) and the affinity cell's second chat replica (unless ``--replicas``).
 
-    External ones, or embedded ones started here; ``replica`` (a launched, not yet ready
-    ``VLLMServer``) is started at the same time, so its start costs no time of its own.
+    :meth:`launch` starts their processes without waiting, so they load while the memory
+    section runs (it measures resident memory, not time); :meth:`stop` stops every one.
     """
-    if url and embed and not embed_url:
-        raise SystemExit("--url needs --embed-url too for the embeddings and rerank sections")
-    if url and (embed_url or not embed):
-        yield (_root(url), _root(embed_url) if embed_url else None,
-               "external (development) server", None)
-        return
-    from vllm_accel.server import EmbeddedServers
 
-    log(f"starting the embedded vLLM servers (chat{' and embeddings' if embed else ''}"
-        f"{', affinity replica' if replica else ''}) ...")
-    servers = EmbeddedServers(embeddings=embed)
-    t0 = time.perf_counter()
-    if replica is not None:
-        replica.launch()
-    servers.start()
-    try:
-        em = servers.embeddings.base_url if servers.embeddings else None
-        log(f"servers ready in {time.perf_counter() - t0:.0f} s at {servers.chat.base_url}"
-            + (f" and {em}" if em else ""))
-        yield servers.chat.base_url or "", em, "embedded server started by this run", servers
-    finally:
-        servers.stop()
-        log("servers stopped")
+    def __init__(self, args: argparse.Namespace, sections: list[str]) -> None:
+        self.embed = bool({"embeddings", "rerank"} & set(sections))
+        served = {"throughput", "embeddings", "rerank", "affinity"} & set(sections)
+        external = bool(args.url and (args.embed_url or not self.embed))
+        if args.url and self.embed and not args.embed_url:
+            raise SystemExit("--url needs --embed-url too for the embeddings and rerank sections")
+        self.embedded: Any = None
+        self.replica: Any = None
+        if served and not external:
+            from vllm_accel.server import EmbeddedServers
+
+            self.embedded = EmbeddedServers(embeddings=self.embed)
+        if "affinity" in sections and not args.replicas:
+            from vllm_accel.server import VLLMServer, chat_spec, prepare
+
+            self.replica = VLLMServer(chat_spec(prepare(lambda _m: None)))
+        self.launched_at: float | None = None
+
+    def launch(self) -> None:
+        """Start every server process (idempotent); readiness is awaited when first used."""
+        if self.launched_at is not None:
+            return
+        every = [self.replica] + ([self.embedded.chat, self.embedded.embeddings]
+                                  if self.embedded else [])
+        names = [s.spec.served_model_name for s in every if s is not None]
+        if names:
+            log(f"launching the embedded vLLM servers ({', '.join(names)}) ...")
+        for server in every:
+            if server is not None:
+                server.launch()
+        self.launched_at = time.perf_counter()
+
+    def stop(self) -> None:
+        for server in (self.replica, self.embedded):
+            if server is not None:
+                server.stop()
 
 
 @contextmanager
-def affinity_replica(needed: bool, replicas: str | None) -> Iterator[Any]:
-    """The second embedded chat replica of the affinity cell (launched by ``vllm_servers``,
-    stopped here), or None when external replicas are given or the cell does not run."""
-    if not needed or replicas:
-        yield None
+def vllm_servers(args: argparse.Namespace,
+                 pre: Servers) -> Iterator[tuple[str, str | None, str]]:
+    """(chat root, embeddings root or None, how): the external ones, or the embedded ones."""
+    if pre.embedded is None:
+        em = _root(args.embed_url) if args.embed_url else None
+        yield _root(args.url), em, "external (development) server"
         return
-    from vllm_accel.server import VLLMServer, chat_spec, prepare
-
-    server = VLLMServer(chat_spec(prepare(lambda _m: None)))
-    try:
-        yield server
-    finally:
-        server.stop()
+    pre.launch()
+    servers = pre.embedded.start()  # waits for both (launch is idempotent)
+    em = servers.embeddings.base_url if servers.embeddings else None
+    log(f"servers ready {time.perf_counter() - (pre.launched_at or 0):.0f} s after their launch"
+        f" at {servers.chat.base_url}" + (f" and {em}" if em else ""))
+    yield servers.chat.base_url or "", em, "embedded server started by this run"
 
 
 @contextmanager
@@ -195,6 +211,7 @@ def second_replica(chat: str, replicas: str | None,
         yield urls, "external replicas (development)"
         return
     t0 = time.perf_counter()
+    server.launch()
     server.wait_ready()
     log(f"second replica ready (waited {time.perf_counter() - t0:.0f} s) at {server.base_url}")
     yield [chat, server.base_url or ""], "two embedded replicas started by this run"
@@ -241,29 +258,27 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def _served(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
-            started: str) -> None:
+            started: str, pre: Servers) -> None:
     """The sections on real vLLM servers: embeddings and rerank, throughput, then affinity.
 
-    The affinity cell's second replica starts with the others; the embeddings server stops
-    as soon as its sections are done (its CPU and memory are then the chat server's).
+    The embeddings server stops as soon as its sections are done (its CPU and memory are then
+    the chat server's); the affinity replica, launched with the others, waits idle.
     """
     reps = 1 if args.quick else args.reps
-    embed = bool({"embeddings", "rerank"} & set(sections))
-    with affinity_replica("affinity" in sections, args.replicas) as replica, \
-            vllm_servers(args.url, args.embed_url, embed, replica) as (base, em, how, servers):
+    with vllm_servers(args, pre) as (base, em, how):
         if em and "embeddings" in sections:
             log("embeddings throughput ...")
             data["embeddings"] = embeddings.run_embeddings(em, reps, log)
         if em and "rerank" in sections:
             log("rerank throughput ...")
             data["rerank"] = embeddings.run_rerank(em, reps, log)
-        if servers is not None and servers.embeddings is not None:
-            servers.embeddings.stop()
+        if pre.embedded is not None and pre.embedded.embeddings is not None:
+            pre.embedded.embeddings.stop()
             log("embeddings server stopped")
         if "throughput" in sections:
             _throughput(args, sections, data, started, base, how, reps)
         if "affinity" in sections:
-            with second_replica(base, args.replicas, replica) as (urls, rhow):
+            with second_replica(base, args.replicas, pre.replica) as (urls, rhow):
                 log(f"affinity: {len(urls)} replicas ({rhow}) ...")
                 data["affinity"] = affinity.run(urls, 1, log) | {"how": rhow}
 
@@ -281,6 +296,31 @@ def _throughput(args: argparse.Namespace, sections: list[str], data: dict[str, A
     tp["measured_at"] = started
     tp["other_vllm_servers"] = data["machine"]["other_vllm_servers_at_start"]
     data["throughput"] = tp
+
+
+def _sections(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
+              started: str, pre: Servers) -> None:
+    """Every section in order; the servers launch after the timing-sensitive overhead section,
+    so they load while the memory section runs."""
+    plan = overhead.QUICK if args.quick else overhead.FULL
+    if "imports" in sections:
+        log("import times (fresh interpreter per run) ...")
+        data["imports"] = imports.run(3 if args.quick else 5, log)
+    if "overhead" in sections or "memory" in sections:
+        with responder() as base:
+            log(f"zero-cost responder at {base}")
+            if "overhead" in sections:
+                data["overhead"] = overhead.run(base, plan, log)
+            if "memory" in sections:
+                pre.launch()
+                log("memory (fresh interpreter per client) ...")
+                data["memory"] = memory.run(
+                    base, long_tokens=5_000 if args.quick else 20_000,
+                    short_tokens=500 if args.quick else 2_000,
+                    requests=1_000 if args.quick else 10_000,
+                    anchor_requests=500 if args.quick else 1_000, log=log)
+    if {"throughput", "embeddings", "rerank", "affinity"} & set(sections):
+        _served(args, sections, data, started, pre)
 
 
 def main(argv: list[str]) -> int:
@@ -314,25 +354,11 @@ def main(argv: list[str]) -> int:
                  "machine": machine() | {"other_vllm_servers_at_start": other_vllm_servers()},
                  "versions": versions(), "git": _git(), "quick": args.quick,
                  "note": args.note, "command": "python -m bench " + " ".join(argv)})
-    plan = overhead.QUICK if args.quick else overhead.FULL
-    if "imports" in sections:
-        log("import times (fresh interpreter per run) ...")
-        data["imports"] = imports.run(3 if args.quick else 5, log)
-    if "overhead" in sections or "memory" in sections:
-        with responder() as base:
-            log(f"zero-cost responder at {base}")
-            if "overhead" in sections:
-                data["overhead"] = overhead.run(base, plan, log)
-            if "memory" in sections:
-                log("memory (fresh interpreter per client) ...")
-                data["memory"] = memory.run(
-                    base, long_tokens=5_000 if args.quick else 20_000,
-                    short_tokens=500 if args.quick else 2_000,
-                    requests=1_000 if args.quick else 10_000,
-                    anchor_requests=500 if args.quick else 1_000, log=log)
-    served = {"throughput", "embeddings", "rerank", "affinity"} & set(sections)
-    if served:
-        _served(args, sections, data, started.isoformat())
+    pre = Servers(args, sections)
+    try:
+        _sections(args, sections, data, started.isoformat(), pre)
+    finally:
+        pre.stop()
     data["machine"]["loadavg_end"] = list(os.getloadavg())
     data["duration_s"] = round(_elapsed(), 1)
     data["targets"] = report.targets(data)
