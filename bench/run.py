@@ -33,11 +33,13 @@ URL_ENV = "VLLM_ACCEL_BENCH_URL"
 EMBED_URL_ENV = "VLLM_ACCEL_BENCH_EMBED_URL"
 REPLICAS_ENV = "VLLM_ACCEL_BENCH_REPLICAS"
 SECTIONS = ("imports", "overhead", "memory", "embeddings", "rerank", "throughput", "affinity")
-AFFINITY_RESERVE_S = 150.0
+AFFINITY_RESERVE_S = 170.0
 """Seconds kept back from throughput for the affinity cell: only its three arms (the second
 replica launches with the other servers). Estimated, not measured on a quiet machine: ~65k
 prompt tokens per arm's first turns plus the misses, at the ~4.5-5k prompt tokens/s the chat
-server's own log reports at its best, ~30-50 s an arm."""
+server's own log reports at its best, ~40-55 s an arm."""
+REPORT_S = 20.0
+"""Seconds kept for writing the report and the chart at the end."""
 PACKAGES = ["vllm-accel", "httpx", "httpx-sse", "pydantic", "openai", "langchain-core",
             "langchain-openai", "llama-index-core", "llama-index-llms-openai",
             "llama-index-llms-openai-like", "llama-index-embeddings-openai-like", "litellm",
@@ -288,7 +290,7 @@ def _throughput(args: argparse.Namespace, sections: list[str], data: dict[str, A
     sizes = [int(s) for s in args.sizes.split(",")]
     # What the run has left goes to throughput (at least 2 minutes), less the reserve.
     reserve = AFFINITY_RESERVE_S if "affinity" in sections else 0.0
-    budget = max(120.0, args.budget * 60 - _elapsed() - 30 - reserve)
+    budget = max(120.0, args.budget * 60 - _elapsed() - REPORT_S - reserve)
     log(f"throughput: {budget:.0f} s left in the time budget")
     only = args.paths.split(",") if args.paths else None
     tp = throughput.run(base, sizes, reps, log, budget_s=budget, only=only)
