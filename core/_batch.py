@@ -132,7 +132,6 @@ class Plan:
     offset: int = 0
     """The index of this plan's first prompt in the whole batch (a chunk's plan)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _done: int = 0
 
     @classmethod
     def make(cls, prompts: Sequence[Any], mode: Mode, max_concurrency: int | None,
@@ -245,13 +244,6 @@ class Plan:
         """Every item failed with the one request's ``error`` (none lost, input order)."""
         return [BatchItem(self.offset + i, prompt, None, error, latency)
                 for i, prompt in enumerate(self.prompts)]
-
-    def advance(self, progress: Callable[[int, int], None] | None, count: int) -> None:
-        """``count`` more items finished (a chunk): call ``progress(done, total)`` (serialized)."""
-        with self._lock:
-            self._done += count
-            if progress is not None:
-                progress(self._done, len(self.prompts))
 
     def report(self, progress: Callable[[int, int], None] | None, done: int) -> None:
         """Call ``progress(done, total)`` (serialized)."""

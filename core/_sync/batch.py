@@ -121,21 +121,26 @@ class Batch(Generation):
 
         def one(chunk: _batch.Plan) -> list[_batch.BatchItem] | None:
             items = self._one_chat_chunk(chunk, model, params, usages)
-            if items is not None:
-                plan.advance(progress, len(items))
+            finished.append(0 if items is None else len(items))
             return items
+
+        def done(count: int) -> None:  # the caller's thread, as every progress call
+            if sum(finished[:count]):
+                plan.report(progress, sum(finished[:count]))
 
         chunks = plan.chunks()
         usages: list[Usage] = []
+        finished: list[int] = []
         limit = plan.workers if plan.workers < len(plan.prompts) else len(chunks)
-        results = bounded_map([functools.partial(one, c) for c in chunks], limit,
-                                    lambda _n: None)
+        results = bounded_map([functools.partial(one, c) for c in chunks], limit, done)
         if all(r is None for r in results):
             return None, None
         for i, r in enumerate(results):  # the route vanished mid-batch: those chunks fan out
             if r is None:
                 results[i] = self._fan_out(chunks[i], model, params, None)
         items = [item for chunk_items in results if chunk_items for item in chunk_items]
+        if sum(finished) < len(items):
+            plan.report(progress, len(items))
         return items, _batch.usage_total(usages, items)
 
     def _one_chat_chunk(

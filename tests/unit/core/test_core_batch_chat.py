@@ -200,10 +200,6 @@ def test_a_plan_splits_into_chunks_that_keep_the_batch_index() -> None:
     failed = chunks[0].items_failed(VLLMError("x"), 0.1)
     assert [i.index for i in failed] == list(range(BATCH_CHAT_CHUNK))
     assert chunks[1].item(2, None, VLLMError("y"), 0.0).index == BATCH_CHAT_CHUNK + 2
-    seen: list[tuple[int, int]] = []
-    plan.advance(lambda d, t: seen.append((d, t)), 3)
-    plan.advance(lambda d, t: seen.append((d, t)), 4)
-    assert seen == [(3, len(prompts)), (7, len(prompts))]
     total = usage_total([Usage(prompt_tokens=10, completion_tokens=4, total_tokens=14)], items)
     assert (total.prompt_tokens, total.completion_tokens, total.total_tokens) == (10, 4, 14)
 
