@@ -1,24 +1,33 @@
 """Prefix-affinity routing on two replicas: prefix-cache hit rate and time to first token.
 
-``CONVERSATIONS`` conversations run at once, each ``TURNS`` turns one after the other (every
-turn resends the whole conversation, as a chat application does), each with its own system
-prompt of ~``SYSTEM_WORDS`` words. Arms: the pool's default :class:`LeastOutstanding`,
-:class:`PrefixAffinity`, and LiteLLM's ``Router`` (``simple-shuffle``) when LiteLLM is installed.
-The two vLLM policies choose exactly as ``EndpointPool.acquire`` does (the same policy objects,
-``choose_for`` with the request's ``request_key``, the in-flight counts of this run), so the
-cell measures the placement, not the client's wiring. Every arm salts its prompts so that no
-arm finds another's blocks in the cache.
+Each conversation starts with its own long history (``HISTORY_WORDS`` words that no other
+conversation shares, no system prompt) and runs ``TURNS`` turns one after the other (every turn
+resends the whole conversation, as a chat application does); all conversations run at once.
+The cell is sized from the replicas' KV cache (``kv_cache_size_tokens`` of
+``vllm:cache_config_info``, the smaller of the two): ``SPILL`` times what one replica holds, so a
+policy that spreads a conversation's turns over both replicas makes each cache hold every
+conversation (it cannot: blocks are evicted and later turns miss), while keeping each
+conversation on one replica needs only about half of that per replica. Arms: the pool's default
+:class:`LeastOutstanding`, :class:`PrefixAffinity`, and LiteLLM's ``Router``
+(``simple-shuffle``) when LiteLLM is installed. The two vLLM policies choose exactly as
+``EndpointPool.acquire`` does (the same policy objects, ``choose_for`` with the request's
+``request_key``, the in-flight counts of this run), so the cell measures the placement, not the
+client's wiring. Every arm salts its prompts so that no arm finds another's blocks in the cache.
 
 Per replica: ``vllm:prefix_cache_hits_total`` / ``vllm:prefix_cache_queries_total`` (tokens)
 from ``/metrics`` before and after the arm; TTFT: first streamed content chunk, p50 over all
-turns after the first (the first turn of a conversation has nothing to hit).
+turns after the first (the first turn of a conversation has nothing to hit). For the vLLM
+policies the share of later turns placed on the replica of the conversation's previous turn
+is reported too (the placement behind the hit rate).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
+import re
 import statistics
 import time
 import uuid
@@ -27,12 +36,15 @@ from dataclasses import dataclass
 from typing import Any
 
 MODEL = "smollm2"
-CONVERSATIONS = 8
-TURNS = 4
-SYSTEM_WORDS = 150
+TURNS = 3
+HISTORY_WORDS = 900
+SPILL = 1.4
+"""The conversations' tokens (at their last turn) over one replica's KV cache."""
+MAX_CONVERSATIONS = 96
 MAX_TOKENS = 8
 WORDS = ("river", "engine", "ledger", "harbour", "violet", "signal", "meadow", "copper",
          "lantern", "orbit", "quarry", "saddle", "timber", "velvet", "walnut", "zephyr")
+KV = re.compile(r'^vllm:cache_config_info\{[^}]*kv_cache_size_tokens="(\d+)"', re.M)
 
 
 @dataclass
@@ -45,10 +57,33 @@ class Replica:
         return True
 
 
-def _system(salt: str, i: int) -> str:
+def _history(salt: str, i: int) -> str:
     rnd = random.Random(f"{salt}-{i}")
-    words = " ".join(rnd.choice(WORDS) for _ in range(SYSTEM_WORDS))
-    return f"[{salt}-{i}] You are assistant number {i}. Remember these words: {words}."
+    words = " ".join(rnd.choice(WORDS) for _ in range(HISTORY_WORDS))
+    return f"[{salt}-{i}] I am user {i}. Here are my notes: {words}. Name one word of my notes."
+
+
+def kv_cache_tokens(urls: list[str]) -> int | None:
+    """The smallest KV cache (tokens) of the replicas, from ``vllm:cache_config_info``."""
+    import httpx
+
+    sizes = []
+    for u in urls:
+        found = KV.search(httpx.get(u + "/metrics", timeout=30).text)
+        if found:
+            sizes.append(int(found.group(1)))
+    return min(sizes) if len(sizes) == len(urls) else None
+
+
+def conversation_tokens(url: str) -> int:
+    """Tokens of one conversation at its last turn (its templated history, via ``/tokenize``,
+    plus ``TURNS`` answers and follow-ups)."""
+    import httpx
+
+    messages = [{"role": "user", "content": _history("calibrate", 0)}]
+    r = httpx.post(url + "/tokenize", json={"model": MODEL, "messages": messages}, timeout=60)
+    r.raise_for_status()
+    return int(r.json()["count"]) + TURNS * (MAX_TOKENS + 24)
 
 
 async def _stream_ttft(client: Any, url: str, messages: list[dict[str, str]]) -> tuple[float, str]:
@@ -69,12 +104,14 @@ async def _stream_ttft(client: Any, url: str, messages: list[dict[str, str]]) ->
 Send = Callable[[list[dict[str, str]]], Awaitable[tuple[float, str]]]
 
 
-def _policy_sender(client: Any, replicas: list[Replica], policy: Any) -> Send:
+def _policy_sender(client: Any, replicas: list[Replica], policy: Any,
+                   placed: dict[str, list[str]]) -> Send:
     from vllm_accel._affinity import choose_for, request_key
 
     async def send(messages: list[dict[str, str]]) -> tuple[float, str]:
         chosen = choose_for(policy, replicas, MODEL,
                             request_key(policy, {"model": MODEL, "messages": messages}))
+        placed.setdefault(messages[0]["content"][:24], []).append(chosen.name)
         chosen.outstanding += 1
         try:
             return await _stream_ttft(client, chosen.name, messages)
@@ -108,9 +145,8 @@ def _router_sender(urls: list[str]) -> Send:
     return send
 
 
-async def _conversation(send: Send, system: str, i: int) -> list[float]:
-    messages = [{"role": "system", "content": system},
-                {"role": "user", "content": f"Hello, I am user {i}. Name one word you remember."}]
+async def _conversation(send: Send, history: str) -> list[float]:
+    messages = [{"role": "user", "content": history}]
     ttfts = []
     for turn in range(TURNS):
         ttft, text = await send(messages)
@@ -133,13 +169,14 @@ def _cache(urls: list[str]) -> dict[str, tuple[float, float]]:
     return out
 
 
-async def _arm(urls: list[str], name: str) -> dict[str, Any]:
+async def _arm(urls: list[str], name: str, conversations: int) -> dict[str, Any]:
     import httpx
 
     from vllm_accel import LeastOutstanding, LoRAAware
     from vllm_accel._affinity import PrefixAffinity
 
     salt = uuid.uuid4().hex[:8]
+    placed: dict[str, list[str]] = {}
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     async with httpx.AsyncClient(timeout=600.0, limits=limits) as client:
         replicas = [Replica(u) for u in urls]
@@ -147,14 +184,21 @@ async def _arm(urls: list[str], name: str) -> dict[str, Any]:
             send = _router_sender(urls)
         else:
             inner = PrefixAffinity() if name == "affinity" else LeastOutstanding()
-            send = _policy_sender(client, replicas, LoRAAware(inner))
+            send = _policy_sender(client, replicas, LoRAAware(inner), placed)
         before = await asyncio.to_thread(_cache, urls)
         t0 = time.perf_counter()
-        ttfts = await asyncio.gather(*(_conversation(send, _system(salt, i), i)
-                                       for i in range(CONVERSATIONS)))
+        ttfts = await asyncio.gather(*(_conversation(send, _history(salt, i))
+                                       for i in range(conversations)))
         secs = time.perf_counter() - t0
         after = await asyncio.to_thread(_cache, urls)
-    return _arm_result(urls, before, after, ttfts, secs)
+    return _arm_result(urls, before, after, ttfts, secs) | {
+        "same_replica_share": same_share(placed)}
+
+
+def same_share(placed: dict[str, list[str]]) -> float | None:
+    """The share of later turns placed on the replica of the conversation's previous turn."""
+    pairs = [(a, b) for names in placed.values() for a, b in zip(names, names[1:], strict=False)]
+    return sum(a == b for a, b in pairs) / len(pairs) if pairs else None
 
 
 def _arm_result(urls: list[str], before: dict[str, tuple[float, float]],
@@ -182,7 +226,7 @@ def _same_server(urls: list[str]) -> bool:
 
 
 def run(urls: list[str], reps: int, log: Callable[[str], None]) -> dict[str, Any]:
-    """``reps`` repetitions of every arm, in alternating order."""
+    """``reps`` repetitions of every arm, in alternating order, on a cell sized to spill."""
     import os
 
     arms = ["least_outstanding", "affinity"]
@@ -194,22 +238,32 @@ def run(urls: list[str], reps: int, log: Callable[[str], None]) -> dict[str, Any
     except ImportError:
         pass
     same = _same_server(urls)
+    kv = kv_cache_tokens(urls)
+    per_conv = conversation_tokens(urls[0])
+    conversations = min(MAX_CONVERSATIONS, math.ceil(SPILL * (kv or 46_592) / per_conv))
+    log(f"  affinity cell: {conversations} conversations of ~{per_conv} tokens "
+        f"({conversations * per_conv} in all) over replicas of {kv} KV-cache tokens each")
     results: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
     for rep in range(reps):
         order = arms if rep % 2 == 0 else arms[::-1]
         for arm in order:
-            got = asyncio.run(_arm(urls, arm))
+            got = asyncio.run(_arm(urls, arm, conversations))
             results[arm].append(got)
             log(f"  affinity rep {rep + 1} {arm}: hit rate {got['hit_rate']!r:.6}, "
-                f"TTFT p50 {got['ttft_p50_s']:.3f} s, {got['seconds']:.1f} s")
-    return {"urls": urls, "same_server": same, "conversations": CONVERSATIONS, "turns": TURNS,
-            "system_words": SYSTEM_WORDS, "max_tokens": MAX_TOKENS, "reps": reps,
+                f"TTFT p50 {got['ttft_p50_s']:.3f} s, same replica "
+                f"{got['same_replica_share']!r:.4}, {got['seconds']:.1f} s")
+    return {"urls": urls, "same_server": same, "conversations": conversations, "turns": TURNS,
+            "history_words": HISTORY_WORDS, "conversation_tokens": per_conv,
+            "kv_cache_tokens": kv, "spill": SPILL, "system_words": 0,
+            "max_tokens": MAX_TOKENS, "reps": reps,
             "arms": {a: _median_arm(r) for a, r in results.items()}}
 
 
 def _median_arm(reps: list[dict[str, Any]]) -> dict[str, Any]:
     rates = [r["hit_rate"] for r in reps if r["hit_rate"] is not None]
+    shares = [r["same_replica_share"] for r in reps if r["same_replica_share"] is not None]
     return {"hit_rate": statistics.median(rates) if rates else None,
             "ttft_p50_s": statistics.median(r["ttft_p50_s"] for r in reps),
             "ttft_first_turn_p50_s": statistics.median(r["ttft_first_turn_p50_s"] for r in reps),
+            "same_replica_share": statistics.median(shares) if shares else None,
             "replicas": reps[-1]["replicas"], "per_rep": reps}

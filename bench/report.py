@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import report16
+from . import causes, report16
 from .throughput import PATHS
 
 TARGET_BATCH = "64"  # the batch size the issues' throughput targets name
@@ -53,7 +53,8 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
         core = _get(ov, kind, "core") or {}
         out.append(_target(3, f"core per-request time ({kind}) vs raw httpx",
                            core.get("request_ratio"), 1.15, at_most=True, unit="x",
-                           how="median of per-round time ratios"))
+                           how="median of per-round time ratios") | {
+                               "cause_key": ["overhead", kind]})
         out.append(_target(3, f"core per-chunk cost ({kind}) vs raw httpx lines + json.loads",
                            core.get("chunk_ratio"), 2.0, at_most=True, unit="x",
                            how="slope between 8- and 264-token streams"))
@@ -78,7 +79,8 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(_target(issue, f"{label}, {TARGET_BATCH} prompts, vs fan-out",
                            e.get("ratio"), limit, at_most=False, unit="x",
                            how="tokens/s ratio, median of repetitions",
-                           spread=e.get("ratios")))
+                           spread=e.get("ratios")) | {
+                               "cause_key": ["throughput", TARGET_BATCH, name]})
     for issue, ours, anchor, imp_name, imp_base in (
         (5, "chatvllm", "ChatOpenAI", "langchain_vllm_accel.ChatVLLM",
          "langchain_core.BaseChatModel"),
@@ -89,7 +91,8 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
             label = e.get("label", ours)
             out.append(_target(issue, f"{label}: per-call overhead vs {anchor}'s",
                                e.get("request_overhead_vs_peer"), 0.5, at_most=True, unit="x",
-                               how="time above raw httpx, ratio of the two"))
+                               how="time above raw httpx, ratio of the two") | {
+                                   "cause_key": ["overhead", kind, ours]})
             out.append(_target(issue, f"{label}: per-chunk cost vs {anchor}'s",
                                e.get("chunk_vs_peer"), 0.4, at_most=True, unit="x",
                                how="per-chunk slopes, ratio"))
@@ -102,8 +105,11 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
             if e["family"] == "ours" and name != "process_batch_completions":
                 out.append(_target(7, f"{e['label']}, {size} prompts, vs fan-out", e.get("ratio"),
                                    0.95, at_most=False, unit="x", how="tokens/s ratio",
-                                   spread=e.get("ratios")))
-    return out + report16.targets(data, _target)
+                                   spread=e.get("ratios")) | {
+                                       "cause_key": ["throughput", size, name]})
+    out += report16.targets(data, _target)
+    causes.attach(data, out)
+    return out
 
 
 # -- formatting ---------------------------------------------------------------------------------
@@ -286,7 +292,9 @@ def markdown(data: dict[str, Any]) -> str:
         lines += ["", "Missed, plainly:", ""]
         lines += [f"- #{t['issue']}: {t['what']}: {_fmt(t['value'], t['unit'])} against"
                   f" {'at most' if t['at_most'] else 'at least'}"
-                  f" {_fmt(t['limit'], t['unit']).lstrip('+')}." for t in missed]
+                  f" {_fmt(t['limit'], t['unit']).lstrip('+')}."
+                  + (f" Measured cause: {t['cause']}." if t.get("cause") else "")
+                  for t in missed]
     lines += ["", "![Ratios to the floor and the ceiling](benchmarks.png)", ""]
     if data.get("overhead"):
         plan = data["overhead"]["plan"]
@@ -318,21 +326,28 @@ def markdown(data: dict[str, Any]) -> str:
             "## Batch throughput (real vLLM)",
             "",
             f"SmolLM2-135M on vLLM {server.get('version', '?')} ({server.get('how', '?')}), CPU"
-            f" only. Every request asks for {tp['max_tokens']} tokens with `ignore_eos`, so all"
-            " generate the same count; tokens/s = prompts x tokens / wall time (client"
+            f" only. Every request asks for {tp['max_tokens']} tokens with the end tokens banned"
+            " (`logit_bias`, honoured by every route), so all generate the same count (few"
+            " tokens make each request's fixed cost, client, HTTP and the server's rendering,"
+            " a larger share of the time than long answers would: the differences between"
+            " paths are larger, not smaller); tokens/s = prompts x tokens / wall time (client"
             " construction included, as a user pays it). Ceiling: `asyncio.gather` of raw httpx"
             " requests, no concurrency limit. Each repetition runs every size, the ceiling first,"
             " then every other path in a fresh random order (interleaved, so drift hits all"
             " paths alike). Ratio to the ceiling of the same repetition and size, median of"
             f" {tp['reps']} (range in brackets); client CPU: this process's user + system time"
-            " per 1,000 prompts (`time.process_time`, every thread), median. The sequential"
-            f" loop runs on the first {tp['loop_cap']} prompts only (its rate does not depend on"
-            " the batch size). Named targets (#16): a chat batch at least"
+            " per 1,000 prompts (`time.process_time`, every thread), median. A sequential"
+            f" loop, when named, runs on the first {tp['loop_cap']} prompts only (its rate does"
+            " not depend on the batch size). Chat batches of the core go to"
+            " `/v1/chat/completions/batch` in chunks of"
+            f" {tp.get('chat_chunk', '?')} conversations, all at once; the unchunked row sends"
+            " them all in one request. Named targets (#16): a chat batch at least"
             f" {report16.BATCH_TARGET}x at 64 and 128 prompts, any path at least"
             f" {report16.FANOUT_TARGET}x at every size; the pool rows fan out by design.",
             "",
             *_throughput_rows(data),
             "",
+            *report16.phase_section(data),
         ]
         if tp.get("reps", 0) < 2:
             lines += ["**One repetition only, on a machine whose cores other vLLM servers were"

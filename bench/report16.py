@@ -41,7 +41,7 @@ def _throughput_targets(data: dict[str, Any], target: Any) -> list[dict[str, Any
             out.append(target(16, f"{e['label']}, {size} prompts, vs fan-out ceiling ({what})",
                               e.get("ratio"), limit, at_most=False, unit="x",
                               how="median of per-repetition tokens/s ratios",
-                              spread=e.get("ratios")))
+                              spread=e.get("ratios")) | {"cause_key": ["throughput", size, name]})
     return out
 
 
@@ -55,7 +55,8 @@ def _floor_targets(data: dict[str, Any], target: Any) -> list[dict[str, Any]]:
             out.append(target(16, f"{e['label']}: cost above its framework floor vs the core's"
                               " above raw httpx", e.get("overhead_above_floor_vs_core"),
                               FLOOR_TARGET, at_most=True, unit="x",
-                              how="median of per-round ratios"))
+                              how="median of per-round ratios") | {
+                                  "cause_key": ["floor", kind, name]})
     return out
 
 
@@ -71,6 +72,8 @@ def _affinity_targets(data: dict[str, Any], target: Any) -> list[dict[str, Any]]
                   at_most=False, unit="x", how="hits/queries from each replica's /metrics"),
            target(16, "prefix affinity: p50 TTFT vs least-outstanding (lower)", ttft, 1.0,
                   at_most=True, unit="x", how="streamed first content chunk, later turns")]
+    for t in out:
+        t["cause_key"] = ["affinity"]
     if data["affinity"].get("same_server"):
         for t in out:  # one server under two URLs shares one cache: no verdict
             t["met"], t["inconclusive"] = None, "one server under two URLs"
@@ -127,22 +130,58 @@ def affinity_section(data: dict[str, Any]) -> list[str]:
     af = data.get("affinity")
     if not af:
         return []
+    if "kv_cache_tokens" in af:
+        what = (f"{af['conversations']} conversations at once, {af['turns']} turns each (every"
+                f" turn resends the conversation), each with its own history of"
+                f" ~{af['conversation_tokens']} tokens at its last turn (no shared system"
+                f" prompt): {af['conversations'] * af['conversation_tokens']} tokens in all,"
+                f" {af['spill']}x one replica's KV cache ({af['kv_cache_tokens']} tokens, from"
+                " `vllm:cache_config_info`), so a replica cannot hold every conversation but"
+                " holds half of them")
+    else:
+        what = (f"{af['conversations']} conversations at once, {af['turns']} turns each, each"
+                f" with its own system prompt of ~{af['system_words']} words")
     lines = ["## Prefix-affinity routing (two replicas)", "",
-             f"{af['conversations']} conversations at once, {af['turns']} turns each (every"
-             f" turn resends the conversation), each with its own system prompt of"
-             f" ~{af['system_words']} words, {af['max_tokens']} tokens per answer; {af['reps']}"
+             f"{what}; {af['max_tokens']} tokens per answer; {af['reps']}"
              f" repetitions, arms alternating ({af.get('how', '?')}). Hit rate: prefix-cache"
              " hits / queries (tokens) from each replica's `/metrics`, before and after the arm."
-             " TTFT: first streamed content chunk, p50 over the turns after the first.", ""]
+             " TTFT: first streamed content chunk, p50 over the turns after the first. Same"
+             " replica: the share of later turns the policy placed on the replica of the"
+             " conversation's previous turn.", ""]
     if af.get("same_server"):
         lines += ["**Both URLs reach the same server (one cache): this run proves the cell"
                   " runs, not what affinity gains; no verdict.**", ""]
-    lines += ["| arm | hit rate | p50 TTFT, later turns | p50 TTFT, first turns | per replica |",
-              "|---|---:|---:|---:|---|"]
+    lines += ["| arm | hit rate | p50 TTFT, later turns | p50 TTFT, first turns | same replica"
+              " | per replica |", "|---|---:|---:|---:|---:|---|"]
     for name, a in af["arms"].items():
         per = ", ".join(f"{u}: {r['hit_rate']:.2f}" if r["hit_rate"] is not None else f"{u}: -"
                         for u, r in a["replicas"].items())
         rate = "n/a" if a["hit_rate"] is None else f"{a['hit_rate']:.2f}"
+        share = a.get("same_replica_share")
+        same = "n/a" if share is None else f"{share:.0%}"
         lines.append(f"| {name} | {rate} | {a['ttft_p50_s'] * 1000:.0f} ms"
-                     f" | {a['ttft_first_turn_p50_s'] * 1000:.0f} ms | {per} |")
+                     f" | {a['ttft_first_turn_p50_s'] * 1000:.0f} ms | {same} | {per} |")
     return [*lines, ""]
+
+
+def phase_section(data: dict[str, Any]) -> list[str]:
+    """Where the time of each path goes at the sizes of the chat-batch target (engine phases)."""
+    sizes = _get(data, "throughput", "sizes") or {}
+    rows = []
+    for size in BATCH_SIZES:
+        for e in (sizes.get(size) or {}).values():
+            ph = e.get("phases") or {}
+            if "gap_s" not in ph:
+                continue
+            rows.append(f"| {size} | {e['label']} | {e['seconds']:.2f} s | {ph['e2e_s']:.2f} s"
+                        f" | {ph.get('queue_s', 0):.2f} s | {ph.get('prefill_s', 0):.2f} s"
+                        f" | {ph['gap_s']:.2f} s | {ph.get('prompt_tokens', 0):.0f} |")
+    if not rows:
+        return []
+    return ["Where the time goes (medians; the engine's per-request means from `/metrics`"
+            " deltas around each run; outside the engine = wall - mean end-to-end: the client,"
+            " HTTP and the server's chat-template rendering, which vLLM 0.32's batch route does"
+            " for every conversation of a request before the engine sees the first):", "",
+            "| prompts | path | wall | engine end-to-end | queue | prefill | outside the engine"
+            " | prompt tokens / request |", "|---:|---|---:|---:|---:|---:|---:|---:|",
+            *rows, ""]

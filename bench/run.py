@@ -5,7 +5,8 @@ Sections that need no server run against the zero-cost responder (a child proces
 The others run on the real vLLM: the embedded chat and embedding servers this run starts and
 stops (``EmbeddedServers``), plus a second chat replica for the affinity cell, or already
 running ones named by ``--url``, ``--embed-url`` and ``--replicas`` (for development only;
-``make bench`` always starts its own).
+``make bench`` always starts its own). The embedded servers launch after the overhead section
+and load while the memory section runs; the embeddings server stops after its sections.
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ URL_ENV = "VLLM_ACCEL_BENCH_URL"
 EMBED_URL_ENV = "VLLM_ACCEL_BENCH_EMBED_URL"
 REPLICAS_ENV = "VLLM_ACCEL_BENCH_REPLICAS"
 SECTIONS = ("imports", "overhead", "memory", "embeddings", "rerank", "throughput", "affinity")
-AFFINITY_RESERVE_S = 240.0
-"""Seconds kept back from throughput for the affinity cell (second replica's start included)."""
+AFFINITY_RESERVE_S = 170.0
+"""Seconds kept back from throughput for the affinity cell: only its three arms (the second
+replica launches with the other servers). Estimated, not measured on a quiet machine: ~65k
+prompt tokens per arm's first turns plus the misses, at the ~4.5-5k prompt tokens/s the chat
+server's own log reports at its best, ~40-55 s an arm."""
+REPORT_S = 20.0
+"""Seconds kept for writing the report and the chart at the end."""
 PACKAGES = ["vllm-accel", "httpx", "httpx-sse", "pydantic", "openai", "langchain-core",
             "langchain-openai", "llama-index-core", "llama-index-llms-openai",
             "llama-index-llms-openai-like", "llama-index-embeddings-openai-like", "litellm",
@@ -136,49 +142,81 @@ def _root(url: str) -> str:
     return url.rstrip("/").removesuffix("/v1")
 
 
+class Servers:
+    """The embedded vLLM servers this run needs: the chat and embeddings servers (unless
+    external ones are given) and the affinity cell's second chat replica (unless ``--replicas``).
+
+    :meth:`launch` starts their processes without waiting, so they load while the memory
+    section runs (it measures resident memory, not time); :meth:`stop` stops every one.
+    """
+
+    def __init__(self, args: argparse.Namespace, sections: list[str]) -> None:
+        self.embed = bool({"embeddings", "rerank"} & set(sections))
+        served = {"throughput", "embeddings", "rerank", "affinity"} & set(sections)
+        external = bool(args.url and (args.embed_url or not self.embed))
+        if args.url and self.embed and not args.embed_url:
+            raise SystemExit("--url needs --embed-url too for the embeddings and rerank sections")
+        self.embedded: Any = None
+        self.replica: Any = None
+        if served and not external:
+            from vllm_accel.server import EmbeddedServers
+
+            self.embedded = EmbeddedServers(embeddings=self.embed)
+        if "affinity" in sections and not args.replicas:
+            from vllm_accel.server import VLLMServer, chat_spec, prepare
+
+            self.replica = VLLMServer(chat_spec(prepare(lambda _m: None)))
+        self.launched_at: float | None = None
+
+    def launch(self) -> None:
+        """Start every server process (idempotent); readiness is awaited when first used."""
+        if self.launched_at is not None:
+            return
+        every = [self.replica] + ([self.embedded.chat, self.embedded.embeddings]
+                                  if self.embedded else [])
+        names = [s.spec.served_model_name for s in every if s is not None]
+        if names:
+            log(f"launching the embedded vLLM servers ({', '.join(names)}) ...")
+        for server in every:
+            if server is not None:
+                server.launch()
+        self.launched_at = time.perf_counter()
+
+    def stop(self) -> None:
+        for server in (self.replica, self.embedded):
+            if server is not None:
+                server.stop()
+
+
 @contextmanager
-def vllm_servers(url: str | None, embed_url: str | None,
-                 embed: bool) -> Iterator[tuple[str, str | None, str]]:
-    """(chat root, embeddings root or None, how): external ones, or embedded ones started here."""
-    if url and embed and not embed_url:
-        raise SystemExit("--url needs --embed-url too for the embeddings and rerank sections")
-    if url and (embed_url or not embed):
-        yield _root(url), _root(embed_url) if embed_url else None, "external (development) server"
+def vllm_servers(args: argparse.Namespace,
+                 pre: Servers) -> Iterator[tuple[str, str | None, str]]:
+    """(chat root, embeddings root or None, how): the external ones, or the embedded ones."""
+    if pre.embedded is None:
+        em = _root(args.embed_url) if args.embed_url else None
+        yield _root(args.url), em, "external (development) server"
         return
-    from vllm_accel.server import EmbeddedServers
-
-    log(f"starting the embedded vLLM servers (chat{' and embeddings' if embed else ''}) ...")
-    servers = EmbeddedServers(embeddings=embed)
-    t0 = time.perf_counter()
-    servers.start()
-    try:
-        em = servers.embeddings.base_url if servers.embeddings else None
-        log(f"servers ready in {time.perf_counter() - t0:.0f} s at {servers.chat.base_url}"
-            + (f" and {em}" if em else ""))
-        yield servers.chat.base_url or "", em, "embedded server started by this run"
-    finally:
-        servers.stop()
-        log("servers stopped")
+    pre.launch()
+    servers = pre.embedded.start()  # waits for both (launch is idempotent)
+    em = servers.embeddings.base_url if servers.embeddings else None
+    log(f"servers ready {time.perf_counter() - (pre.launched_at or 0):.0f} s after their launch"
+        f" at {servers.chat.base_url}" + (f" and {em}" if em else ""))
+    yield servers.chat.base_url or "", em, "embedded server started by this run"
 
 
 @contextmanager
-def second_replica(chat: str, replicas: str | None) -> Iterator[tuple[list[str], str]]:
-    """Two chat replicas: the given ones, or ``chat`` and a second embedded one started here."""
+def second_replica(chat: str, replicas: str | None,
+                   server: Any) -> Iterator[tuple[list[str], str]]:
+    """Two chat replicas: the given ones, or ``chat`` and the launched ``server``."""
     if replicas:
         urls = [_root(u) for u in replicas.split(",") if u.strip()]
         yield urls, "external replicas (development)"
         return
-    from vllm_accel.server import VLLMServer, chat_spec, prepare
-
-    log("starting a second embedded chat replica for the affinity cell ...")
-    server = VLLMServer(chat_spec(prepare(lambda _m: None)))
     t0 = time.perf_counter()
-    server.start()
-    try:
-        log(f"second replica ready in {time.perf_counter() - t0:.0f} s at {server.base_url}")
-        yield [chat, server.base_url or ""], "two embedded replicas started by this run"
-    finally:
-        server.stop()
+    server.launch()
+    server.wait_ready()
+    log(f"second replica ready (waited {time.perf_counter() - t0:.0f} s) at {server.base_url}")
+    yield [chat, server.base_url or ""], "two embedded replicas started by this run"
 
 
 def _server_version(base: str) -> str:
@@ -222,34 +260,69 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def _served(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
-            started: str) -> None:
-    """The sections on real vLLM servers: embeddings and rerank, throughput, then affinity."""
+            started: str, pre: Servers) -> None:
+    """The sections on real vLLM servers: embeddings and rerank, throughput, then affinity.
+
+    The embeddings server stops as soon as its sections are done (its CPU and memory are then
+    the chat server's); the affinity replica, launched with the others, waits idle.
+    """
     reps = 1 if args.quick else args.reps
-    embed = bool({"embeddings", "rerank"} & set(sections))
-    with vllm_servers(args.url, args.embed_url, embed) as (base, em, how):
+    with vllm_servers(args, pre) as (base, em, how):
         if em and "embeddings" in sections:
             log("embeddings throughput ...")
             data["embeddings"] = embeddings.run_embeddings(em, reps, log)
         if em and "rerank" in sections:
             log("rerank throughput ...")
             data["rerank"] = embeddings.run_rerank(em, reps, log)
+        if pre.embedded is not None and pre.embedded.embeddings is not None:
+            pre.embedded.embeddings.stop()
+            log("embeddings server stopped")
         if "throughput" in sections:
-            sizes = [int(s) for s in args.sizes.split(",")]
-            # What the run has left goes to throughput (at least 2 minutes), less the reserve.
-            reserve = AFFINITY_RESERVE_S if "affinity" in sections else 0.0
-            budget = max(120.0, args.budget * 60 - _elapsed() - 30 - reserve)
-            log(f"throughput: {budget:.0f} s left in the time budget")
-            only = args.paths.split(",") if args.paths else None
-            tp = throughput.run(base, sizes, reps, log, budget_s=budget, only=only)
-            tp["server"] = {"how": how, "version": _server_version(base), "model": "smollm2"}
-            tp["measured_at"] = started
-            tp["other_vllm_servers"] = data["machine"]["other_vllm_servers_at_start"]
-            data["throughput"] = tp
+            _throughput(args, sections, data, started, base, how, reps)
         if "affinity" in sections:
-            with second_replica(base, args.replicas) as (urls, rhow):
+            with second_replica(base, args.replicas, pre.replica) as (urls, rhow):
                 log(f"affinity: {len(urls)} replicas ({rhow}) ...")
-                data["affinity"] = affinity.run(urls, 1, log) | {
-                    "how": rhow}
+                data["affinity"] = affinity.run(urls, 1, log) | {"how": rhow}
+
+
+def _throughput(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
+                started: str, base: str, how: str, reps: int) -> None:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    # What the run has left goes to throughput (at least 2 minutes), less the reserve.
+    reserve = AFFINITY_RESERVE_S if "affinity" in sections else 0.0
+    budget = max(120.0, args.budget * 60 - _elapsed() - REPORT_S - reserve)
+    log(f"throughput: {budget:.0f} s left in the time budget")
+    only = args.paths.split(",") if args.paths else None
+    tp = throughput.run(base, sizes, reps, log, budget_s=budget, only=only)
+    tp["server"] = {"how": how, "version": _server_version(base), "model": "smollm2"}
+    tp["measured_at"] = started
+    tp["other_vllm_servers"] = data["machine"]["other_vllm_servers_at_start"]
+    data["throughput"] = tp
+
+
+def _sections(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
+              started: str, pre: Servers) -> None:
+    """Every section in order; the servers launch after the timing-sensitive overhead section,
+    so they load while the memory section runs."""
+    plan = overhead.QUICK if args.quick else overhead.FULL
+    if "imports" in sections:
+        log("import times (fresh interpreter per run) ...")
+        data["imports"] = imports.run(3 if args.quick else 5, log)
+    if "overhead" in sections or "memory" in sections:
+        with responder() as base:
+            log(f"zero-cost responder at {base}")
+            if "overhead" in sections:
+                data["overhead"] = overhead.run(base, plan, log)
+            if "memory" in sections:
+                pre.launch()
+                log("memory (fresh interpreter per client) ...")
+                data["memory"] = memory.run(
+                    base, long_tokens=5_000 if args.quick else 20_000,
+                    short_tokens=500 if args.quick else 2_000,
+                    requests=1_000 if args.quick else 10_000,
+                    anchor_requests=500 if args.quick else 1_000, log=log)
+    if {"throughput", "embeddings", "rerank", "affinity"} & set(sections):
+        _served(args, sections, data, started, pre)
 
 
 def main(argv: list[str]) -> int:
@@ -283,25 +356,11 @@ def main(argv: list[str]) -> int:
                  "machine": machine() | {"other_vllm_servers_at_start": other_vllm_servers()},
                  "versions": versions(), "git": _git(), "quick": args.quick,
                  "note": args.note, "command": "python -m bench " + " ".join(argv)})
-    plan = overhead.QUICK if args.quick else overhead.FULL
-    if "imports" in sections:
-        log("import times (fresh interpreter per run) ...")
-        data["imports"] = imports.run(3 if args.quick else 5, log)
-    if "overhead" in sections or "memory" in sections:
-        with responder() as base:
-            log(f"zero-cost responder at {base}")
-            if "overhead" in sections:
-                data["overhead"] = overhead.run(base, plan, log)
-            if "memory" in sections:
-                log("memory (fresh interpreter per client) ...")
-                data["memory"] = memory.run(
-                    base, long_tokens=5_000 if args.quick else 20_000,
-                    short_tokens=500 if args.quick else 2_000,
-                    requests=1_000 if args.quick else 10_000,
-                    anchor_requests=500 if args.quick else 2_000, log=log)
-    served = {"throughput", "embeddings", "rerank", "affinity"} & set(sections)
-    if served:
-        _served(args, sections, data, started.isoformat())
+    pre = Servers(args, sections)
+    try:
+        _sections(args, sections, data, started.isoformat(), pre)
+    finally:
+        pre.stop()
     data["machine"]["loadavg_end"] = list(os.getloadavg())
     data["duration_s"] = round(_elapsed(), 1)
     data["targets"] = report.targets(data)

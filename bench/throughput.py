@@ -6,9 +6,14 @@ for every path (the ceiling's own usage numbers check that). Each repetition run
 once per batch size in a fresh random order; a path's ratio is its throughput over the
 ceiling's in the same repetition, and the reported figure is the median over repetitions.
 
-The sequential loop (``OpenAILike`` called prompt after prompt) runs once per repetition, on the
-first ``LOOP_CAP`` prompts of the smallest batch: a loop's throughput does not depend on the batch
-size, and running 128 prompts one by one would take minutes.
+The sequential loop (``OpenAILike`` called prompt after prompt) is no target and runs only when
+named (``--paths``): once per repetition, on the first ``LOOP_CAP`` prompts of the smallest batch.
+
+Around every run the chat server's ``/metrics`` histograms are read (outside the timing): the
+per-request means of queue time, prefill and end-to-end latency that the engine saw, and
+``gap_s``, the wall time minus the mean end-to-end latency (time the requests spent outside the
+engine: the client, HTTP and the server's chat-template rendering). They are the measured
+cause reported next to a missed target.
 
 Next to each wall-clock figure: the client's CPU seconds per 1,000 prompts (``process_time`` of
 this process, every thread; vLLM runs in its own processes). Paths carry the target of issue
@@ -29,18 +34,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-MODEL = "smollm2"
-MAX_TOKENS = 16
-LOOP_CAP = 8
-NO_EOS = {"0": -100.0, "1": -100.0, "2": -100.0}
-"""SmolLM2's ``<|endoftext|>``, ``<|im_start|>`` and ``<|im_end|>`` banned: every answer runs to
-``max_tokens``. Unlike ``ignore_eos`` (which ``/v1/chat/completions/batch`` drops silently, so a
-batch carrying it fans out), ``logit_bias`` is honoured by every route, so the chat batch paths
-go out as one request and every path, the ceiling included, does the same work."""
-EXTRA: dict[str, Any] = {"logit_bias": NO_EOS}
-FANOUT_EXTRA: dict[str, Any] = {**EXTRA, "ignore_eos": True}
-"""The pool rows: ``ignore_eos`` (a no-op next to the bias) keeps them off the batch route, so
-they measure the fan-out they stand for."""
+from . import phases as phases_mod
+from .anchors import (
+    chatopenai_batch,
+    litellm_gather,
+    litellm_router_gather,
+    openailike_gather,
+    openailike_loop,
+)
+from .settings import EXTRA, FANOUT_EXTRA, LOOP_CAP, MAX_TOKENS, MODEL, NO_EOS
+
+__all__ = ["EXTRA", "FANOUT_EXTRA", "LOOP_CAP", "MAX_TOKENS", "MODEL", "NO_EOS", "PATHS", "Path",
+           "ceiling", "prompts", "run"]
 
 
 def prompts(n: int) -> list[str]:
@@ -81,6 +86,19 @@ def core_batch_chat(base: str, items: list[str]) -> None:
 
     with VLLMClient(base, model=MODEL) as client:
         _check_items(client.process_batch(items, mode="chat", max_tokens=MAX_TOKENS, **EXTRA))
+
+
+def core_batch_chat_unchunked(base: str, items: list[str]) -> None:
+    """``process_batch(mode="chat")`` with every conversation in ONE batch-chat request (the
+    chunk size raised for the run): what the chunks are measured against."""
+    from vllm_accel import _batch
+
+    chunk = _batch.BATCH_CHAT_CHUNK
+    _batch.BATCH_CHAT_CHUNK = 1 << 30
+    try:
+        core_batch_chat(base, items)
+    finally:
+        _batch.BATCH_CHAT_CHUNK = chunk
 
 
 def core_abatch_chat(base: str, items: list[str]) -> None:
@@ -127,54 +145,6 @@ def li_vllm_abatch(base: str, items: list[str]) -> None:
     asyncio.run(llm.abatch_complete(items, **EXTRA))
 
 
-# -- the anchors ------------------------------------------------------------------------------
-
-def _chat_openai(base: str) -> Any:
-    from langchain_openai import ChatOpenAI
-
-    return ChatOpenAI(model=MODEL, base_url=base + "/v1", api_key="bench-key",
-                      max_tokens=MAX_TOKENS, extra_body=EXTRA)
-
-
-def chatopenai_batch(base: str, items: list[str]) -> None:
-    _chat_openai(base).batch(items)
-
-
-def _openai_like(base: str) -> Any:
-    from llama_index.llms.openai_like import OpenAILike
-
-    return OpenAILike(model=MODEL, api_base=base + "/v1", api_key="bench-key",
-                      max_tokens=MAX_TOKENS, is_chat_model=True, is_function_calling_model=False,
-                      context_window=2048, timeout=600.0,
-                      additional_kwargs={"extra_body": EXTRA})
-
-
-def litellm_gather(base: str, items: list[str]) -> None:
-    import litellm
-
-    async def go() -> None:
-        await asyncio.gather(*(litellm.acompletion(
-            model=f"hosted_vllm/{MODEL}", api_base=base + "/v1", api_key="bench-key",
-            messages=[{"role": "user", "content": p}], max_tokens=MAX_TOKENS,
-            extra_body=EXTRA) for p in items))
-
-    asyncio.run(go())
-
-
-def litellm_router_gather(base: str, items: list[str]) -> None:
-    from litellm import Router
-
-    router = Router(model_list=[{"model_name": MODEL, "litellm_params": {
-        "model": f"hosted_vllm/{MODEL}", "api_base": base + "/v1", "api_key": "bench-key"}}])
-
-    async def go() -> None:
-        await asyncio.gather(*(router.acompletion(
-            model=MODEL, messages=[{"role": "user", "content": p}], max_tokens=MAX_TOKENS,
-            extra_body=EXTRA) for p in items))
-
-    asyncio.run(go())
-
-
 def core_pool_batch(base: str, items: list[str]) -> None:
     from vllm_accel import VLLMClient
 
@@ -194,19 +164,8 @@ def core_pool_abatch(base: str, items: list[str]) -> None:
     asyncio.run(go())
 
 
-def openailike_loop(base: str, items: list[str]) -> None:
-    llm = _openai_like(base)
-    for p in items:
-        llm.complete(p)
-
-
-def openailike_gather(base: str, items: list[str]) -> None:
-    llm = _openai_like(base)
-
-    async def go() -> None:
-        await asyncio.gather(*(llm.acomplete(p) for p in items))
-
-    asyncio.run(go())
+Sample = tuple[float, int, float, dict[str, float]]
+"""Seconds, tokens, client CPU s per 1,000 prompts, the engine's phases."""
 
 
 @dataclass(frozen=True)
@@ -225,7 +184,8 @@ class Path:
 PATHS = [
     Path("fanout", "asyncio fan-out, raw httpx (ceiling)", "ceiling", ceiling),
     Path("chatopenai_batch", "ChatOpenAI.batch", "anchor", chatopenai_batch),
-    Path("openailike_loop", "OpenAILike, loop", "anchor", openailike_loop, LOOP_CAP),
+    Path("openailike_loop", "OpenAILike, loop", "anchor", openailike_loop, LOOP_CAP,
+         default=False),
     Path("openailike_gather", "OpenAILike, asyncio.gather", "anchor", openailike_gather),
     Path("litellm_gather", "litellm.acompletion (hosted_vllm/), asyncio.gather", "anchor",
          litellm_gather),
@@ -235,6 +195,8 @@ PATHS = [
          target="batch"),
     Path("aprocess_batch", "AsyncVLLMClient.process_batch (chat)", "ours", core_abatch_chat,
          target="batch"),
+    Path("process_batch_unchunked", "VLLMClient.process_batch (chat, one batch request, no"
+         " chunks)", "reference", core_batch_chat_unchunked),
     Path("process_batch_completions", "VLLMClient.process_batch (one completions request)",
          "ours", core_batch_completions),
     Path("pool_batch", "VLLMClient(endpoints=[url]).process_batch (chat, fans out)", "ours",
@@ -249,17 +211,20 @@ PATHS = [
 ]
 
 
-def _timed(path: Path, base: str, items: list[str]) -> tuple[float, int, float]:
-    """Seconds, tokens (from the prompt count; the ceiling's usage is checked) and client CPU
-    seconds per 1,000 prompts (this process's user + system time, every thread)."""
+def _timed(path: Path, base: str, items: list[str]) -> tuple[float, int, float, dict[str, float]]:
+    """Seconds, tokens (from the prompt count; the ceiling's usage is checked), client CPU
+    seconds per 1,000 prompts (this process's user + system time, every thread) and the
+    engine's phases (:func:`bench.phases.phases`)."""
     run_items = items[: path.cap] if path.cap else items
+    before = phases_mod.server_hists(base)
     c0, t0 = time.process_time(), time.perf_counter()
     tokens = path.run(base, run_items)
     secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     expected = len(run_items) * MAX_TOKENS
     if isinstance(tokens, int) and tokens != expected:
         raise RuntimeError(f"end tokens not banned: {tokens} tokens, expected {expected}")
-    return secs, expected, cpu * 1000 / len(run_items)
+    after = phases_mod.server_hists(base)
+    return secs, expected, cpu * 1000 / len(run_items), phases_mod.phases(secs, before, after)
 
 
 def _estimate(p: Path, n: int, ceil_secs: dict[int, float]) -> float:
@@ -299,7 +264,7 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
     # Warm-up: the first requests of a fresh server are slow.
     ceiling(base, prompts(8))
     ceiling(base, prompts(8))
-    samples: dict[int, dict[str, dict[int, tuple[float, int, float]]]] = {
+    samples: dict[int, dict[str, dict[int, Sample]]] = {
         n: {p.name: {} for p in paths} for n in sizes}
     t_start = time.perf_counter()
     errors: list[str] = []
@@ -324,19 +289,22 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
                     took.append(f"{p.name} skipped")
                     continue
                 try:
-                    secs, tokens, cpu = _timed(p, base, prompts(n))
+                    secs, tokens, cpu, phase = _timed(p, base, prompts(n))
                 except Exception as exc:  # one broken path must not stop the run
                     errors.append(f"{p.name} at {n}: {type(exc).__name__}: {exc}"[:300])
                     took.append(f"{p.name} ERROR")
                     continue
                 if p.name == "fanout":
                     ceil_secs[n] = secs
-                samples[n][p.name][rep] = (secs, tokens, cpu)
+                samples[n][p.name][rep] = (secs, tokens, cpu, phase)
                 took.append(f"{p.name} {secs:.1f}s")
             log(f"  rep {rep + 1} size {n}: " + ", ".join(took))
         done_reps += 1
         log(f"throughput rep {rep + 1}/{reps}: {time.perf_counter() - t_start:.0f} s")
+    from vllm_accel._batch import BATCH_CHAT_CHUNK
+
     result: dict[str, Any] = {"max_tokens": MAX_TOKENS, "loop_cap": LOOP_CAP,
+                              "chat_chunk": BATCH_CHAT_CHUNK,
                               "reps": done_reps, "reps_planned": reps, "errors": errors,
                               "skipped": skipped, "budget_s": budget_s}
     result["sizes"] = _summarize(paths, sizes, samples, errors, log)
@@ -346,12 +314,12 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
 
 
 def _summarize(paths: list[Path], sizes: list[int],
-               samples: dict[int, dict[str, dict[int, tuple[float, int, float]]]],
+               samples: dict[int, dict[str, dict[int, Sample]]],
                errors: list[str],
                log: Callable[[str], None]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for n in sizes:
-        ceil = {rep: tok / s for rep, (s, tok, _) in samples[n]["fanout"].items()}
+        ceil = {rep: tok / s for rep, (s, tok, _, _) in samples[n]["fanout"].items()}
         entry = {}
         for p in paths:
             got = {rep: v for rep, v in samples[n][p.name].items() if rep in ceil}
@@ -363,13 +331,14 @@ def _summarize(paths: list[Path], sizes: list[int],
                                  "error": any(e.startswith(f"{p.name} at {n}:") for e in errors),
                                  "not_measured": True}
                 continue
-            tps = {rep: tok / s for rep, (s, tok, _) in got.items()}
+            tps = {rep: tok / s for rep, (s, tok, _, _) in got.items()}
             entry[p.name] = {
                 "label": p.label, "family": p.family, "target": p.target,
                 "prompts_run": min(n, p.cap or n),
                 "tokens_per_s": statistics.median(tps.values()),
-                "seconds": statistics.median([s for s, _, _ in got.values()]),
-                "cpu_s_per_1k": statistics.median([c for _, _, c in got.values()]),
+                "seconds": statistics.median([s for s, _, _, _ in got.values()]),
+                "cpu_s_per_1k": statistics.median([c for _, _, c, _ in got.values()]),
+                "phases": phases_mod.median_phases([ph for _, _, _, ph in got.values()]),
                 "ratio": statistics.median([t / ceil[rep] for rep, t in tps.items()]),
                 "ratios": [t / ceil[rep] for rep, t in tps.items()],
                 "reps_ok": len(got),

@@ -2,8 +2,11 @@
 
 The fastest way to run many plain-string prompts on vLLM is one ``/v1/completions`` request with
 a prompt list: the server turns it into one engine request per prompt and batches them. Plain
-chat conversations likewise go as one ``/v1/chat/completions/batch`` request (one choice per
-conversation), where the server has that route; chat batches it cannot serve (tools, ``n > 1``,
+chat conversations likewise go to ``/v1/chat/completions/batch`` (one choice per conversation),
+where the server has that route, in requests of ``BATCH_CHAT_CHUNK`` conversations all sent at
+once (vLLM 0.32's route renders every conversation of a request before the engine sees the
+first, so one big request leaves the engine idle while it renders; chunks overlap one chunk's
+rendering with the others' generation). Chat batches the route cannot serve (tools, ``n > 1``,
 fields the route would silently drop) fan out as concurrent requests, bounded by
 ``max_concurrency``. Either way one bad prompt only fails its own :class:`BatchItem`.
 """
@@ -25,10 +28,15 @@ from ._errors import (
 )
 from ._models import ChatCompletion, Completion, CompletionChoice, Usage
 
-__all__ = ["BatchItem", "BatchMetrics", "Mode", "Plan", "batch_chat_ok", "metrics_of", "probe_body",
-           "probe_ok", "route_missing", "splits_on"]
+__all__ = ["BATCH_CHAT_CHUNK", "BatchItem", "BatchMetrics", "Mode", "Plan", "batch_chat_ok",
+           "metrics_of", "probe_body", "probe_ok", "route_missing", "splits_on", "usage_total"]
 
 Mode = Literal["completions", "chat"]
+
+BATCH_CHAT_CHUNK = 16
+"""Conversations per ``/v1/chat/completions/batch`` request; a batch sends all its chunks at once
+(bounded by ``max_concurrency`` when one is given). Measured on the 2-core CPU server: see
+``bench/batch_phases.py`` and docs/benchmarks.md."""
 
 # The fields of vLLM 0.32's BatchChatCompletionRequest a chat batch may carry (its schema
 # allows extra keys and drops them silently: ``ignore_eos``, ``min_tokens``, ``tools``, ... would
@@ -121,6 +129,8 @@ class Plan:
     chat: bool
     single_request: bool
     workers: int
+    offset: int = 0
+    """The index of this plan's first prompt in the whole batch (a chunk's plan)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -159,6 +169,19 @@ class Plan:
         return cls(items, chat, single and endpoints < 2,
                    max(1, min(max_concurrency or len(items), len(items))))
 
+    def chunks(self, size: int | None = None) -> list[Plan]:
+        """This batch in consecutive sub-plans of at most ``size`` prompts.
+
+        ``size`` defaults to ``BATCH_CHAT_CHUNK``, read when called.
+
+        Their items keep their whole-batch index: the chunks' items, concatenated, are the
+        batch's, in order.
+        """
+        size = size or BATCH_CHAT_CHUNK
+        parts = [self.prompts[i:i + size] for i in range(0, len(self.prompts), size)]
+        return [Plan(part, self.chat, self.single_request, max(1, min(self.workers, len(part))),
+                     self.offset + k * size) for k, part in enumerate(parts)]
+
     def conversations(self) -> list[Any]:
         """Every prompt's chat messages, in order (the batch-chat request's ``messages``)."""
         return [self.messages(i) for i in range(len(self.prompts))]
@@ -171,7 +194,7 @@ class Plan:
     def item(self, index: int, result: Completion | ChatCompletion | None,
              error: VLLMError | None, latency: float) -> BatchItem:
         """One finished item."""
-        return BatchItem(index, self.prompts[index], result, error, latency)
+        return BatchItem(self.offset + index, self.prompts[index], result, error, latency)
 
     def items_from_completion(self, completion: Completion, latency: float) -> list[BatchItem]:
         """Split one multi-prompt completion into per-prompt items.
@@ -193,7 +216,7 @@ class Plan:
                 system_fingerprint=completion.system_fingerprint,
             ) if choices else None
             error = None if choices else VLLMError(f"no choice returned for prompt {i}")
-            items.append(BatchItem(i, prompt, result, error, latency))
+            items.append(BatchItem(self.offset + i, prompt, result, error, latency))
         return items
 
     def items_from_batch_chat(self, completion: ChatCompletion,
@@ -213,13 +236,14 @@ class Plan:
                 system_fingerprint=completion.system_fingerprint,
             ) if choice is not None else None
             error = None if choice is not None else VLLMError(
-                f"no choice returned for conversation {i}")
-            items.append(BatchItem(i, prompt, result, error, latency))
+                f"no choice returned for conversation {self.offset + i}")
+            items.append(BatchItem(self.offset + i, prompt, result, error, latency))
         return items
 
     def items_failed(self, error: VLLMError, latency: float) -> list[BatchItem]:
         """Every item failed with the one request's ``error`` (none lost, input order)."""
-        return [BatchItem(i, prompt, None, error, latency) for i, prompt in enumerate(self.prompts)]
+        return [BatchItem(self.offset + i, prompt, None, error, latency)
+                for i, prompt in enumerate(self.prompts)]
 
     def report(self, progress: Callable[[int, int], None] | None, done: int) -> None:
         """Call ``progress(done, total)`` (serialized)."""
@@ -256,6 +280,19 @@ def metrics_of(
         tokens_per_second=completion_tokens / total_time if total_time > 0 else 0.0,
         item_latencies=[i.latency for i in items],
     )
+
+
+def usage_total(usages: Sequence[Usage], items: Sequence[BatchItem]) -> Usage:
+    """The usage of a chunked chat batch.
+
+    Its batch requests' ``usages`` plus the usage of the items that went on their own (a
+    batch-chat item carries none).
+    """
+    own = [u for u in (getattr(i.result, "usage", None) for i in items) if u is not None]
+    every = [*usages, *own]
+    return Usage(prompt_tokens=sum(u.prompt_tokens for u in every),
+                 completion_tokens=sum(u.completion_tokens for u in every),
+                 total_tokens=sum(u.total_tokens for u in every))
 
 
 def as_error(exc: Exception) -> VLLMError:

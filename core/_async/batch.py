@@ -88,27 +88,83 @@ class AsyncBatch(AsyncGeneration):
         self, plan: _batch.Plan, model: str | None, params: dict[str, Any],
         progress: Callable[[int, int], None] | None,
     ) -> tuple[list[_batch.BatchItem] | None, Usage | None]:
-        """The batch as one request (``/v1/completions`` or ``/v1/chat/completions/batch``).
+        """The batch as one ``/v1/completions`` request, or as batch-chat requests.
 
-        Returns the items and the request's usage, or ``(None, None)`` to go item by item.
+        Chat batches go as ``/v1/chat/completions/batch`` requests of ``BATCH_CHAT_CHUNK``
+        conversations, all in flight at once. Returns the items and the usage, or
+        ``(None, None)`` to go item by item.
+        """
+        if plan.chat:
+            return await self._chat_chunks(plan, model, params, progress)
+        t0 = time.perf_counter()
+        try:
+            completion = await self.complete(list(plan.prompts), model=model, **params)
+        except Exception as exc:  # a batch never raises for a failed request
+            return self._batch_failed(plan, as_error(exc), time.perf_counter() - t0), None
+        items = plan.items_from_completion(completion, time.perf_counter() - t0)
+        plan.report(progress, len(items))
+        return items, completion.usage
+
+    async def _chat_chunks(
+        self, plan: _batch.Plan, model: str | None, params: dict[str, Any],
+        progress: Callable[[int, int], None] | None,
+    ) -> tuple[list[_batch.BatchItem] | None, Usage | None]:
+        """Every chunk of a chat batch as one batch-chat request, the chunks at once.
+
+        A chunk the server refused for its content (400/422) goes item by item; any other
+        failure is its items' error. ``(None, None)`` when the server has no such route (the
+        whole batch then fans out). The usage is the chunks' total plus the items' own.
+        """
+        from .. import _batch
+
+        async def one(chunk: _batch.Plan) -> list[_batch.BatchItem] | None:
+            items = await self._one_chat_chunk(chunk, model, params, usages)
+            finished.append(0 if items is None else len(items))
+            return items
+
+        def done(count: int) -> None:  # the caller's thread, as every progress call
+            if sum(finished[:count]):
+                plan.report(progress, sum(finished[:count]))
+
+        chunks = plan.chunks()
+        usages: list[Usage] = []
+        finished: list[int] = []
+        limit = plan.workers if plan.workers < len(plan.prompts) else len(chunks)
+        results = await bounded_map([functools.partial(one, c) for c in chunks], limit, done)
+        if all(r is None for r in results):
+            return None, None
+        for i, r in enumerate(results):  # the route vanished mid-batch: those chunks fan out
+            if r is None:
+                results[i] = await self._fan_out(chunks[i], model, params, None)
+        items = [item for chunk_items in results if chunk_items for item in chunk_items]
+        if sum(finished) < len(items):
+            plan.report(progress, len(items))
+        return items, _batch.usage_total(usages, items)
+
+    async def _one_chat_chunk(
+        self, chunk: _batch.Plan, model: str | None, params: dict[str, Any],
+        usages: list[Usage],
+    ) -> list[_batch.BatchItem] | None:
+        """One chunk's batch-chat request (its usage appended to ``usages``).
+
+        Item by item if the server refused its content; None if it has no batch-chat route.
         """
         from .._models import ChatCompletion
 
         t0 = time.perf_counter()
+        if self.base_url in self._no_batch_chat:
+            return None
         try:
-            if plan.chat:
-                call = self._batch_chat_call(plan, model, params)
-                chat = self._parse(call, await self._send(call), ChatCompletion)
-                items = plan.items_from_batch_chat(chat, time.perf_counter() - t0)
-                usage = chat.usage
-            else:
-                completion = await self.complete(list(plan.prompts), model=model, **params)
-                items = plan.items_from_completion(completion, time.perf_counter() - t0)
-                usage = completion.usage
+            call = self._batch_chat_call(chunk, model, params)
+            chat = self._parse(call, await self._send(call), ChatCompletion)
         except Exception as exc:  # a batch never raises for a failed request
-            return self._batch_failed(plan, as_error(exc), time.perf_counter() - t0), None
-        plan.report(progress, len(items))
-        return items, usage
+            failed = self._batch_failed(chunk, as_error(exc), time.perf_counter() - t0)
+            if failed is not None or self.base_url in self._no_batch_chat:
+                return failed
+            return await self._fan_out(chunk, model, params, None)
+        if chat.usage is not None:
+            usages.append(chat.usage)
+        return chunk.items_from_batch_chat(chat, time.perf_counter() - t0)
 
     async def _fan_out(self, plan: _batch.Plan, model: str | None, params: dict[str, Any],
                        progress: Callable[[int, int], None] | None) -> list[_batch.BatchItem]:

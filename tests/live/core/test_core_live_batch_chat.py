@@ -20,6 +20,7 @@ from vllm_accel import (
     NotFoundError,
     VLLMClient,
 )
+from vllm_accel._batch import BATCH_CHAT_CHUNK
 
 pytestmark = pytest.mark.live
 
@@ -164,3 +165,34 @@ async def test_a_pool_of_two_fans_out(twin: str, chat_server_url: str) -> None:
     assert _sent(before, _received(chat_server_url)) == {BATCH: 0, CHAT: 4}
     assert all(i.ok for i in items)
     assert per_endpoint == {"a": 2, "b": 2}  # round robin spread the items
+
+
+async def test_a_big_chat_batch_goes_in_chunks_in_order_with_its_own_errors(
+        chat_client: Any, chat_server_url: str) -> None:
+    """40 conversations: three batch requests (16, 16, 8) in flight together; the chunk holding
+    one too-long conversation is refused (400) and goes item by item; order and the other
+    answers are kept."""
+    chunk = BATCH_CHAT_CHUNK
+    prompts: list[Any] = [f"Say the number {i}." for i in range(40)]
+    prompts[20] = "word " * 3000  # in the second chunk
+    seen: list[tuple[int, int]] = []
+    chat_client.reset_stats()
+    before = _received(chat_server_url)
+    items, metrics = await resolve(chat_client.process_batch_with_metrics(
+        prompts, mode="chat", progress=lambda d, t: seen.append((d, t)), **GREEDY))
+    assert _sent(before, _received(chat_server_url)) == {BATCH: 3, CHAT: chunk}
+    stats = chat_client.stats().by_route
+    assert (stats[BATCH].requests, stats[CHAT].requests) == (3, chunk)
+    assert [i.index for i in items] == list(range(40))
+    assert [i.prompt for i in items] == prompts
+    assert [i.ok for i in items] == [i != 20 for i in range(40)]
+    assert isinstance(items[20].error, ContextLengthError)
+    assert len(seen) == 3  # once per chunk, counting up to the whole batch
+    assert seen[-1] == (40, 40)
+    assert (metrics.succeeded, metrics.failed) == (39, 1)
+    # usage: the two batch requests' totals plus the refused chunk's 15 items of their own
+    assert metrics.completion_tokens >= 39
+    # each answer is its own conversation's (greedy): the first, a middle and the last chunk
+    for i in (0, 17, 39):
+        alone = await resolve(chat_client.chat(prompts[i], **GREEDY))
+        assert items[i].text == alone.text, i

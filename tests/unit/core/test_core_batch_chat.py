@@ -177,3 +177,58 @@ def test_events_are_typed_by_type_with_a_fallback() -> None:
     assert future.model_extra == {"x": 1}
     with pytest.raises(ValueError):
         parse_event("not json")
+
+
+def test_a_plan_splits_into_chunks_that_keep_the_batch_index() -> None:
+    from vllm_accel._batch import BATCH_CHAT_CHUNK, usage_total
+    from vllm_accel._errors import VLLMError
+    from vllm_accel._models import ChatCompletion, Usage
+
+    prompts = [f"p{i}" for i in range(2 * BATCH_CHAT_CHUNK + 3)]
+    plan = Plan.make(prompts, "chat", None, {})
+    chunks = plan.chunks()
+    assert [len(c.prompts) for c in chunks] == [BATCH_CHAT_CHUNK, BATCH_CHAT_CHUNK, 3]
+    assert [c.offset for c in chunks] == [0, BATCH_CHAT_CHUNK, 2 * BATCH_CHAT_CHUNK]
+    assert [c.workers for c in chunks] == [BATCH_CHAT_CHUNK, BATCH_CHAT_CHUNK, 3]
+    last = chunks[-1]
+    answer = ChatCompletion.model_validate({"id": "x", "model": "m", "created": 0, "choices": [
+        {"index": i, "message": {"role": "assistant", "content": f"a{i}"},
+         "finish_reason": "stop"} for i in range(3)]})
+    items = last.items_from_batch_chat(answer, 0.1)
+    assert [(i.index, i.prompt, i.text) for i in items] == [
+        (2 * BATCH_CHAT_CHUNK + k, prompts[2 * BATCH_CHAT_CHUNK + k], f"a{k}") for k in range(3)]
+    failed = chunks[0].items_failed(VLLMError("x"), 0.1)
+    assert [i.index for i in failed] == list(range(BATCH_CHAT_CHUNK))
+    assert chunks[1].item(2, None, VLLMError("y"), 0.0).index == BATCH_CHAT_CHUNK + 2
+    total = usage_total([Usage(prompt_tokens=10, completion_tokens=4, total_tokens=14)], items)
+    assert (total.prompt_tokens, total.completion_tokens, total.total_tokens) == (10, 4, 14)
+
+
+@pytest.mark.parametrize("twin", ["sync", "async"])
+async def test_a_big_batch_on_a_server_without_the_route_asks_once_per_chunk(twin: str) -> None:
+    from vllm_accel._batch import BATCH_CHAT_CHUNK
+
+    seen: list[str] = []
+    transport = _batch_server({"/v1/chat/completions/batch": (404, {"detail": "Not Found"}),
+                               "/v1/chat/completions": (400, BAD),
+                               "/metrics": (404, {"detail": "Not Found"})}, seen)
+    prompts = [f"p{i}" for i in range(BATCH_CHAT_CHUNK + 1)]
+    if twin == "sync":
+        with VLLMClient("http://vllm", http_client=httpx.Client(transport=transport),
+                        max_retries=0) as c:
+            first = c.process_batch(prompts, mode="chat")
+            asked = seen.count("/v1/chat/completions/batch")
+            second = c.process_batch(prompts, mode="chat")
+    else:
+        async with AsyncVLLMClient("http://vllm", http_client=httpx.AsyncClient(
+                transport=transport), max_retries=0) as ac:
+            first = await ac.process_batch(prompts, mode="chat")
+            asked = seen.count("/v1/chat/completions/batch")
+            second = await ac.process_batch(prompts, mode="chat")
+    # each chunk asks at most once (a chunk sent after the first 404 does not), the second
+    # batch not at all, and every item of both went on its own
+    assert 1 <= asked <= 2
+    assert seen.count("/v1/chat/completions/batch") == asked
+    assert seen.count("/v1/chat/completions") == 2 * len(prompts)
+    assert [i.index for i in first] == list(range(len(prompts)))
+    assert all(isinstance(i.error, BadRequestError) for i in first + second)

@@ -1,0 +1,23 @@
+"""The throughput cell's request settings, shared by its paths and the anchors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MODEL = "smollm2"
+MAX_TOKENS = 8
+"""Eight answer tokens (was 16, the issue's table 32): every path does the same server work in
+the same repetition, so the ratios still compare the clients; fewer tokens make the fixed cost
+of each request (the client, HTTP, the server's rendering) a larger share of the wall time, so
+the differences between paths are larger than with long answers. Halving the tokens is what
+lets three repetitions of every cell fit in ``make bench``'s 20 minutes."""
+LOOP_CAP = 8
+NO_EOS = {"0": -100.0, "1": -100.0, "2": -100.0}
+"""SmolLM2's ``<|endoftext|>``, ``<|im_start|>`` and ``<|im_end|>`` banned: every answer runs to
+``max_tokens``. Unlike ``ignore_eos`` (which ``/v1/chat/completions/batch`` drops silently, so a
+batch carrying it fans out), ``logit_bias`` is honoured by every route, so the chat batch paths
+go out as one request and every path, the ceiling included, does the same work."""
+EXTRA: dict[str, Any] = {"logit_bias": NO_EOS}
+FANOUT_EXTRA: dict[str, Any] = {**EXTRA, "ignore_eos": True}
+"""The pool rows: ``ignore_eos`` (a no-op next to the bias) keeps them off the batch route, so
+they measure the fan-out they stand for."""

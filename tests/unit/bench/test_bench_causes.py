@@ -1,0 +1,72 @@
+"""The benchmark's pure parts: engine phases from /metrics text, the measured cause of a miss,
+the affinity cell's placement share and KV-cache parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import affinity, causes, phases
+
+pytestmark = pytest.mark.unit
+
+METRICS = """# HELP vllm:e2e_request_latency_seconds Histogram of e2e request latency in seconds.
+vllm:e2e_request_latency_seconds_bucket{engine="0",le="1.0",model_name="smollm2"} 3.0
+vllm:e2e_request_latency_seconds_sum{engine="0",model_name="smollm2"} 12.0
+vllm:e2e_request_latency_seconds_count{engine="0",model_name="smollm2"} 4.0
+vllm:request_queue_time_seconds_sum{engine="0",model_name="smollm2"} 2.0
+vllm:request_queue_time_seconds_count{engine="0",model_name="smollm2"} 4.0
+vllm:request_prefill_time_seconds_sum{engine="0",model_name="smollm2"} 1.0
+vllm:request_prefill_time_seconds_count{engine="0",model_name="smollm2"} 4.0
+vllm:prompt_tokens_total{engine="0",model_name="smollm2"} 160.0
+vllm:cache_config_info{block_size="128",kv_cache_size_tokens="46592",num_gpu_blocks="364"} 1.0
+"""
+
+
+def test_phases_are_per_request_means_of_the_deltas_and_the_gap_outside_the_engine() -> None:
+    after = phases.parse(METRICS)
+    assert after == {"e2e_sum": 12.0, "e2e_count": 4.0, "queue_sum": 2.0, "queue_count": 4.0,
+                     "prefill_sum": 1.0, "prefill_count": 4.0, "prompt_tokens": 160.0}
+    before = {"e2e_sum": 4.0, "e2e_count": 2.0, "prompt_tokens": 60.0}
+    got = phases.phases(5.0, before, after)
+    assert got == {"e2e_s": 4.0, "queue_s": 0.5, "prefill_s": 0.25, "gap_s": 1.0,
+                   "prompt_tokens": 50.0}
+    assert phases.phases(5.0, after, after) == {}  # nothing finished: no figures
+    assert phases.median_phases([{"gap_s": 1.0}, {"gap_s": 3.0, "e2e_s": 2.0}]) == {
+        "e2e_s": 2.0, "gap_s": 2.0}
+
+
+def _data() -> dict:
+    cell = {"fanout": {"seconds": 5.0, "cpu_s_per_1k": 2.0,
+                       "phases": {"e2e_s": 4.0, "queue_s": 0.1, "prefill_s": 0.5, "gap_s": 1.0,
+                                  "prompt_tokens": 41.0}},
+            "process_batch": {"seconds": 6.0, "cpu_s_per_1k": 0.5,
+                              "phases": {"e2e_s": 4.2, "queue_s": 0.2, "prefill_s": 0.6,
+                                         "gap_s": 1.8, "prompt_tokens": 41.0}}}
+    return {"throughput": {"sizes": {"64": cell}},
+            "overhead": {"sync": {"core": {"request_us": 800.0, "cpu_s_per_1k": 0.7},
+                                  "httpx": {"request_us": 600.0, "cpu_s_per_1k": 0.5}}}}
+
+
+def test_a_missed_target_gets_its_measured_cause_and_a_met_one_none() -> None:
+    tgts = [{"met": False, "cause_key": ["throughput", "64", "process_batch"]},
+            {"met": True, "cause_key": ["throughput", "64", "process_batch"]},
+            {"met": False, "cause_key": ["overhead", "sync"]},
+            {"met": False, "cause_key": ["throughput", "128", "process_batch"]},  # not measured
+            {"met": False}]
+    causes.attach(_data(), tgts)
+    assert tgts[0]["cause"] == (
+        "wall 6.00 s vs the ceiling's 5.00 s; client CPU 0.5 vs 2.0 s per 1,000 prompts;"
+        " engine per request (mean): end-to-end 4200 ms vs 4000 ms, queue 200 ms vs 100 ms,"
+        " prefill 600 ms vs 500 ms; outside the engine (wall - mean end-to-end: client, HTTP,"
+        " the server's rendering) 1800 ms vs 1000 ms; prompt tokens per request 41 vs 41")
+    assert "cause" not in tgts[1]
+    assert tgts[2]["cause"].startswith("800 µs per request vs raw httpx 600 µs; client CPU"
+                                       " 0.70 vs 0.50 s per 1,000 requests (+0.20 s")
+    assert "cause" not in tgts[3]
+    assert "cause" not in tgts[4]
+
+
+def test_the_affinity_cell_reads_the_kv_cache_and_counts_same_replica_turns() -> None:
+    assert affinity.KV.search(METRICS).group(1) == "46592"  # type: ignore[union-attr]
+    assert affinity.same_share({"a": ["r1", "r1", "r2"], "b": ["r2", "r2", "r2"]}) == 0.75
+    assert affinity.same_share({"a": ["r1"]}) is None
