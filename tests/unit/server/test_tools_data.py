@@ -100,4 +100,5 @@ def test_recipe_3_is_recipe_1_plus_react_groups() -> None:
     assert third[: len(first)] == first
     added = third[len(first):]
     assert added == react.react_groups(seed=1, count=3)
-    assert added and all(not g["tools"] for g in added)  # ReAct lists its tools as text
+    assert added
+    assert all(not g["tools"] for g in added)  # ReAct lists its tools as text
