@@ -8,7 +8,7 @@ Pure Python (no torch), imported by ``train_tools_lora.py`` and by the unit test
 * 3: recipe 1's hermes groups unchanged (so v1's hermes behaviour is kept) and 3 ReAct groups.
   Measured 2026-12-01 (not shipped): under LlamaIndex's ``ReActAgent`` it keeps the format
   but opens with ``Thought: I can answer without using any more tools`` and answers "Rome is
-  Rome." (0/3 round trips): its ReAct data has 11 Action steps and 13 Answer steps, so the
+  Rome." (0/5 round trips): its ReAct data has 11 Action steps and 13 Answer steps, so the
   first step after ``Thought:`` leans to the answer. A next recipe should make the first step
   mostly an Action (no prose in the ReAct groups, or more groups).
 
