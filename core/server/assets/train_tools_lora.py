@@ -5,10 +5,7 @@ Runs inside the embedded server's virtual environment (fixed seed). The conversa
 sees exactly the prompts vLLM builds; the loss covers only the assistant tokens (not those
 marked ``"learn": False``: context that an agent re-renders, such as LlamaIndex's earlier ReAct
 steps), and the vocabulary head runs only at the positions that carry a label.
-RECIPE picks the data (``TOOLS_LORA_VERSION``): 1 is adapter v1's (hermes groups of
-``tools_data.py``); 2 adds ``copy_data.py``'s copy-only arguments and ToolStrategy-like report
-tools, and ReAct groups (``react_data.py``). ``TOOLS_LORA_GROUPS`` / ``..._REACT_GROUPS``
-override a recipe's group counts (one optimizer step per group).
+RECIPE picks the data (``TOOLS_LORA_VERSION``; the recipes are in ``recipes.py``).
 Usage: python train_tools_lora.py BASE_MODEL_DIR CHAT_TEMPLATE OUT_DIR [RECIPE]
 """
 
@@ -23,12 +20,9 @@ from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from copy_data import MIX_V2
-from react_data import react_groups
-from tools_data import Mix, groups
+from recipes import training_set
 
 EPOCHS = int(os.environ.get("TOOLS_LORA_EPOCHS", "1"))
-RECIPES = {1: (8, 0, Mix()), 2: (9, 3, MIX_V2)}  # hermes groups, ReAct groups, their mix
 LR = float(os.environ.get("TOOLS_LORA_LR", "2e-3"))
 FIRST_LAYER = 16  # LoRA on the upper layers only: the lower ones need no backward pass
 
@@ -105,15 +99,6 @@ def group_loss(model, prefix_ids: torch.Tensor, batch: dict) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), batch["labels"][:, keep + 1].reshape(-1),
         ignore_index=-100)
-
-
-def training_set(recipe: int) -> list[dict]:
-    """The conversation groups of one recipe (env overrides applied)."""
-    count, react, mix = RECIPES[recipe]
-    count = int(os.environ.get("TOOLS_LORA_GROUPS", count))
-    react = int(os.environ.get("TOOLS_LORA_REACT_GROUPS", react))
-    return (groups(seed=0, count=count, mix=mix)
-            + react_groups(seed=1, count=react, domains=mix.domains))
 
 
 def main() -> None:

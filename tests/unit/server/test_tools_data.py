@@ -87,3 +87,18 @@ def test_the_data_is_the_same_for_the_same_seed() -> None:
     data = _tools_data()
     assert data.groups(seed=0) == data.groups(seed=0)
     assert data.groups(seed=0) != data.groups(seed=1)
+
+
+def test_recipe_3_is_recipe_1_plus_react_groups() -> None:
+    # adapter v3 keeps v1's hermes data unchanged (its hermes behaviour) and adds ReAct steps
+    data = _tools_data()
+    _tools_data("copy_data")
+    react = _tools_data("react_data")
+    recipes = _tools_data("recipes")  # imports the three above by name
+    first, third = recipes.training_set(1), recipes.training_set(3)
+    assert first == data.groups(seed=0, count=8)
+    assert third[: len(first)] == first
+    added = third[len(first):]
+    assert added == react.react_groups(seed=1, count=3)
+    assert added
+    assert all(not g["tools"] for g in added)  # ReAct lists its tools as text

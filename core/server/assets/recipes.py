@@ -1,0 +1,41 @@
+"""The training sets of the "tools" adapter, one recipe per ``TOOLS_LORA_VERSION``.
+
+Pure Python (no torch), imported by ``train_tools_lora.py`` and by the unit tests.
+
+* 1: adapter v1's 8 hermes groups (``tools_data.py``, default :class:`~tools_data.Mix`).
+* 2: 9 hermes groups with ``copy_data.py``'s mix (copy-only arguments, ToolStrategy-like report
+  tools) and 3 ReAct groups (``react_data.py``).
+* 3: recipe 1's hermes groups unchanged (so v1's hermes behaviour is kept) and 3 ReAct groups.
+  Measured 2026-12-01 (not shipped): under LlamaIndex's ``ReActAgent`` it keeps the format
+  but opens with ``Thought: I can answer without using any more tools`` and answers "Rome is
+  Rome." (0/5 round trips): its ReAct data has 11 Action steps and 13 Answer steps, so the
+  first step after ``Thought:`` leans to the answer. A next recipe should make the first step
+  mostly an Action (no prose in the ReAct groups, or more groups).
+
+``TOOLS_LORA_GROUPS`` / ``TOOLS_LORA_REACT_GROUPS`` override a recipe's group counts (one
+optimizer step per group).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from copy_data import MIX_V2
+from react_data import react_groups
+from tools_data import Mix, groups
+
+RECIPES: dict[int, tuple[int, int, Mix]] = {  # hermes groups, ReAct groups, their mix
+    1: (8, 0, Mix()),
+    2: (9, 3, MIX_V2),
+    3: (8, 3, Mix()),
+}
+
+
+def training_set(recipe: int) -> list[dict[str, Any]]:
+    """The conversation groups of one recipe (env overrides applied)."""
+    count, react, mix = RECIPES[recipe]
+    count = int(os.environ.get("TOOLS_LORA_GROUPS", count))
+    react = int(os.environ.get("TOOLS_LORA_REACT_GROUPS", react))
+    return (groups(seed=0, count=count, mix=mix)
+            + react_groups(seed=1, count=react, domains=mix.domains))
