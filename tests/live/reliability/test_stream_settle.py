@@ -11,7 +11,9 @@ statistics must hold one record per stream: no double count, no lost one, no err
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,6 +27,8 @@ pytestmark = pytest.mark.live
 STREAMS = 200
 ASYNC_STREAMS = 60
 WORKERS = 8
+JOIN_TIMEOUT = 10.0  # a closed stream's reader ends in milliseconds; 10 s means it hangs
+READ_TIMEOUT = 60.0  # longer than JOIN_TIMEOUT, so a hang is not ended by a read timeout
 PARAMS: dict[str, Any] = {"max_tokens": 12, "temperature": 0.0}
 MESSAGES = [{"role": "user", "content": "Count from one to ten."}]
 
@@ -65,11 +69,19 @@ def _race_one(client: VLLMClient, at_last: bool) -> tuple[int, list[BaseExceptio
     stream.open()
     reader = threading.Thread(target=read)
     reader.start()
-    seen.wait(120)
+    seen.wait(READ_TIMEOUT)
     stream.close()
-    reader.join(120)
-    assert not reader.is_alive(), "the reader is still inside the closed stream"
+    reader.join(JOIN_TIMEOUT)
+    assert not reader.is_alive(), (
+        f"the reader is still inside the closed stream {JOIN_TIMEOUT} s after close():\n"
+        + _stack_of(reader))
     return len(settles), errors
+
+
+def _stack_of(thread: threading.Thread) -> str:
+    """Where ``thread`` is blocked now (the diagnostic a hang needs)."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    return "".join(traceback.format_stack(frame)) if frame is not None else "(no frame)"
 
 
 def _check(snapshot: Any, counts: list[int], errors: list[BaseException], n: int) -> None:
@@ -88,7 +100,7 @@ def _check(snapshot: Any, counts: list[int], errors: list[BaseException], n: int
     "Not understood yet. Not strict: intermittent.",
     raises=AssertionError, strict=False)
 def test_sync_close_races_the_last_chunk(chat_server_url: str) -> None:
-    with VLLMClient(chat_server_url, timeout=120) as client, \
+    with VLLMClient(chat_server_url, timeout=READ_TIMEOUT) as client, \
             ThreadPoolExecutor(WORKERS) as pool:
         results = list(pool.map(lambda i: _race_one(client, at_last=i % 2 == 1), range(STREAMS)))
         snapshot = client.stats()
@@ -122,7 +134,7 @@ async def _arace_one(client: AsyncVLLMClient, at_last: bool) -> tuple[int, list[
 
 
 async def test_async_aclose_races_the_last_chunk(chat_server_url: str) -> None:
-    async with AsyncVLLMClient(chat_server_url, timeout=120) as client:
+    async with AsyncVLLMClient(chat_server_url, timeout=READ_TIMEOUT) as client:
         limit = asyncio.Semaphore(WORKERS)
 
         async def one(i: int) -> tuple[int, list[BaseException]]:
