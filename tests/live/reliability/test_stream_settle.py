@@ -99,7 +99,8 @@ def _check(snapshot: Any, counts: list[int], errors: list[BaseException], n: int
     reason="#15: cause found and fixed (close() closed the socket under a reader blocked in "
     "sock.recv; it now shuts it down and the reader closes it, see vllm_accel._wakeup); "
     "test_sync_close_wakes_a_reader_blocked_in_the_read proves it deterministically. This "
-    "xfail goes when this test has passed 10 consecutive runs (4 so far, on a loaded server). "
+    "xfail goes when this test has passed 10 consecutive runs (5 so far at max_tokens 4, "
+    "on a loaded server). "
     "Not strict: a hang still fails in 10 s with the reader's stack.",
     raises=AssertionError, strict=False)
 def test_sync_close_races_the_last_chunk(chat_server_url: str) -> None:
