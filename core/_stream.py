@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import httpx
-from httpx_sse import ServerSentEvent
 
-from ._errors import StreamError
 from ._replay import replay_response
-from ._sse import SSEProtocol, aiter_sse, iter_sse
+from ._sse import aiter_sse, iter_sse
+from ._stream_state import Accumulator, Finish, StreamState
+from ._wakeup import wake_reader
 
 if TYPE_CHECKING:  # the pydantic models are imported on the first request (import cost)
     from ._models import (  # noqa: F401 (the stream classes' type arguments are strings)
@@ -38,12 +37,14 @@ if TYPE_CHECKING:  # the pydantic models are imported on the first request (impo
     )
 
 __all__ = [
+    "Accumulator",
     "AsyncChatStream",
     "AsyncCompletionStream",
     "AsyncRawStream",
     "AsyncStream",
     "ChatStream",
     "CompletionStream",
+    "Finish",
     "RawStream",
     "Stream",
     "StreamState",
@@ -52,55 +53,6 @@ __all__ = [
 
 C = TypeVar("C")
 R = TypeVar("R", covariant=True)
-
-
-class Accumulator(Protocol[R]):
-    """What a stream folds its chunks into."""
-
-    usage: Usage | None
-    model: str
-    chunks: int
-
-    def add(self, chunk: Any) -> None: ...
-
-    def result(self) -> R: ...
-
-
-class StreamState(Generic[C, R]):
-    """What both stream twins share: protocol rules, parsing, accumulation, timing (no I/O)."""
-
-    def __init__(
-        self,
-        parse: Callable[[str], C],
-        accumulator: Accumulator[R],
-        *,
-        request_id: str | None,
-        started: float | None = None,
-    ) -> None:
-        self.protocol = SSEProtocol(request_id=request_id)
-        self.parse = parse
-        self.accumulator = accumulator
-        self.started = time.perf_counter() if started is None else started
-        self.time_to_first_token: float | None = None
-
-    def feed(self, event: ServerSentEvent) -> C | None:
-        """The parsed chunk of one event, or None when the event carries no chunk."""
-        data = self.protocol.data_of(event)
-        if data is None:
-            return None
-        try:
-            chunk = self.parse(data)
-        except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError
-            raise StreamError(
-                f"malformed stream event: {exc}", request_id=self.protocol.request_id
-            ) from None
-        if self.time_to_first_token is None:
-            self.time_to_first_token = time.perf_counter() - self.started
-        self.accumulator.add(chunk)
-        return chunk
-
-
-Finish = Callable[[StreamState[Any, Any], BaseException | None], None]
 
 
 class _Base(Generic[C, R]):
@@ -162,6 +114,10 @@ class Stream(_Base[C, R]):
         super().__init__(state, finish)
         self._send = send
         self._iter: Generator[C, None, None] | None = None
+        self._released = False  # the HTTP response was closed (by _release only)
+        # Orders starting the iteration, closing the response and waking its reader; held
+        # only for steps that never block (a close or shutdown), never across a read.
+        self._io_lock = threading.Lock()
 
     def open(self) -> Self:
         """Send the request now (retried until a 2xx arrives) and return the stream."""
@@ -197,33 +153,69 @@ class Stream(_Base[C, R]):
             error = exc
             raise
         finally:
-            response.close()
+            self._release()  # in the reading thread: never a socket closed under a read
             self._settle(error)
+
+    def _release(self) -> None:
+        """Close the HTTP response once."""
+        with self._io_lock:
+            if self._released or self._response is None:
+                return
+            self._released = True
+            self._response.close()
+
+    def _wake(self) -> None:
+        """Make a read blocked in another thread return, if the response is still open.
+
+        Under the lock, so it never touches a connection the reader has already given back
+        to the pool (another request may be using it by then).
+        """
+        with self._io_lock:
+            if self._released or self._response is None:
+                return
+            if not wake_reader(self._response):  # no socket to shut down: close instead
+                self._released = True
+                self._response.close()
 
     def __iter__(self) -> Self:
         return self
 
     def __next__(self) -> C:
         if self._iter is None:
-            if self._finished:
+            with self._io_lock:  # a close() in another thread sees the iteration or stops it
+                if self._iter is None and not (self._finished or self._closed):
+                    self._iter = self._events()
+            if self._iter is None:
                 raise StopIteration
-            self._iter = self._events()
-        return next(self._iter)
+        try:
+            return next(self._iter)
+        except ValueError:  # "generator already executing": another thread's close()
+            if self._closed:  # is running the generator's finally; the stream has ended
+                raise StopIteration from None
+            raise
 
     def close(self) -> None:
         """Close the HTTP response; vLLM stops generating. Safe to call twice.
 
         Another thread may call it while one iterates: that iteration then just ends, and
-        the stream is recorded once, by whichever of the two settles it first.
+        the stream is recorded once (here, as cancelled unless it had ended). A reader
+        blocked in a read is woken (its socket is shut down) and closes the response in its
+        own thread: closing a socket under a blocked read does not wake it on Linux (see
+        ``vllm_accel._wakeup``).
         """
         self._closed = True
         if self._response is None:  # never sent: nothing to close or record
             self._claim()
             return
-        self._response.close()
-        if self._iter is not None:
-            with contextlib.suppress(ValueError):  # "generator already executing": the
-                self._iter.close()                 # reader's own finally settles it
+        with self._io_lock:
+            iteration = self._iter
+        try:
+            if iteration is not None:
+                iteration.close()  # suspended between chunks: its finally runs here
+        except ValueError:  # running in another thread: wake it; its own finally closes
+            self._wake()
+        else:
+            self._release()
         self._settle(self._outcome())
 
     def final(self) -> R:

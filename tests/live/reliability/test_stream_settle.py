@@ -11,12 +11,15 @@ statistics must hold one record per stream: no double count, no lost one, no err
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from support.faultproxy import Fault, FaultProxy
 
 from vllm_accel import AsyncVLLMClient, ChatCompletionChunk, VLLMClient
 
@@ -25,7 +28,10 @@ pytestmark = pytest.mark.live
 STREAMS = 200
 ASYNC_STREAMS = 60
 WORKERS = 8
-PARAMS: dict[str, Any] = {"max_tokens": 12, "temperature": 0.0}
+JOIN_TIMEOUT = 10.0  # a closed stream's reader ends in milliseconds; 10 s means it hangs
+READ_TIMEOUT = 60.0  # longer than JOIN_TIMEOUT, so a hang is not ended by a read timeout
+STALL = 30.0  # the proxy's stall after the first chunk: longer than JOIN_TIMEOUT
+PARAMS: dict[str, Any] = {"max_tokens": 4, "temperature": 0.0}  # short: the race, not the text
 MESSAGES = [{"role": "user", "content": "Count from one to ten."}]
 
 
@@ -65,11 +71,19 @@ def _race_one(client: VLLMClient, at_last: bool) -> tuple[int, list[BaseExceptio
     stream.open()
     reader = threading.Thread(target=read)
     reader.start()
-    seen.wait(120)
+    seen.wait(READ_TIMEOUT)
     stream.close()
-    reader.join(120)
-    assert not reader.is_alive(), "the reader is still inside the closed stream"
+    reader.join(JOIN_TIMEOUT)
+    assert not reader.is_alive(), (
+        f"the reader is still inside the closed stream {JOIN_TIMEOUT} s after close():\n"
+        + _stack_of(reader))
     return len(settles), errors
+
+
+def _stack_of(thread: threading.Thread) -> str:
+    """Where ``thread`` is blocked now (the diagnostic a hang needs)."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    return "".join(traceback.format_stack(frame)) if frame is not None else "(no frame)"
 
 
 def _check(snapshot: Any, counts: list[int], errors: list[BaseException], n: int) -> None:
@@ -82,13 +96,15 @@ def _check(snapshot: Any, counts: list[int], errors: list[BaseException], n: int
 
 
 @pytest.mark.xfail(
-    reason="open defect (#15): in the clean-clone run of 37a2546, and twice after, one of 200 "
-    "sync readers was still inside the stream 120 s after another thread's close(); a socket "
-    "shutdown() before the close did not end it, so the blocked call is not the socket read. "
-    "Not understood yet. Not strict: intermittent.",
+    reason="#15: cause found and fixed (close() closed the socket under a reader blocked in "
+    "sock.recv; it now shuts it down and the reader closes it, see vllm_accel._wakeup); "
+    "test_sync_close_wakes_a_reader_blocked_in_the_read proves it deterministically. This "
+    "xfail goes when this test has passed 10 consecutive runs (5 so far at max_tokens 4, "
+    "on a loaded server). "
+    "Not strict: a hang still fails in 10 s with the reader's stack.",
     raises=AssertionError, strict=False)
 def test_sync_close_races_the_last_chunk(chat_server_url: str) -> None:
-    with VLLMClient(chat_server_url, timeout=120) as client, \
+    with VLLMClient(chat_server_url, timeout=READ_TIMEOUT) as client, \
             ThreadPoolExecutor(WORKERS) as pool:
         results = list(pool.map(lambda i: _race_one(client, at_last=i % 2 == 1), range(STREAMS)))
         snapshot = client.stats()
@@ -122,7 +138,7 @@ async def _arace_one(client: AsyncVLLMClient, at_last: bool) -> tuple[int, list[
 
 
 async def test_async_aclose_races_the_last_chunk(chat_server_url: str) -> None:
-    async with AsyncVLLMClient(chat_server_url, timeout=120) as client:
+    async with AsyncVLLMClient(chat_server_url, timeout=READ_TIMEOUT) as client:
         limit = asyncio.Semaphore(WORKERS)
 
         async def one(i: int) -> tuple[int, list[BaseException]]:
@@ -133,3 +149,74 @@ async def test_async_aclose_races_the_last_chunk(chat_server_url: str) -> None:
         snapshot = client.stats()
     _check(snapshot, [n for n, _ in results], [e for _, es in results for e in es],
            ASYNC_STREAMS)
+
+
+@pytest.fixture
+def stalling(chat_server_url: str) -> Iterator[FaultProxy]:
+    """A proxy that relays the real server's first SSE event, then sends nothing for STALL s."""
+    with FaultProxy(chat_server_url) as proxy:
+        proxy.script(Fault.delay_after(1, STALL))
+        yield proxy
+
+
+def test_sync_close_wakes_a_reader_blocked_in_the_read(stalling: FaultProxy) -> None:
+    """The deterministic form of the race above: the reader is blocked in the socket read
+    (nothing arrives) when another thread calls ``close()``. Closing the socket under it did
+    not wake it (Linux: ``close(fd)`` does not end a ``poll()`` on it); the reader stayed until
+    the proxy gave up. ``close()`` now shuts the socket down and the reader ends at once,
+    with no error, the stream recorded once, as cancelled."""
+    with VLLMClient(stalling.url, timeout=READ_TIMEOUT) as client:
+        stream = client.stream_chat(MESSAGES, **PARAMS)
+        settles = _counting(stream)
+        first, errors = threading.Event(), []
+
+        def read() -> None:
+            try:
+                for _ in stream:
+                    first.set()
+            except BaseException as exc:  # reported by the test
+                errors.append(exc)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert first.wait(READ_TIMEOUT)
+        stream.close()
+        reader.join(JOIN_TIMEOUT)
+        assert not reader.is_alive(), (
+            f"the reader is still inside the closed stream {JOIN_TIMEOUT} s after close():\n"
+            + _stack_of(reader))
+        snapshot = client.stats()
+    assert errors == []
+    assert [type(e) for e in settles] == [GeneratorExit]
+    assert snapshot.total_requests == 1
+    assert snapshot.total_errors == 0
+    assert [r.cancelled for r in snapshot.recent] == [True]
+    assert stalling.count() == 1
+
+
+async def test_async_aclose_wakes_a_task_blocked_in_the_read(stalling: FaultProxy) -> None:
+    """The async twin of the test above: ``aclose()`` from another task while the reader
+    task awaits a read on which nothing arrives."""
+    async with AsyncVLLMClient(stalling.url, timeout=READ_TIMEOUT) as client:
+        stream = await client.stream_chat(MESSAGES, **PARAMS)
+        settles = _counting(stream)
+        first, errors = asyncio.Event(), []
+
+        async def read() -> None:
+            try:
+                async for _ in stream:
+                    first.set()
+            except BaseException as exc:  # reported by the test
+                errors.append(exc)
+
+        reader = asyncio.create_task(read())
+        await asyncio.wait_for(first.wait(), READ_TIMEOUT)
+        await stream.aclose()
+        await asyncio.wait_for(reader, JOIN_TIMEOUT)
+        snapshot = client.stats()
+    assert errors == []
+    assert [type(e) for e in settles] == [GeneratorExit]
+    assert snapshot.total_requests == 1
+    assert snapshot.total_errors == 0
+    assert [r.cancelled for r in snapshot.recent] == [True]
+    assert stalling.count() == 1
