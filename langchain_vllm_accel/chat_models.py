@@ -30,12 +30,7 @@ if TYPE_CHECKING:
 
 
 def _batch_slot() -> tuple[Any, int] | None:
-    """The batch this request belongs to, if any (``_batch`` loads with the first batch).
-
-    ``_batch`` (and through it the core's batch module and its pydantic models) is imported by
-    ``batch``/``abatch`` only: a plain ``import`` of ``ChatVLLM`` does not pay for it, and
-    while it is not loaded no batch can be running.
-    """
+    """This request's batch slot, if any: ``_batch`` (import cost) loads with the first batch."""
     batching = sys.modules.get("langchain_vllm_accel._batch")
     return None if batching is None else batching.current()
 
@@ -121,7 +116,6 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         with map_errors(), self._adapter_scope(model):
             if both is None and (slot := _batch_slot()) is not None:  # in a batch: one request
                 from ._batch import Request
-
                 completion = slot[0].submit(slot[1], Request(payload, model, params))
             else:
                 self._ensure_adapter(model)
@@ -143,7 +137,6 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         with map_errors(), self._adapter_scope(model):
             if both is None and (slot := _batch_slot()) is not None:  # in a batch: one request
                 from ._batch import Request
-
                 completion = await slot[0].submit(slot[1], Request(payload, model, params))
             else:
                 await self._aensure_adapter(model)
@@ -222,7 +215,6 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         from langchain_core.runnables.config import get_config_list
 
         from ._batch import run_batch
-
         if not inputs:
             return []
         configs = get_config_list(config, len(inputs))
@@ -272,7 +264,6 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         from langchain_core.runnables.config import get_config_list
 
         from ._batch import arun_batch
-
         if not inputs:
             return []
         configs = get_config_list(config, len(inputs))
