@@ -8,6 +8,19 @@ round, which cancels most of the drift a shared machine adds. Reported: medians 
 
 Per chunk = ``(t(N2) - t(N1)) / (N2 - N1)``: the slope, so the request's fixed cost drops out.
 Overhead of a client = its time minus the floor's (the cost the client adds on top of HTTP).
+
+What remains, measured (cProfile call counts per non-streamed request on the responder, which
+the machine's load does not move; branch cost6): raw httpx 1,642 Python calls sync / 2,617
+async; ``VLLMClient`` 1,658 (+16; was +116 before ``guard`` counted identity bodies in place and
+``_call`` memoized the route) and ``AsyncVLLMClient`` +21. Above their framework floors
+(``floor_langchain.py`` 2,034 / 3,289, ``floor_llamaindex.py`` 1,907 / 2,897) ``ChatVLLM`` adds
++262 sync / +269 async (was +393 async: the async client lookup swept every cached event loop
+per request) and LlamaIndex ``VLLM`` +187 / +194 (was +318 async). Sync and async wrappers now
+add the same work; the floor ratio (``overhead_above_floor_vs_core``) stays far above 1.2 because
+its denominator, the core's own excess over httpx, is now ~20 calls: what a wrapper adds is
+LangChain's per-call bookkeeping that it must serve (``_identifying_params``/``_get_ls_params``,
+the default-parameter merge, ``AIMessage`` + ``ChatGeneration`` + ``ChatResult`` with usage
+metadata) and LlamaIndex's request-field merge and ``ChatResponse`` building.
 """
 
 from __future__ import annotations

@@ -8,16 +8,16 @@ Configuration, request building, response handling, the bookkeeping around
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ._affinity import request_key
+from ._answers import Answers
 from ._call import Call
 from ._capacity import ScrapeCache
 from ._config import (
@@ -45,36 +45,24 @@ from ._response_calls import ResponseCalls
 from ._retry import Attempt, GiveUp, PoolFacts, decide
 from ._secret import Secret, SecretLike, to_secret
 from ._stats import RequestRecord, StatsRecorder, StatsSnapshot
-from ._translate import decode_body, error_from_response
+from ._translate import error_from_response
 from ._urls import cached_origin, httpx_url, redact_url, url_path
 
-if TYPE_CHECKING:  # pydantic, the models and the streams are imported on first use (import cost)
-    from pydantic import BaseModel, ValidationError
-
+if TYPE_CHECKING:  # the models are imported on first use (import cost)
     from ._models import Usage
-    from ._stream import Finish, StreamState
 
 __all__ = ["BaseClient", "Call"]
 
 logger = logging.getLogger("vllm_accel")
 
 
-@functools.cache
-def _parse_names() -> tuple[type[ValidationError], type[Usage]]:
-    """``ValidationError`` and ``Usage``, imported on the first parse (import cost)."""
-    from pydantic import ValidationError
-
-    from ._models import Usage
-    return ValidationError, Usage
-
-
-M = TypeVar("M", bound="BaseModel")
-
 _USER_AGENT = "vllm-accel/0.1"
+_TARGETS_KEPT = 256
+"""Paths whose URL and route a client memoizes (absolute URLs beyond are computed each time)."""
 LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128)
 
 
-class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
+class BaseClient(Answers, GenerationCalls, PoolingCalls, ResponseCalls):
     """Configuration and the pure half of a vLLM client (see ``VLLMClient`` for the arguments)."""
 
     def __init__(
@@ -112,6 +100,8 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
         self._headers = {"User-Agent": _USER_AGENT, **check_headers(headers or {})}
         self._stats = StatsRecorder()
         self._capacity_cache = ScrapeCache(CAPACITY_TTL)  # the batch default's /metrics scrape
+        self._targets: dict[tuple[str, str], tuple[str, str, str | None]] = {}
+        """(base URL, path or URL) -> URL, route, pool path (``_target``)."""
         self._no_batch_chat: set[str] = set()
         """Base URLs that answered 404/405 for ``/v1/chat/completions/batch``."""
 
@@ -159,6 +149,18 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 
+    def _target(self, path_or_url: str) -> tuple[str, str, str | None]:
+        """The URL, route and pool path of ``path_or_url`` (memoized per base URL and path)."""
+        key = (self.base_url, path_or_url)
+        found = self._targets.get(key)
+        if found is None:
+            url = self._url(path_or_url)
+            absolute = path_or_url.startswith(("http://", "https://"))
+            found = (url, url_path(url), None if absolute else "/" + path_or_url.lstrip("/"))
+            if len(self._targets) < _TARGETS_KEPT:
+                self._targets[key] = found
+        return found
+
     def _call(
         self,
         method: str,
@@ -177,18 +179,20 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
         deadline: float | None = None,
         max_response_bytes: int | None = None,
     ) -> Call:
-        url = self._url(path_or_url)
-        absolute = path_or_url.startswith(("http://", "https://"))
         if self.pool is not None and api_key is not None:
             raise InvalidRequestError(
                 "a per-request api_key cannot be used with an endpoint pool (it could reach "
                 "another endpoint on failover): give each Endpoint its own api_key")
+        url, route, pool_path = self._target(path_or_url)
+        limits = self.limits
         call = Call(
-            method, url, url_path(url), json=json, model=model, stream=stream,
-            retryable=retryable, api_key=to_secret(api_key),
+            method, url, route, json=json, model=model, stream=stream,
+            retryable=retryable, api_key=None if api_key is None else to_secret(api_key),
             timeout=None if timeout is None else make_timeout(timeout), max_retries=max_retries,
-            pool_path=None if absolute else "/" + path_or_url.lstrip("/"), files=files, data=data,
-            send_api_key=send_api_key, limits=self.limits.override(deadline, max_response_bytes),
+            pool_path=pool_path, files=files, data=data, send_api_key=send_api_key,
+            limits=(Limits(limits.deadline, limits.max_response_bytes)  # started now
+                    if deadline is None and max_response_bytes is None
+                    else limits.override(deadline, max_response_bytes)),
         )
         if isinstance(json, dict) and isinstance(json.get("request_id"), str):
             call.request_id = json["request_id"]  # X-Request-Id would override it otherwise
@@ -359,42 +363,3 @@ class BaseClient(GenerationCalls, PoolingCalls, ResponseCalls):
         self._stats.add(record)
         if call.last is not None:
             call.last.recorder.add(record)
-
-    def _parse(self, call: Call, response: httpx.Response, cls: type[M]) -> M:
-        """Validate a 2xx JSON body into ``cls`` and record the request."""
-        validation_error, usage_cls = _parse_names()
-        try:
-            result = cls.model_validate_json(response.content)
-        except validation_error as exc:
-            error = APIError(
-                f"unexpected response from {call.route}: {exc.error_count()} problem(s): "
-                f"{exc.errors()[0]['msg']}",
-                status_code=response.status_code, request_id=call.request_id,
-                body=decode_body(response.content),
-            )
-            self._record(call, status=response.status_code, error=error)
-            raise error from None
-        usage = getattr(result, "usage", None)
-        model = getattr(result, "model", None)
-        self._record(call, status=response.status_code,
-                     usage=usage if isinstance(usage, usage_cls) else None,
-                     model=model if isinstance(model, str) and model else None)
-        return result
-
-    def _body(self, call: Call, response: httpx.Response) -> Any:
-        """A 2xx body as JSON or text (LoRA routes answer in plain text); records the request."""
-        body, usage_cls = decode_body(response.content), _parse_names()[1]
-        usage = body.get("usage") if isinstance(body, dict) else None
-        self._record(call, status=response.status_code,
-                     usage=usage_cls.model_validate(usage) if isinstance(usage, dict) else None)
-        return body
-
-    def _stream_finish(self, call: Call) -> Finish:
-        def finish(state: StreamState[Any, Any], error: BaseException | None) -> None:
-            acc = state.accumulator
-            cancelled = error is not None and not isinstance(error, Exception)
-            self._record(
-                call, status=200, usage=acc.usage, ttft=state.time_to_first_token,
-                error=None if cancelled else error, model=acc.model or None, cancelled=cancelled,
-            )
-        return finish

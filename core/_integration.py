@@ -210,6 +210,9 @@ class ClientCache:
 
         loop = asyncio.get_running_loop()
         key = settings.key()
+        client = self._async.get(loop, {}).get(key)  # the per-request path: no sweep, no lock
+        if client is not None:
+            return client
         with self._lock:
             for dead in [lp for lp in self._async if lp.is_closed()]:
                 del self._async[dead]  # their connections died with their loop

@@ -203,14 +203,49 @@ class _AsyncGuarded(httpx.AsyncByteStream):
         await self._response.aclose()
 
 
+class _RawGuarded(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """The response's own byte stream, counted in place (an identity-encoded body)."""
+
+    def __init__(self, stream: Any, response: httpx.Response, counter: _Counter) -> None:
+        self._stream, self._response, self._counter = stream, response, counter
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._counter.declared(self._response)
+        try:
+            for chunk in self._stream:
+                yield self._counter.feed(chunk)
+        except httpx.TimeoutException as exc:
+            raise self._counter.timed_out(exc) from exc
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self._counter.declared(self._response)
+        try:
+            async for chunk in self._stream:
+                yield self._counter.feed(chunk)
+        except httpx.TimeoutException as exc:
+            raise self._counter.timed_out(exc) from exc
+
+    def close(self) -> None:
+        self._stream.close()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
 def guard(response: httpx.Response, limits: Limits) -> httpx.Response:
     """``response`` (unread, sync or async), read through ``limits``.
 
     The same status, headers and (decoded) bytes, but reading raises :class:`TooLarge` past
     the cap and :class:`DeadlinePassed` past the deadline. A declared ``Content-Length`` over
-    the cap is refused before reading.
+    the cap is refused before reading. An identity-encoded body (vLLM's) is counted in place,
+    on the response's own stream (no second ``Response``: per-request cost); a compressed or
+    already read one through a wrapper that counts the decoded bytes.
     """
     counter = _Counter(limits)
+    if (not response.is_stream_consumed  # a body read already (a mock's) is re-read below
+            and response.headers.get("content-encoding", "identity") == "identity"):
+        response.stream = _RawGuarded(response.stream, response, counter)
+        return response
     stream: httpx.SyncByteStream | httpx.AsyncByteStream
     if isinstance(response.stream, httpx.AsyncByteStream):
         stream = _AsyncGuarded(response, counter)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
@@ -14,7 +15,6 @@ from pydantic import Field, model_validator
 from vllm_accel._integration import FACTS, NOT_SENT
 
 from ._base import VLLMSampling
-from ._batch import Request, arun_batch, current, run_batch
 from ._convert import chat_completion_to_result, chunk_to_generation_chunk, messages_to_dicts
 from ._schema_turn import achat_in_steps, chat_in_steps, steps
 from ._tools import tokenize_payload
@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from langchain_core.language_models.model_profile import ModelProfile
     from langchain_core.runnables import Runnable, RunnableConfig
     from langchain_core.tools import BaseTool
+
+
+def _batch_slot() -> tuple[Any, int] | None:
+    """This request's batch slot, if any: ``_batch`` (import cost) loads with the first batch."""
+    batching = sys.modules.get("langchain_vllm_accel._batch")
+    return None if batching is None else batching.current()
 
 
 class ChatVLLM(VLLMSampling, BaseChatModel):
@@ -108,7 +114,8 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         payload, model, params = self._chat_request(messages, stop, kwargs)
         both = steps(params) if self.schema_after_tools else None
         with map_errors(), self._adapter_scope(model):
-            if both is None and (slot := current()) is not None:  # in a batch: one request
+            if both is None and (slot := _batch_slot()) is not None:  # in a batch: one request
+                from ._batch import Request
                 completion = slot[0].submit(slot[1], Request(payload, model, params))
             else:
                 self._ensure_adapter(model)
@@ -128,7 +135,8 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         payload, model, params = self._chat_request(messages, stop, kwargs)
         both = steps(params) if self.schema_after_tools else None
         with map_errors(), self._adapter_scope(model):
-            if both is None and (slot := current()) is not None:  # in a batch: one request
+            if both is None and (slot := _batch_slot()) is not None:  # in a batch: one request
+                from ._batch import Request
                 completion = await slot[0].submit(slot[1], Request(payload, model, params))
             else:
                 await self._aensure_adapter(model)
@@ -206,6 +214,7 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         """
         from langchain_core.runnables.config import get_config_list
 
+        from ._batch import run_batch
         if not inputs:
             return []
         configs = get_config_list(config, len(inputs))
@@ -254,6 +263,7 @@ class ChatVLLM(VLLMSampling, BaseChatModel):
         """Async :meth:`batch`: every input awaited at once, their requests sent as one batch."""
         from langchain_core.runnables.config import get_config_list
 
+        from ._batch import arun_batch
         if not inputs:
             return []
         configs = get_config_list(config, len(inputs))
