@@ -95,14 +95,6 @@ def _check(snapshot: Any, counts: list[int], errors: list[BaseException], n: int
     assert len(records) == n
 
 
-@pytest.mark.xfail(
-    reason="#15: cause found and fixed (close() closed the socket under a reader blocked in "
-    "sock.recv; it now shuts it down and the reader closes it, see vllm_accel._wakeup); "
-    "test_sync_close_wakes_a_reader_blocked_in_the_read proves it deterministically. This "
-    "xfail goes when this test has passed 10 consecutive runs (5 so far at max_tokens 4, "
-    "on a loaded server). "
-    "Not strict: a hang still fails in 10 s with the reader's stack.",
-    raises=AssertionError, strict=False)
 def test_sync_close_races_the_last_chunk(chat_server_url: str) -> None:
     with VLLMClient(chat_server_url, timeout=READ_TIMEOUT) as client, \
             ThreadPoolExecutor(WORKERS) as pool:
