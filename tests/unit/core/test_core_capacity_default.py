@@ -58,17 +58,34 @@ class Server:
     """Answers ``/metrics`` as told and every chat request with a 400 after a pause, counting
     the requests in flight (the most at once) and the scrapes."""
 
-    def __init__(self, metrics: tuple[int, str] | None, status: int = 400) -> None:
+    def __init__(self, metrics: tuple[int, str] | None, status: int = 400, *,
+                 peak: int = 1, total: int = len(PROMPTS)) -> None:
         self.metrics = metrics
         self.status = status
         self.scrapes = 0
-        self.in_flight = self.most = 0
+        self.in_flight = self.most = self.entered = 0
+        self.peak, self.total = peak, total
         self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
 
     def _enter(self) -> None:
-        with self.lock:
+        with self.changed:
             self.in_flight += 1
+            self.entered += 1
             self.most = max(self.most, self.in_flight)
+            self.changed.notify_all()
+
+    def _hold(self) -> None:
+        """Keep a sync request in flight until ``peak`` are (or every prompt has arrived).
+
+        So ``most`` measures the client's limit, not how fast worker threads start on a
+        loaded machine (a fixed pause once saw 98 of 100). A client that keeps fewer in
+        flight leaves the wait to its timeout, and ``most`` then shows the shortfall.
+        """
+        with self.changed:
+            self.changed.wait_for(
+                lambda: self.in_flight >= self.peak or self.entered >= self.total, timeout=10)
+        time.sleep(0.05)  # and a little longer: a client over its limit shows more than peak
 
     def _leave(self) -> None:
         with self.lock:
@@ -84,7 +101,7 @@ class Server:
         if request.url.path == "/metrics":
             return self._metrics()
         self._enter()
-        time.sleep(0.5)  # long enough for every worker thread to be sending
+        self._hold()
         self._leave()
         return httpx.Response(self.status, json=BAD)
 
@@ -119,7 +136,7 @@ async def _run(twin: str, server: Server, batches: int = 1, ttl: float | None = 
 
 @pytest.mark.parametrize("twin", ["sync", "async"])
 async def test_a_scrape_with_room_puts_every_prompt_in_flight(twin: str) -> None:
-    server = Server((200, SCRAPE))
+    server = Server((200, SCRAPE), peak=len(PROMPTS))
     items = await _run(twin, server)
     assert server.scrapes == 1
     assert server.most == len(PROMPTS)  # past the fixed 64
@@ -131,7 +148,7 @@ async def test_a_scrape_with_room_puts_every_prompt_in_flight(twin: str) -> None
 @pytest.mark.parametrize("metrics", [None, (500, "boom"), (200, ""), (200, "not prometheus{")])
 async def test_a_failed_or_empty_scrape_falls_back_and_never_fails_the_batch(
         twin: str, metrics: tuple[int, str] | None) -> None:
-    server = Server(metrics)
+    server = Server(metrics, peak=DEFAULT_BATCH_CONCURRENCY)
     items = await _run(twin, server)
     assert server.scrapes == 1
     assert server.most == DEFAULT_BATCH_CONCURRENCY
@@ -141,7 +158,7 @@ async def test_a_failed_or_empty_scrape_falls_back_and_never_fails_the_batch(
 
 @pytest.mark.parametrize("twin", ["sync", "async"])
 async def test_an_explicit_limit_wins_and_sends_no_scrape(twin: str) -> None:
-    server = Server((200, SCRAPE))  # the scrape would put all 15 in flight at once
+    server = Server((200, SCRAPE), peak=5, total=15)  # the scrape would put all 15 in flight
     items = await _run(twin, server, prompts=PROMPTS[:15], max_concurrency=5)
     assert (server.scrapes, server.most) == (0, 5)
     assert [i.index for i in items] == list(range(15))
