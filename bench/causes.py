@@ -19,14 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _get(data: dict[str, Any], *keys: str) -> Any:
-    cur: Any = data
-    for k in keys:
-        if not isinstance(cur, dict) or k not in cur:
-            return None
-        cur = cur[k]
-    return cur
+from ._lookup import get as _get
 
 
 def _ms(x: float | None) -> str:

@@ -6,19 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from . import causes, report16
+from ._lookup import get as _get
 from .throughput import PATHS
 
 TARGET_BATCH = "64"  # the batch size the issues' throughput targets name
 _PATH_LABELS = {p.name: p.label for p in PATHS}
-
-
-def _get(data: dict[str, Any], *keys: str) -> Any:
-    cur: Any = data
-    for k in keys:
-        if not isinstance(cur, dict) or k not in cur:
-            return None
-        cur = cur[k]
-    return cur
 
 
 def _target(issue: int, what: str, value: float | None, limit: float, *, at_most: bool,

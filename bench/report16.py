@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._lookup import get as _get
 from .throughput import PATHS
 
 _KIND = {p.name: p.target for p in PATHS}
@@ -17,15 +18,6 @@ FANOUT_TARGET = 0.98
 FANOUT_SIZES = ("8", "32", "64", "128")
 FLOOR_TARGET = 1.2
 """A wrapper's cost above its framework floor: at most this times the core's above raw httpx."""
-
-
-def _get(data: dict[str, Any], *keys: str) -> Any:
-    cur: Any = data
-    for k in keys:
-        if not isinstance(cur, dict) or k not in cur:
-            return None
-        cur = cur[k]
-    return cur
 
 
 def _throughput_targets(data: dict[str, Any], target: Any) -> list[dict[str, Any]]:
