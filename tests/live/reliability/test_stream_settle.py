@@ -151,6 +151,17 @@ def stalling(chat_server_url: str) -> Iterator[FaultProxy]:
         yield proxy
 
 
+def _check_cancelled_once(snapshot: Any, settles: list[BaseException | None],
+                          errors: list[BaseException], proxy: FaultProxy) -> None:
+    """One request, settled once as cancelled, with no error."""
+    assert errors == []
+    assert [type(e) for e in settles] == [GeneratorExit]
+    assert snapshot.total_requests == 1
+    assert snapshot.total_errors == 0
+    assert [r.cancelled for r in snapshot.recent] == [True]
+    assert proxy.count() == 1
+
+
 def test_sync_close_wakes_a_reader_blocked_in_the_read(stalling: FaultProxy) -> None:
     """The deterministic form of the race above: the reader is blocked in the socket read
     (nothing arrives) when another thread calls ``close()``. Closing the socket under it did
@@ -178,12 +189,7 @@ def test_sync_close_wakes_a_reader_blocked_in_the_read(stalling: FaultProxy) -> 
             f"the reader is still inside the closed stream {JOIN_TIMEOUT} s after close():\n"
             + _stack_of(reader))
         snapshot = client.stats()
-    assert errors == []
-    assert [type(e) for e in settles] == [GeneratorExit]
-    assert snapshot.total_requests == 1
-    assert snapshot.total_errors == 0
-    assert [r.cancelled for r in snapshot.recent] == [True]
-    assert stalling.count() == 1
+    _check_cancelled_once(snapshot, settles, errors, stalling)
 
 
 async def test_async_aclose_wakes_a_task_blocked_in_the_read(stalling: FaultProxy) -> None:
@@ -206,9 +212,4 @@ async def test_async_aclose_wakes_a_task_blocked_in_the_read(stalling: FaultProx
         await stream.aclose()
         await asyncio.wait_for(reader, JOIN_TIMEOUT)
         snapshot = client.stats()
-    assert errors == []
-    assert [type(e) for e in settles] == [GeneratorExit]
-    assert snapshot.total_requests == 1
-    assert snapshot.total_errors == 0
-    assert [r.cancelled for r in snapshot.recent] == [True]
-    assert stalling.count() == 1
+    _check_cancelled_once(snapshot, settles, errors, stalling)
