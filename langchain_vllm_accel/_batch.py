@@ -14,7 +14,6 @@ or error.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,16 +25,13 @@ from vllm_accel._batch import BatchItem
 from vllm_accel._batch import as_error as _as_error
 from vllm_accel._integration import results_or_first_error
 
+from ._batch_slot import SLOT, current
+
 __all__ = ["MAX_GATHER", "AsyncGather", "Gather", "Request", "arun_batch", "current", "group",
            "run_batch"]
 
 MAX_GATHER = 256
 """Inputs of a sync batch gathered at once (one thread each); larger batches go in waves."""
-
-SLOT: contextvars.ContextVar[tuple[Any, int] | None] = contextvars.ContextVar(
-    "vllm_accel_batch_slot", default=None)
-"""The ``(gather, index)`` of the input the current thread/task is invoking, if in a batch."""
-
 
 @dataclass(slots=True)
 class Request:
@@ -54,17 +50,6 @@ def group(requests: dict[int, Request]) -> list[list[int]]:
         key = json.dumps([request.model, request.params], sort_keys=True, default=repr)
         groups.setdefault(key, []).append(index)
     return list(groups.values())
-
-
-def current() -> tuple[Any, int] | None:
-    """The batch slot of this input, once.
-
-    A second ``_generate`` in the same run (e.g. a retry inside a chain) is sent alone.
-    """
-    slot = SLOT.get()
-    if slot is not None and slot[0].claim(slot[1]):
-        return slot
-    return None
 
 
 @dataclass(slots=True)

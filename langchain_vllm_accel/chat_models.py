@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
@@ -15,6 +14,7 @@ from pydantic import Field, model_validator
 from vllm_accel._integration import FACTS, NOT_SENT
 
 from ._base import VLLMSampling
+from ._batch_slot import current as _batch_slot
 from ._convert import chat_completion_to_result, chunk_to_generation_chunk, messages_to_dicts
 from ._schema_turn import achat_in_steps, chat_in_steps, steps
 from ._tools import tokenize_payload
@@ -27,12 +27,6 @@ if TYPE_CHECKING:
     from langchain_core.language_models.model_profile import ModelProfile
     from langchain_core.runnables import Runnable, RunnableConfig
     from langchain_core.tools import BaseTool
-
-
-def _batch_slot() -> tuple[Any, int] | None:
-    """This request's batch slot, if any: ``_batch`` (import cost) loads with the first batch."""
-    batching = sys.modules.get("langchain_vllm_accel._batch")
-    return None if batching is None else batching.current()
 
 
 class ChatVLLM(VLLMSampling, BaseChatModel):
