@@ -171,40 +171,27 @@ class _Counter:
         return exc
 
 
-class _Guarded(httpx.SyncByteStream):
-    def __init__(self, response: httpx.Response, counter: _Counter) -> None:
-        self._response, self._counter = response, counter
+class _Decoded(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response's decoded bytes as a byte stream (a compressed or already read body)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
 
     def __iter__(self) -> Iterator[bytes]:
-        self._counter.declared(self._response)
-        try:
-            for chunk in self._response.iter_bytes():
-                yield self._counter.feed(chunk)
-        except httpx.TimeoutException as exc:
-            raise self._counter.timed_out(exc) from exc
+        return self._response.iter_bytes()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._response.aiter_bytes()
 
     def close(self) -> None:
         self._response.close()
-
-
-class _AsyncGuarded(httpx.AsyncByteStream):
-    def __init__(self, response: httpx.Response, counter: _Counter) -> None:
-        self._response, self._counter = response, counter
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        self._counter.declared(self._response)
-        try:
-            async for chunk in self._response.aiter_bytes():
-                yield self._counter.feed(chunk)
-        except httpx.TimeoutException as exc:
-            raise self._counter.timed_out(exc) from exc
 
     async def aclose(self) -> None:
         await self._response.aclose()
 
 
-class _RawGuarded(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """The response's own byte stream, counted in place (an identity-encoded body)."""
+class _Counted(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A byte stream (sync or async) counted against one response's limits as it is read."""
 
     def __init__(self, stream: Any, response: httpx.Response, counter: _Counter) -> None:
         self._stream, self._response, self._counter = stream, response, counter
@@ -239,19 +226,15 @@ def guard(response: httpx.Response, limits: Limits) -> httpx.Response:
     the cap and :class:`DeadlinePassed` past the deadline. A declared ``Content-Length`` over
     the cap is refused before reading. An identity-encoded body (vLLM's) is counted in place,
     on the response's own stream (no second ``Response``: per-request cost); a compressed or
-    already read one through a wrapper that counts the decoded bytes.
+    already read one is counted the same way on its decoded bytes, in a new ``Response``.
     """
     counter = _Counter(limits)
     if (not response.is_stream_consumed  # a body read already (a mock's) is re-read below
             and response.headers.get("content-encoding", "identity") == "identity"):
-        response.stream = _RawGuarded(response.stream, response, counter)
+        response.stream = _Counted(response.stream, response, counter)
         return response
-    stream: httpx.SyncByteStream | httpx.AsyncByteStream
-    if isinstance(response.stream, httpx.AsyncByteStream):
-        stream = _AsyncGuarded(response, counter)
-    else:
-        stream = _Guarded(response, counter)
     headers = httpx.Headers(response.headers)
     headers.pop("content-encoding", None)  # the guard passes on decoded bytes
-    return httpx.Response(response.status_code, headers=headers, stream=stream,
+    return httpx.Response(response.status_code, headers=headers,
+                          stream=_Counted(_Decoded(response), response, counter),
                           request=response.request, extensions=response.extensions)

@@ -6,6 +6,7 @@ are in ``tests/live/reliability/test_secrets.py``; these pin the decision tables
 
 from __future__ import annotations
 
+import gzip
 import traceback
 
 import httpx
@@ -234,10 +235,12 @@ def test_a_passed_deadline_turns_the_last_error_into_deadline_exceeded() -> None
     assert not error.is_retryable
 
 
-def _mock_client(body: bytes, seen: list[httpx.Request], **kwargs: object) -> VLLMClient:
+def _mock_client(body: bytes, seen: list[httpx.Request], encoding: str = "identity",
+                 **kwargs: object) -> VLLMClient:
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+        return httpx.Response(200, content=body, headers={"content-type": "application/json",
+                                                          "content-encoding": encoding})
 
     return VLLMClient("http://127.0.0.1:9", http_client=httpx.Client(
         transport=httpx.MockTransport(answer)), retry=RetryPolicy(max_retries=3,
@@ -257,6 +260,38 @@ def test_a_response_over_the_cap_is_a_typed_error_and_is_not_retried() -> None:
         answer = client._body(*_send(client, max_response_bytes=10_000))
         assert answer == {"x": "a" * 5000}
         assert len(seen) == 1
+
+
+def test_a_compressed_body_is_capped_on_its_decoded_bytes() -> None:
+    """A gzip bomb (1 MB of JSON in ~1 KB on the wire) is refused once decoded past the cap;
+    under the cap the decoded body is read as usual."""
+    seen: list[httpx.Request] = []
+    bomb = gzip.compress(b'{"x": "' + b"a" * (1 << 20) + b'"}')
+    assert len(bomb) < 5000
+    with _mock_client(bomb, seen, encoding="gzip", max_response_bytes=100_000) as client:
+        with pytest.raises(ResponseTooLargeError):
+            client.make_post_request("/v1/completions", {"prompt": "x"})
+        assert len(seen) == 1
+        answer = client._body(*_send(client, max_response_bytes=2 << 20))
+        assert answer == {"x": "a" * (1 << 20)}
+
+
+async def test_a_compressed_body_is_capped_on_its_decoded_bytes_async() -> None:
+    from vllm_accel import AsyncVLLMClient
+
+    bomb = gzip.compress(b'{"x": "' + b"a" * (1 << 20) + b'"}')
+    transport = httpx.MockTransport(lambda request: httpx.Response(
+        200, content=bomb, headers={"content-type": "application/json",
+                                    "content-encoding": "gzip"}))
+    for cap, fits in ((100_000, False), (2 << 20, True)):
+        async with AsyncVLLMClient("http://127.0.0.1:9", max_retries=0, max_response_bytes=cap,
+                                   http_client=httpx.AsyncClient(transport=transport)) as client:
+            if not fits:
+                with pytest.raises(ResponseTooLargeError):
+                    await client.make_post_request("/v1/completions", {"prompt": "x"})
+                continue
+            answer = await client.make_post_request("/v1/completions", {"prompt": "x"})
+            assert answer == {"x": "a" * (1 << 20)}
 
 
 def _send(client: VLLMClient, **limits: object) -> tuple[object, httpx.Response]:
