@@ -394,6 +394,7 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         f"Whole run: {data.get('duration_s', 0) / 60:.1f} min (`{data.get('command', '')}`).",
         "",
+        *report16.timings_lines(data),
     ]
     return "\n".join(lines)
 

@@ -177,3 +177,15 @@ def phase_section(data: dict[str, Any]) -> list[str]:
             "| prompts | path | wall | engine end-to-end | queue | prefill | outside the engine"
             " | prompt tokens / request |", "|---:|---|---:|---:|---:|---:|---:|---:|",
             *rows, ""]
+
+
+def timings_lines(data: dict[str, Any]) -> list[str]:
+    """The run's time plan as measured: every section's seconds and the load average at its
+    start (``data["timings"]``, written by ``bench/run.py``)."""
+    timings = data.get("timings") or {}
+    if not timings:
+        return []
+    parts = [f"{name} {t['seconds']:.0f} s" + (f" (load {t['load_start']:.1f})"
+                                               if t.get("load_start") is not None else "")
+             for name, t in timings.items()]
+    return ["Seconds per section: " + ", ".join(parts) + ".", ""]
