@@ -107,9 +107,10 @@ def affinity_cause(data: dict[str, Any]) -> str | None:
                      f" ({total / af['kv_cache_tokens']:.2f}x one replica)")
     for arm, a in arms.items():
         share = a.get("same_replica_share")
-        rate = a.get("hit_rate")
-        parts.append(f"{arm}: hit rate {'?' if rate is None else f'{rate:.2f}'}, TTFT p50"
-                     f" {_ms(a.get('ttft_p50_s'))}"
+        rate, later = a.get("hit_rate"), a.get("later_turns_hit_rate")
+        parts.append(f"{arm}: hit rate {'?' if rate is None else f'{rate:.2f}'}"
+                     + ("" if later is None else f" (later turns {later:.2f}: the first turns"
+                        " cannot hit)") + f", TTFT p50 {_ms(a.get('ttft_p50_s'))}"
                      + ("" if share is None else f", later turns on the previous turn's"
                         f" replica {share:.0%}"))
     return "; ".join(parts)
