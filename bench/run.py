@@ -35,10 +35,14 @@ URL_ENV = "VLLM_ACCEL_BENCH_URL"
 EMBED_URL_ENV = "VLLM_ACCEL_BENCH_EMBED_URL"
 REPLICAS_ENV = "VLLM_ACCEL_BENCH_REPLICAS"
 SECTIONS = ("imports", "overhead", "memory", "embeddings", "rerank", "throughput", "affinity")
-AFFINITY_ARM_S = 60.0
-"""Seconds kept back from throughput for each arm of the affinity cell (the second replica
-launches with the other servers, so it is ready by then). Measured: see ``docs/benchmarks.md``
-(time plan)."""
+AFFINITY_ARM_S = 50.0
+"""Seconds kept back from throughput for each arm of the affinity cell (its replicas launch
+with the other servers, so they are ready by then). Measured on this machine with another
+engineer's LoRA training and test runs on it (load 13-16, so each one-core replica had about
+half a core): 67, 54 and 87 s for the three arms (least-outstanding, affinity, LiteLLM's
+Router), 217 s in all with the set-up; a quiet machine gives each replica its whole core."""
+CHAT_STOP_S = 10.0
+"""Seconds to stop the chat server before the affinity cell."""
 REPORT_S = 15.0
 """Seconds kept for writing the report and the chart at the end."""
 IMPORT_RUNS = 3
@@ -223,7 +227,7 @@ def _served(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
 
 def affinity_reserve_s() -> float:
     """Seconds the throughput section leaves for the affinity cell: every arm's estimate."""
-    return AFFINITY_ARM_S * len(affinity.arms())
+    return AFFINITY_ARM_S * len(affinity.arms()) + CHAT_STOP_S
 
 
 def _throughput(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
