@@ -35,12 +35,13 @@ URL_ENV = "VLLM_ACCEL_BENCH_URL"
 EMBED_URL_ENV = "VLLM_ACCEL_BENCH_EMBED_URL"
 REPLICAS_ENV = "VLLM_ACCEL_BENCH_REPLICAS"
 SECTIONS = ("imports", "overhead", "memory", "embeddings", "rerank", "throughput", "affinity")
-AFFINITY_ARM_S = 50.0
+AFFINITY_ARM_S = 45.0
 """Seconds kept back from throughput for each arm of the affinity cell (its replicas launch
 with the other servers, so they are ready by then). Measured on this machine with another
 engineer's LoRA training and test runs on it (load 13-16, so each one-core replica had about
 half a core): 67, 54 and 87 s for the three arms (least-outstanding, affinity, LiteLLM's
-Router), 217 s in all with the set-up; a quiet machine gives each replica its whole core."""
+Router), 217 s in all with the set-up, on a cell then 28% larger (``bench/affinity.py``); a
+quiet machine gives each replica its whole core."""
 CHAT_STOP_S = 10.0
 """Seconds to stop the chat server before the affinity cell."""
 REPORT_S = 15.0
