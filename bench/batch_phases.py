@@ -18,6 +18,24 @@ For one batch size, every shape of the same work runs interleaved against the ra
 Every shape also reports ``prompt_tokens``: the mean ``usage.prompt_tokens`` per conversation
 its answers carried.
 
+Measured (2026-12-01, 3 interleaved repetitions per size, 8 tokens per answer, on a chat server
+of the default spec with its engine on one core while another engineer's LoRA training held
+the other, load average 4-13; ratio to the fan-out, median):
+
+=========================  ==========  ===========  =====================
+shape                      64 prompts  128 prompts  prompt tokens / conv.
+=========================  ==========  ===========  =====================
+``completions_one``        2.14        2.20         9.8 / 10.1
+``completions_tokens``     1.17        1.01         39.8 / 40.1
+``batch_one``              1.08        1.05         39.8 / 40.1
+``batch_chunks``           1.25        1.01         39.8 / 40.1
+=========================  ==========  ===========  =====================
+
+The chat-rendered token ids through the completions route run no faster than the chat routes:
+the completions row's lead is the prompt length (SmolLM2's default system prompt makes every
+conversation 4x longer, the same server work for any client), not vLLM 0.32's batch route, so
+``process_batch(mode="chat")`` keeps the batch route.
+
 Around each run the server's ``/metrics`` histograms are read before and after; their deltas
 give the server-side mean per request of queue time, prefill, time to first token and
 end-to-end latency (vLLM starts these clocks when a request reaches the engine, after the HTTP
