@@ -88,7 +88,8 @@ def test_a_chat_path_cause_names_the_completions_row_and_the_chat_templates_toke
     # Same prompt lengths: the comparison is stated, without the template's verdict.
     cell["process_batch_completions"]["phases"]["prompt_tokens"] = 40.0
     got = causes.throughput_cause(data, "64", "process_batch")
-    assert got is not None and got.endswith("against this path's 41")
+    assert got is not None
+    assert got.endswith("against this path's 41")
     # The completions row itself gets no comparison with itself.
     assert "completions request" not in (causes.throughput_cause(
         data, "64", "process_batch_completions") or "")
