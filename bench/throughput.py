@@ -258,9 +258,11 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
     done_reps = 0
     skipped_before = 0
     for rep in range(reps):
-        if rep and (time.perf_counter() + (time.perf_counter() - t_start) / rep > deadline
-                    or len(skipped) > skipped_before):
-            log(f"throughput: stopping after {rep} repetitions (time budget {budget_s:.0f} s)")
+        per_rep = (time.perf_counter() - t_start) / rep if rep else 0.0
+        if rep and (time.perf_counter() + per_rep > deadline or len(skipped) > skipped_before):
+            log(f"throughput: stopping after {rep} repetitions (time budget {budget_s:.0f} s:"
+                f" a repetition takes ~{per_rep:.0f} s,"
+                f" {deadline - time.perf_counter():.0f} s are left)")
             break
         skipped_before = len(skipped)
         for n in sizes:
