@@ -93,3 +93,26 @@ def test_a_chat_path_cause_names_the_completions_row_and_the_chat_templates_toke
     # The completions row itself gets no comparison with itself.
     assert "completions request" not in (causes.throughput_cause(
         data, "64", "process_batch_completions") or "")
+
+
+def test_the_later_turns_hit_rate_takes_the_first_turns_out_of_the_queries() -> None:
+    result = {"replicas": {"a": {"hits": 300.0, "queries": 600.0},
+                           "b": {"hits": 100.0, "queries": 400.0}}}
+    assert affinity.later_hit_rate(result, 500) == 400.0 / 500.0
+    assert affinity.later_hit_rate(result, 1000) is None  # nothing but first turns
+
+
+def test_pip_settings_become_uv_flags_and_the_environment_wins() -> None:
+    from bench.__main__ import pip_settings_as_uv_flags
+
+    config = ("global.cert='/etc/ssl/certs/ca.crt'\n"
+              "global.extra-index-url='file:///opt/a/simple file:///opt/b/simple'\n"
+              "global.find-links='/opt/wheels'\n"
+              "global.constraint='/etc/pip/constraints.txt'\n")
+    assert pip_settings_as_uv_flags(config, {}) == [
+        "--extra-index-url", "file:///opt/a/simple", "--extra-index-url", "file:///opt/b/simple",
+        "--find-links", "/opt/wheels", "--constraint", "/etc/pip/constraints.txt"]
+    got = pip_settings_as_uv_flags(config, {"PIP_FIND_LINKS": "/srv/wheels",
+                                            "PIP_INDEX_URL": "https://mirror/simple"})
+    assert got[got.index("--find-links") + 1] == "/srv/wheels"
+    assert got[got.index("--index-url") + 1] == "https://mirror/simple"
