@@ -8,7 +8,33 @@ For one batch size, every shape of the same work runs interleaved against the ra
 * ``batch_chunks``: ``/v1/chat/completions/batch`` requests of ``CHUNK`` conversations, all in
   flight at once (what ``process_batch(mode="chat")`` sends);
 * ``completions_one``: one ``/v1/completions`` request with the plain prompt strings (no chat
-  template: the path the completions row measures).
+  template: the path the completions row measures);
+* ``completions_tokens``: one ``/v1/completions`` request whose prompts are the token ids of the
+  chat-rendered conversations (``/tokenize`` with ``messages`` and ``add_generation_prompt``,
+  done before the timed runs): the chat route's prompts through the completions route. Next to
+  ``completions_one`` it separates the two candidate causes of the completions row's lead:
+  prompt length (the chat template adds SmolLM2's default system prompt) and the route.
+
+Every shape also reports ``prompt_tokens``: the mean ``usage.prompt_tokens`` per conversation
+its answers carried.
+
+Measured (2026-12-01, 3 interleaved repetitions per size, 8 tokens per answer, on a chat server
+of the default spec with its engine on one core while another engineer's LoRA training held
+the other, load average 4-13; ratio to the fan-out, median):
+
+=========================  ==========  ===========  =====================
+shape                      64 prompts  128 prompts  prompt tokens / conv.
+=========================  ==========  ===========  =====================
+``completions_one``        2.14        2.20         9.8 / 10.1
+``completions_tokens``     1.17        1.01         39.8 / 40.1
+``batch_one``              1.08        1.05         39.8 / 40.1
+``batch_chunks``           1.25        1.01         39.8 / 40.1
+=========================  ==========  ===========  =====================
+
+The chat-rendered token ids through the completions route run no faster than the chat routes:
+the completions row's lead is the prompt length (SmolLM2's default system prompt makes every
+conversation 4x longer, the same server work for any client), not vLLM 0.32's batch route, so
+``process_batch(mode="chat")`` keeps the batch route.
 
 Around each run the server's ``/metrics`` histograms are read before and after; their deltas
 give the server-side mean per request of queue time, prefill, time to first token and
@@ -22,6 +48,7 @@ the HTTP round trip.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
 import statistics
@@ -56,38 +83,58 @@ def _messages(items: list[str]) -> list[list[dict[str, str]]]:
     return [[{"role": "user", "content": p}] for p in items]
 
 
-Shape = Callable[[], Awaitable[int]]
+Shape = Callable[[], Awaitable[tuple[int, float]]]
+"""Runs once; (choices, prompt tokens in all from the answers' usage)."""
+
+
+def _counted(answers: list[Any]) -> tuple[int, float]:
+    return (sum(len(a["choices"]) for a in answers),
+            float(sum(a["usage"]["prompt_tokens"] for a in answers)))
+
+
+async def chat_token_ids(client: Any, base: str, items: list[str]) -> list[list[int]]:
+    """The token ids of each conversation as the chat route renders it (``/tokenize`` with
+    ``messages`` and ``add_generation_prompt``), fetched before any timed run."""
+    async def one(m: list[dict[str, str]]) -> list[int]:
+        r = await client.post(base + "/tokenize", json={
+            "model": MODEL, "messages": m, "add_generation_prompt": True})
+        r.raise_for_status()
+        return [int(t) for t in r.json()["tokens"]]
+
+    return list(await asyncio.gather(*(one(m) for m in _messages(items))))
 
 
 async def _shapes(client: Any, base: str, items: list[str]) -> dict[str, Shape]:
     body = {"model": MODEL, "max_tokens": MAX_TOKENS, **EXTRA}
+    token_ids = await chat_token_ids(client, base, items)
 
     async def post(path: str, payload: dict[str, Any]) -> Any:
         r = await client.post(base + path, json={**body, **payload})
         r.raise_for_status()
         return r.json()
 
-    async def fanout() -> int:
-        got = await asyncio.gather(*(post("/v1/chat/completions", {"messages": m})
-                                     for m in _messages(items)))
-        return sum(len(g["choices"]) for g in got)
+    async def fanout() -> tuple[int, float]:
+        return _counted(await asyncio.gather(*(post("/v1/chat/completions", {"messages": m})
+                                               for m in _messages(items))))
 
-    async def batch_one() -> int:
-        return len((await post("/v1/chat/completions/batch",
-                               {"messages": _messages(items)}))["choices"])
+    async def batch_one() -> tuple[int, float]:
+        return _counted([await post("/v1/chat/completions/batch",
+                                    {"messages": _messages(items)})])
 
-    async def batch_chunks() -> int:
+    async def batch_chunks() -> tuple[int, float]:
         convs = _messages(items)
-        got = await asyncio.gather(*(post("/v1/chat/completions/batch",
-                                          {"messages": convs[i:i + CHUNK]})
-                                     for i in range(0, len(convs), CHUNK)))
-        return sum(len(g["choices"]) for g in got)
+        return _counted(await asyncio.gather(*(post("/v1/chat/completions/batch",
+                                                    {"messages": convs[i:i + CHUNK]})
+                                               for i in range(0, len(convs), CHUNK))))
 
-    async def completions_one() -> int:
-        return len((await post("/v1/completions", {"prompt": items}))["choices"])
+    async def completions_one() -> tuple[int, float]:
+        return _counted([await post("/v1/completions", {"prompt": items})])
+
+    async def completions_tokens() -> tuple[int, float]:
+        return _counted([await post("/v1/completions", {"prompt": token_ids})])
 
     return {"fanout": fanout, "batch_one": batch_one, "batch_chunks": batch_chunks,
-            "completions_one": completions_one}
+            "completions_one": completions_one, "completions_tokens": completions_tokens}
 
 
 async def _measure(base: str, n: int, reps: int,
@@ -106,12 +153,13 @@ async def _measure(base: str, n: int, reps: int,
             for name in ["fanout", *rest]:
                 before = _hists(await asyncio.to_thread(_metrics_text, base))
                 t0 = time.perf_counter()
-                got = await shapes[name]()
+                got, prompt_tokens = await shapes[name]()
                 wall = time.perf_counter() - t0
                 after = _hists(await asyncio.to_thread(_metrics_text, base))
                 if got != n:
                     raise RuntimeError(f"{name}: {got} choices for {n} conversations")
-                samples.setdefault(name, []).append(_phase(wall, before, after))
+                samples.setdefault(name, []).append(
+                    _phase(wall, before, after) | {"prompt_tokens": prompt_tokens / n})
                 line.append(f"{name} {wall:.2f}s")
             log(f"  phases rep {rep + 1} size {n}: " + ", ".join(line))
     return samples
@@ -150,7 +198,8 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None]) -> d
         for name, e in entry.items():
             log(f"    {n:>4} {name:<16} x{e['ratio']:.2f} wall {e['wall_s']:.2f}s gap "
                 f"{e['gap_s']:.2f}s e2e {e['e2e_mean_s']:.2f}s queue {e['queue_mean_s']:.2f}s "
-                f"prefill {e['prefill_mean_s']:.2f}s ttft {e['ttft_mean_s']:.2f}s")
+                f"prefill {e['prefill_mean_s']:.2f}s ttft {e['ttft_mean_s']:.2f}s"
+                f" prompt {e['prompt_tokens']:.1f} tok")
     return out
 
 
@@ -159,4 +208,6 @@ if __name__ == "__main__":
 
     sizes = [int(s) for s in (sys.argv[2] if len(sys.argv) > 2 else "64,128").split(",")]
     reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    print(f"load {os.getloadavg()}", flush=True)
     print(run(sys.argv[1], sizes, reps, lambda m: print(m, flush=True)))
+    print(f"load {os.getloadavg()}", flush=True)

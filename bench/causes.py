@@ -21,6 +21,8 @@ from typing import Any
 
 from ._lookup import get as _get
 
+COMPLETIONS = "process_batch_completions"
+
 
 def _ms(x: float | None) -> str:
     return "?" if x is None else f"{x * 1000:.0f} ms"
@@ -45,6 +47,26 @@ def throughput_cause(data: dict[str, Any], size: str, name: str) -> str | None:
     if ep.get("prompt_tokens") and cp.get("prompt_tokens"):
         text += (f"; prompt tokens per request {ep['prompt_tokens']:.0f} vs"
                  f" {cp['prompt_tokens']:.0f}")
+    plain = completions_comparison(cell, name)
+    return text + (f"; {plain}" if plain else "")
+
+
+def completions_comparison(cell: dict[str, Any], name: str) -> str | None:
+    """What the one-completions-request row of the same cell shows next to a chat path: its
+    speed against the ceiling and its prompt tokens per request against the chat path's
+    (the chat template adds SmolLM2's default system prompt to every conversation)."""
+    e, plain = cell.get(name) or {}, cell.get(COMPLETIONS) or {}
+    chat_tokens = (e.get("phases") or {}).get("prompt_tokens")
+    plain_tokens = (plain.get("phases") or {}).get("prompt_tokens")
+    if name == COMPLETIONS or not chat_tokens or not plain_tokens or "ratio" not in plain:
+        return None
+    text = (f"the one completions request of the plain prompts ran x{plain['ratio']:.2f} the"
+            f" ceiling with {plain_tokens:.0f} prompt tokens per prompt against this path's"
+            f" {chat_tokens:.0f}")
+    if chat_tokens >= 2 * plain_tokens:
+        text += (f" (the chat template makes every prompt {chat_tokens / plain_tokens:.1f}x"
+                 " longer: more server work per conversation on every chat route, the"
+                 " ceiling's included; bench/batch_phases.py separates that from the route)")
     return text
 
 
@@ -85,9 +107,10 @@ def affinity_cause(data: dict[str, Any]) -> str | None:
                      f" ({total / af['kv_cache_tokens']:.2f}x one replica)")
     for arm, a in arms.items():
         share = a.get("same_replica_share")
-        rate = a.get("hit_rate")
-        parts.append(f"{arm}: hit rate {'?' if rate is None else f'{rate:.2f}'}, TTFT p50"
-                     f" {_ms(a.get('ttft_p50_s'))}"
+        rate, later = a.get("hit_rate"), a.get("later_turns_hit_rate")
+        parts.append(f"{arm}: hit rate {'?' if rate is None else f'{rate:.2f}'}"
+                     + ("" if later is None else f" (later turns {later:.2f}: the first turns"
+                        " cannot hit)") + f", TTFT p50 {_ms(a.get('ttft_p50_s'))}"
                      + ("" if share is None else f", later turns on the previous turn's"
                         f" replica {share:.0%}"))
     return "; ".join(parts)

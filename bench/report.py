@@ -332,8 +332,9 @@ def markdown(data: dict[str, Any]) -> str:
             f" loop, when named, runs on the first {tp['loop_cap']} prompts only (its rate does"
             " not depend on the batch size). Chat batches of the core go to"
             " `/v1/chat/completions/batch` in chunks of"
-            f" {tp.get('chat_chunk', '?')} conversations, all at once; the unchunked row sends"
-            " them all in one request. Named targets (#16): a chat batch at least"
+            f" {tp.get('chat_chunk', '?')} conversations, all at once (one request with every"
+            " conversation is a shape of `bench/batch_phases.py`, not a row here). Named"
+            " targets (#16): a chat batch at least"
             f" {report16.BATCH_TARGET}x at 64 and 128 prompts, any path at least"
             f" {report16.FANOUT_TARGET}x at every size; the pool rows fan out by design.",
             "",
@@ -393,6 +394,7 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         f"Whole run: {data.get('duration_s', 0) / 60:.1f} min (`{data.get('command', '')}`).",
         "",
+        *report16.timings_lines(data),
     ]
     return "\n".join(lines)
 

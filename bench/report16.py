@@ -137,7 +137,12 @@ def affinity_section(data: dict[str, Any]) -> list[str]:
              f"{what}; {af['max_tokens']} tokens per answer; {af['reps']}"
              f" repetitions, arms alternating ({af.get('how', '?')}). Hit rate: prefix-cache"
              " hits / queries (tokens) from each replica's `/metrics`, before and after the arm."
-             " TTFT: first streamed content chunk, p50 over the turns after the first. Same"
+             " Later turns: the same hits over the queries less the first turns' prompt tokens"
+             " (a new history cannot hit; they cap the whole-arm rate near two thirds with"
+             " three turns). TTFT: first streamed content chunk, p50 over the turns after the"
+             " first." + (f" Conversations start within {af['start_spread_s']:.0f} s and wait"
+                          f" {af['think_s'][0]}-{af['think_s'][1]} s (the user's think time)"
+                          " before each next turn." if af.get("think_s") else "") + " Same"
              " replica: the share of later turns the policy placed on the replica of the"
              " conversation's previous turn.", ""]
     if af.get("same_server"):
@@ -149,6 +154,8 @@ def affinity_section(data: dict[str, Any]) -> list[str]:
         per = ", ".join(f"{u}: {r['hit_rate']:.2f}" if r["hit_rate"] is not None else f"{u}: -"
                         for u, r in a["replicas"].items())
         rate = "n/a" if a["hit_rate"] is None else f"{a['hit_rate']:.2f}"
+        if a.get("later_turns_hit_rate") is not None:
+            rate += f" (later turns {a['later_turns_hit_rate']:.2f})"
         share = a.get("same_replica_share")
         same = "n/a" if share is None else f"{share:.0%}"
         lines.append(f"| {name} | {rate} | {a['ttft_p50_s'] * 1000:.0f} ms"
@@ -177,3 +184,15 @@ def phase_section(data: dict[str, Any]) -> list[str]:
             "| prompts | path | wall | engine end-to-end | queue | prefill | outside the engine"
             " | prompt tokens / request |", "|---:|---|---:|---:|---:|---:|---:|---:|",
             *rows, ""]
+
+
+def timings_lines(data: dict[str, Any]) -> list[str]:
+    """The run's time plan as measured: every section's seconds and the load average at its
+    start (``data["timings"]``, written by ``bench/run.py``)."""
+    timings = data.get("timings") or {}
+    if not timings:
+        return []
+    parts = [f"{name} {t['seconds']:.0f} s" + (f" (load {t['load_start']:.1f})"
+                                               if t.get("load_start") is not None else "")
+             for name, t in timings.items()]
+    return ["Seconds per section: " + ", ".join(parts) + ".", ""]

@@ -3,10 +3,11 @@ prefix affinity, then the report.
 
 Sections that need no server run against the zero-cost responder (a child process on loopback).
 The others run on the real vLLM: the embedded chat and embedding servers this run starts and
-stops (``EmbeddedServers``), plus a second chat replica for the affinity cell, or already
-running ones named by ``--url``, ``--embed-url`` and ``--replicas`` (for development only;
-``make bench`` always starts its own). The embedded servers launch after the overhead section
-and load while the memory section runs; the embeddings server stops after its sections.
+stops (``EmbeddedServers``), plus two chat replicas for the affinity cell (``bench/servers.py``),
+or already running ones named by ``--url``, ``--embed-url`` and ``--replicas`` (for development
+only; ``make bench`` always starts its own). The embedded servers launch after the overhead
+section and load while the memory section runs (the one section that measures no time); the
+embeddings server stops after its sections, the chat server after the throughput section.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import affinity, embeddings, imports, memory, overhead, report, throughput
+from .servers import Servers, affinity_replicas, vllm_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -33,13 +35,30 @@ URL_ENV = "VLLM_ACCEL_BENCH_URL"
 EMBED_URL_ENV = "VLLM_ACCEL_BENCH_EMBED_URL"
 REPLICAS_ENV = "VLLM_ACCEL_BENCH_REPLICAS"
 SECTIONS = ("imports", "overhead", "memory", "embeddings", "rerank", "throughput", "affinity")
-AFFINITY_RESERVE_S = 170.0
-"""Seconds kept back from throughput for the affinity cell: only its three arms (the second
-replica launches with the other servers). Estimated, not measured on a quiet machine: ~65k
-prompt tokens per arm's first turns plus the misses, at the ~4.5-5k prompt tokens/s the chat
-server's own log reports at its best, ~40-55 s an arm."""
-REPORT_S = 20.0
+AFFINITY_ARM_S = 40.0
+"""Seconds kept back from throughput for each arm of the affinity cell (its replicas launch
+with the other servers, so they are ready by then). Measured on this machine with another
+engineer's LoRA training and test runs on it (load 13-16, so each one-core replica had about
+half a core): 67, 54 and 87 s for the three arms (least-outstanding, affinity, LiteLLM's
+Router), 217 s in all with the set-up, on a cell then 28% larger (``bench/affinity.py``); a
+quiet machine gives each replica its whole core. The smaller cell: 46 and 39 s for the two vLLM
+arms at load 4.5-11."""
+EMBED_REPS = 2
+"""Repetitions of the embeddings cell (was 3, ~28 s each: 7 paths x 1,000 documents); the
+rerank cell keeps the run's repetitions (~1 s each). Three repetitions are the throughput
+section's rule (issue #16); the embeddings paths spread ~10% between repetitions."""
+CHAT_STOP_S = 10.0
+"""Seconds to stop the chat server before the affinity cell."""
+REPORT_S = 15.0
 """Seconds kept for writing the report and the chart at the end."""
+IMPORT_RUNS = 3
+"""Fresh interpreters per import statement (was 5): the medians moved by under 5% between
+3 and 5 runs on this machine, the 12 statements x 6 passes took 75 s, 4 passes take ~50 s."""
+MEMORY_REQUESTS, MEMORY_ANCHOR_REQUESTS = 10_000, 1_000
+"""Requests per client in the memory section (plus half as many again for this package's
+clients, the steady-state check). Not cut: the core keeps the last 10,000 requests' statistics,
+so fewer would leave that window filling during the steady-state check; and the section runs
+while the servers boot (it measures memory, not time), so it costs no wall time of its own."""
 PACKAGES = ["vllm-accel", "httpx", "httpx-sse", "pydantic", "openai", "langchain-core",
             "langchain-openai", "llama-index-core", "llama-index-llms-openai",
             "llama-index-llms-openai-like", "llama-index-embeddings-openai-like", "litellm",
@@ -55,7 +74,8 @@ def _elapsed() -> float:
 
 
 def log(msg: str) -> None:
-    print(f"[{time.perf_counter() - _T0:6.0f} s] {msg}", flush=True)
+    """A progress line stamped with the seconds since ``python -m bench`` started."""
+    print(f"[{_elapsed():6.0f} s] {msg}", flush=True)
 
 
 def _cpu_model() -> str:
@@ -138,87 +158,6 @@ def responder() -> Iterator[str]:
             proc.wait()
 
 
-def _root(url: str) -> str:
-    return url.rstrip("/").removesuffix("/v1")
-
-
-class Servers:
-    """The embedded vLLM servers this run needs: the chat and embeddings servers (unless
-    external ones are given) and the affinity cell's second chat replica (unless ``--replicas``).
-
-    :meth:`launch` starts their processes without waiting, so they load while the memory
-    section runs (it measures resident memory, not time); :meth:`stop` stops every one.
-    """
-
-    def __init__(self, args: argparse.Namespace, sections: list[str]) -> None:
-        self.embed = bool({"embeddings", "rerank"} & set(sections))
-        served = {"throughput", "embeddings", "rerank", "affinity"} & set(sections)
-        external = bool(args.url and (args.embed_url or not self.embed))
-        if args.url and self.embed and not args.embed_url:
-            raise SystemExit("--url needs --embed-url too for the embeddings and rerank sections")
-        self.embedded: Any = None
-        self.replica: Any = None
-        if served and not external:
-            from vllm_accel.server import EmbeddedServers
-
-            self.embedded = EmbeddedServers(embeddings=self.embed)
-        if "affinity" in sections and not args.replicas:
-            from vllm_accel.server import VLLMServer, chat_spec, prepare
-
-            self.replica = VLLMServer(chat_spec(prepare(lambda _m: None)))
-        self.launched_at: float | None = None
-
-    def launch(self) -> None:
-        """Start every server process (idempotent); readiness is awaited when first used."""
-        if self.launched_at is not None:
-            return
-        every = [self.replica] + ([self.embedded.chat, self.embedded.embeddings]
-                                  if self.embedded else [])
-        names = [s.spec.served_model_name for s in every if s is not None]
-        if names:
-            log(f"launching the embedded vLLM servers ({', '.join(names)}) ...")
-        for server in every:
-            if server is not None:
-                server.launch()
-        self.launched_at = time.perf_counter()
-
-    def stop(self) -> None:
-        for server in (self.replica, self.embedded):
-            if server is not None:
-                server.stop()
-
-
-@contextmanager
-def vllm_servers(args: argparse.Namespace,
-                 pre: Servers) -> Iterator[tuple[str, str | None, str]]:
-    """(chat root, embeddings root or None, how): the external ones, or the embedded ones."""
-    if pre.embedded is None:
-        em = _root(args.embed_url) if args.embed_url else None
-        yield _root(args.url), em, "external (development) server"
-        return
-    pre.launch()
-    servers = pre.embedded.start()  # waits for both (launch is idempotent)
-    em = servers.embeddings.base_url if servers.embeddings else None
-    log(f"servers ready {time.perf_counter() - (pre.launched_at or 0):.0f} s after their launch"
-        f" at {servers.chat.base_url}" + (f" and {em}" if em else ""))
-    yield servers.chat.base_url or "", em, "embedded server started by this run"
-
-
-@contextmanager
-def second_replica(chat: str, replicas: str | None,
-                   server: Any) -> Iterator[tuple[list[str], str]]:
-    """Two chat replicas: the given ones, or ``chat`` and the launched ``server``."""
-    if replicas:
-        urls = [_root(u) for u in replicas.split(",") if u.strip()]
-        yield urls, "external replicas (development)"
-        return
-    t0 = time.perf_counter()
-    server.launch()
-    server.wait_ready()
-    log(f"second replica ready (waited {time.perf_counter() - t0:.0f} s) at {server.base_url}")
-    yield [chat, server.base_url or ""], "two embedded replicas started by this run"
-
-
 def _server_version(base: str) -> str:
     import httpx
 
@@ -250,7 +189,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--sizes", default="8,32,64,128", help="batch sizes")
     p.add_argument("--paths", default=None,
                    help="comma-separated throughput paths to run (the ceiling always runs)")
-    p.add_argument("--budget", type=float, default=19.0,
+    p.add_argument("--budget", type=float, default=19.5,
                    help="minutes for the whole run, bench/.venv set-up included (the throughput"
                    " section gets what is left; make's own set-up of .venv comes on top)")
     p.add_argument("--note", default=os.environ.get("VLLM_ACCEL_BENCH_NOTE", ""),
@@ -264,40 +203,70 @@ def _served(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
     """The sections on real vLLM servers: embeddings and rerank, throughput, then affinity.
 
     The embeddings server stops as soon as its sections are done (its CPU and memory are then
-    the chat server's); the affinity replica, launched with the others, waits idle.
+    the chat server's), the chat server before the affinity cell; the cell's two replicas,
+    launched with the others, wait idle until then.
     """
     reps = 1 if args.quick else args.reps
+    t0, load0 = time.perf_counter(), os.getloadavg()[0]
     with vllm_servers(args, pre) as (base, em, how):
+        _record(data, "server wait", t0, load0)
         if em and "embeddings" in sections:
             log("embeddings throughput ...")
-            data["embeddings"] = embeddings.run_embeddings(em, reps, log)
+            with timed(data, "embeddings"):
+                data["embeddings"] = embeddings.run_embeddings(em, min(reps, EMBED_REPS), log)
         if em and "rerank" in sections:
             log("rerank throughput ...")
-            data["rerank"] = embeddings.run_rerank(em, reps, log)
+            with timed(data, "rerank"):
+                data["rerank"] = embeddings.run_rerank(em, reps, log)
         if pre.embedded is not None and pre.embedded.embeddings is not None:
             pre.embedded.embeddings.stop()
             log("embeddings server stopped")
         if "throughput" in sections:
-            _throughput(args, sections, data, started, base, how, reps)
-        if "affinity" in sections:
-            with second_replica(base, args.replicas, pre.replica) as (urls, rhow):
-                log(f"affinity: {len(urls)} replicas ({rhow}) ...")
-                data["affinity"] = affinity.run(urls, 1, log) | {"how": rhow}
+            with timed(data, "throughput"):
+                _throughput(args, sections, data, started, base, how, reps)
+    if "affinity" in sections:
+        pre.stop_chat()
+        with timed(data, "affinity"), affinity_replicas(args.replicas, pre) as (urls, rhow):
+            log(f"affinity: {len(urls)} replicas ({rhow}) ...")
+            data["affinity"] = affinity.run(urls, 1, log) | {"how": rhow}
+
+
+def affinity_reserve_s() -> float:
+    """Seconds the throughput section leaves for the affinity cell: every arm's estimate."""
+    return AFFINITY_ARM_S * len(affinity.arms()) + CHAT_STOP_S
 
 
 def _throughput(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
                 started: str, base: str, how: str, reps: int) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     # What the run has left goes to throughput (at least 2 minutes), less the reserve.
-    reserve = AFFINITY_RESERVE_S if "affinity" in sections else 0.0
+    reserve = affinity_reserve_s() if "affinity" in sections else 0.0
     budget = max(120.0, args.budget * 60 - _elapsed() - REPORT_S - reserve)
-    log(f"throughput: {budget:.0f} s left in the time budget")
+    log(f"throughput: {budget:.0f} s left in the time budget ({reserve:.0f} s kept for the"
+        f" affinity cell, {REPORT_S:.0f} s for the report)")
     only = args.paths.split(",") if args.paths else None
     tp = throughput.run(base, sizes, reps, log, budget_s=budget, only=only)
     tp["server"] = {"how": how, "version": _server_version(base), "model": "smollm2"}
     tp["measured_at"] = started
     tp["other_vllm_servers"] = data["machine"]["other_vllm_servers_at_start"]
     data["throughput"] = tp
+
+
+@contextmanager
+def timed(data: dict[str, Any], name: str) -> Iterator[None]:
+    """Log and record (``data["timings"]``) the seconds and the load average of one section."""
+    t0, load0 = time.perf_counter(), os.getloadavg()[0]
+    try:
+        yield
+    finally:
+        _record(data, name, t0, load0)
+
+
+def _record(data: dict[str, Any], name: str, t0: float, load0: float) -> None:
+    secs, load1 = time.perf_counter() - t0, os.getloadavg()[0]
+    data.setdefault("timings", {})[name] = {
+        "seconds": round(secs, 1), "load_start": round(load0, 2), "load_end": round(load1, 2)}
+    log(f"section {name}: {secs:.0f} s (load {load0:.1f} -> {load1:.1f})")
 
 
 def _sections(args: argparse.Namespace, sections: list[str], data: dict[str, Any],
@@ -307,20 +276,23 @@ def _sections(args: argparse.Namespace, sections: list[str], data: dict[str, Any
     plan = overhead.QUICK if args.quick else overhead.FULL
     if "imports" in sections:
         log("import times (fresh interpreter per run) ...")
-        data["imports"] = imports.run(3 if args.quick else 5, log)
+        with timed(data, "imports"):
+            data["imports"] = imports.run(3 if args.quick else IMPORT_RUNS, log)
     if "overhead" in sections or "memory" in sections:
         with responder() as base:
             log(f"zero-cost responder at {base}")
             if "overhead" in sections:
-                data["overhead"] = overhead.run(base, plan, log)
+                with timed(data, "overhead"):
+                    data["overhead"] = overhead.run(base, plan, log)
             if "memory" in sections:
                 pre.launch()
                 log("memory (fresh interpreter per client) ...")
-                data["memory"] = memory.run(
-                    base, long_tokens=5_000 if args.quick else 20_000,
-                    short_tokens=500 if args.quick else 2_000,
-                    requests=1_000 if args.quick else 10_000,
-                    anchor_requests=500 if args.quick else 1_000, log=log)
+                with timed(data, "memory"):
+                    data["memory"] = memory.run(
+                        base, long_tokens=5_000 if args.quick else 20_000,
+                        short_tokens=500 if args.quick else 2_000,
+                        requests=1_000 if args.quick else MEMORY_REQUESTS,
+                        anchor_requests=500 if args.quick else MEMORY_ANCHOR_REQUESTS, log=log)
     if {"throughput", "embeddings", "rerank", "affinity"} & set(sections):
         _served(args, sections, data, started, pre)
 
@@ -356,7 +328,11 @@ def main(argv: list[str]) -> int:
                  "machine": machine() | {"other_vllm_servers_at_start": other_vllm_servers()},
                  "versions": versions(), "git": _git(), "quick": args.quick,
                  "note": args.note, "command": "python -m bench " + " ".join(argv)})
-    pre = Servers(args, sections)
+    setup = os.environ.get("VLLM_ACCEL_BENCH_SETUP_S")
+    if setup:
+        data.setdefault("timings", {})["bench venv"] = {"seconds": float(setup)}
+        log(f"section bench venv: {float(setup):.0f} s (before this process)")
+    pre = Servers(args, sections, log)
     try:
         _sections(args, sections, data, started.isoformat(), pre)
     finally:

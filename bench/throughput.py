@@ -88,19 +88,6 @@ def core_batch_chat(base: str, items: list[str]) -> None:
         _check_items(client.process_batch(items, mode="chat", max_tokens=MAX_TOKENS, **EXTRA))
 
 
-def core_batch_chat_unchunked(base: str, items: list[str]) -> None:
-    """``process_batch(mode="chat")`` with every conversation in ONE batch-chat request (the
-    chunk size raised for the run): what the chunks are measured against."""
-    from vllm_accel import _batch
-
-    chunk = _batch.BATCH_CHAT_CHUNK
-    _batch.BATCH_CHAT_CHUNK = 1 << 30
-    try:
-        core_batch_chat(base, items)
-    finally:
-        _batch.BATCH_CHAT_CHUNK = chunk
-
-
 def core_abatch_chat(base: str, items: list[str]) -> None:
     from vllm_accel import AsyncVLLMClient
 
@@ -195,8 +182,6 @@ PATHS = [
          target="batch"),
     Path("aprocess_batch", "AsyncVLLMClient.process_batch (chat)", "ours", core_abatch_chat,
          target="batch"),
-    Path("process_batch_unchunked", "VLLMClient.process_batch (chat, one batch request, no"
-         " chunks)", "reference", core_batch_chat_unchunked),
     Path("process_batch_completions", "VLLMClient.process_batch (one completions request)",
          "ours", core_batch_completions),
     Path("pool_batch", "VLLMClient(endpoints=[url]).process_batch (chat, fans out)", "ours",
@@ -273,9 +258,11 @@ def run(base: str, sizes: list[int], reps: int, log: Callable[[str], None],
     done_reps = 0
     skipped_before = 0
     for rep in range(reps):
-        if rep and (time.perf_counter() + (time.perf_counter() - t_start) / rep > deadline
-                    or len(skipped) > skipped_before):
-            log(f"throughput: stopping after {rep} repetitions (time budget {budget_s:.0f} s)")
+        per_rep = (time.perf_counter() - t_start) / rep if rep else 0.0
+        if rep and (time.perf_counter() + per_rep > deadline or len(skipped) > skipped_before):
+            log(f"throughput: stopping after {rep} repetitions (time budget {budget_s:.0f} s:"
+                f" a repetition takes ~{per_rep:.0f} s,"
+                f" {deadline - time.perf_counter():.0f} s are left)")
             break
         skipped_before = len(skipped)
         for n in sizes:

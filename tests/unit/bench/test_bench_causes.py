@@ -70,3 +70,49 @@ def test_the_affinity_cell_reads_the_kv_cache_and_counts_same_replica_turns() ->
     assert affinity.KV.search(METRICS).group(1) == "46592"  # type: ignore[union-attr]
     assert affinity.same_share({"a": ["r1", "r1", "r2"], "b": ["r2", "r2", "r2"]}) == 0.75
     assert affinity.same_share({"a": ["r1"]}) is None
+
+
+def test_a_chat_path_cause_names_the_completions_row_and_the_chat_templates_tokens() -> None:
+    data = _data()
+    cell = data["throughput"]["sizes"]["64"]
+    cell["process_batch_completions"] = {"seconds": 2.5, "cpu_s_per_1k": 0.4, "ratio": 2.0,
+                                         "phases": {"e2e_s": 2.0, "gap_s": 0.5,
+                                                    "prompt_tokens": 10.0}}
+    got = causes.throughput_cause(data, "64", "process_batch")
+    assert got is not None
+    assert got.endswith(
+        "; the one completions request of the plain prompts ran x2.00 the ceiling with 10"
+        " prompt tokens per prompt against this path's 41 (the chat template makes every"
+        " prompt 4.1x longer: more server work per conversation on every chat route, the"
+        " ceiling's included; bench/batch_phases.py separates that from the route)")
+    # Same prompt lengths: the comparison is stated, without the template's verdict.
+    cell["process_batch_completions"]["phases"]["prompt_tokens"] = 40.0
+    got = causes.throughput_cause(data, "64", "process_batch")
+    assert got is not None
+    assert got.endswith("against this path's 41")
+    # The completions row itself gets no comparison with itself.
+    assert "completions request" not in (causes.throughput_cause(
+        data, "64", "process_batch_completions") or "")
+
+
+def test_the_later_turns_hit_rate_takes_the_first_turns_out_of_the_queries() -> None:
+    result = {"replicas": {"a": {"hits": 300.0, "queries": 600.0},
+                           "b": {"hits": 100.0, "queries": 400.0}}}
+    assert affinity.later_hit_rate(result, 500) == 400.0 / 500.0
+    assert affinity.later_hit_rate(result, 1000) is None  # nothing but first turns
+
+
+def test_pip_settings_become_uv_flags_and_the_environment_wins() -> None:
+    from bench.__main__ import pip_settings_as_uv_flags
+
+    config = ("global.cert='/etc/ssl/certs/ca.crt'\n"
+              "global.extra-index-url='file:///opt/a/simple file:///opt/b/simple'\n"
+              "global.find-links='/opt/wheels'\n"
+              "global.constraint='/etc/pip/constraints.txt'\n")
+    assert pip_settings_as_uv_flags(config, {}) == [
+        "--extra-index-url", "file:///opt/a/simple", "--extra-index-url", "file:///opt/b/simple",
+        "--find-links", "/opt/wheels", "--constraint", "/etc/pip/constraints.txt"]
+    got = pip_settings_as_uv_flags(config, {"PIP_FIND_LINKS": "/srv/wheels",
+                                            "PIP_INDEX_URL": "https://mirror/simple"})
+    assert got[got.index("--find-links") + 1] == "/srv/wheels"
+    assert got[got.index("--index-url") + 1] == "https://mirror/simple"
