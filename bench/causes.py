@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._lookup import get as _get
+from .callprofile import excess_text
 
 COMPLETIONS = "process_batch_completions"
 
@@ -80,6 +81,9 @@ def overhead_cause(data: dict[str, Any], kind: str, name: str = "core") -> str |
         text += (f"; client CPU {e['cpu_s_per_1k']:.2f} vs {h['cpu_s_per_1k']:.2f} s per 1,000"
                  f" requests (+{e['cpu_s_per_1k'] - h['cpu_s_per_1k']:.2f} s, the core's own"
                  " work per request)")
+    if kind == "sync" and (extra := excess_text(_get(data, "overhead", "calls") or {},
+                                                name)) is not None:
+        text += f"; {extra}"
     return text
 
 
@@ -88,9 +92,14 @@ def floor_cause(data: dict[str, Any], kind: str, name: str) -> str | None:
     e = _get(data, "overhead", kind, name) or {}
     if e.get("above_floor_us") is None or e.get("core_above_httpx_us") is None:
         return None
-    return (f"{e['label']} costs {e['above_floor_us']:.0f} µs per request above its floor"
+    text = (f"{e['label']} costs {e['above_floor_us']:.0f} µs per request above its floor"
             f" ({e.get('floor_us', 0):.0f} µs) vs the core's {e['core_above_httpx_us']:.0f} µs"
             " above raw httpx")
+    calls = _get(data, "overhead", "calls") or {}
+    for who in (name, "core"):
+        if (extra := excess_text(calls, who)) is not None:
+            text += f"; {calls[who]['label']}: {extra}"
+    return text
 
 
 def affinity_cause(data: dict[str, Any]) -> str | None:

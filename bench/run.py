@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import affinity, embeddings, imports, memory, overhead, report, throughput
+from . import affinity, callprofile, embeddings, imports, memory, overhead, report, throughput
 from .servers import Servers, affinity_replicas, vllm_servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -252,6 +252,16 @@ def _throughput(args: argparse.Namespace, sections: list[str], data: dict[str, A
     data["throughput"] = tp
 
 
+def log_calls(calls: dict[str, Any]) -> None:
+    """One line per profiled client: Python calls per request, and the wrappers' excess."""
+    log("Python calls per request (cProfile, sync, zero-cost responder):")
+    for c in calls.values():
+        log(f"  {c['label']:<44} {c['calls']:6.0f}")
+    for name, _ in callprofile.PAIRS:
+        if (text := callprofile.excess_text(calls, name)) is not None:
+            log(f"  {calls[name]['label']}: {text}")
+
+
 @contextmanager
 def timed(data: dict[str, Any], name: str) -> Iterator[None]:
     """Log and record (``data["timings"]``) the seconds and the load average of one section."""
@@ -284,6 +294,8 @@ def _sections(args: argparse.Namespace, sections: list[str], data: dict[str, Any
             if "overhead" in sections:
                 with timed(data, "overhead"):
                     data["overhead"] = overhead.run(base, plan, log)
+                    data["overhead"]["calls"] = callprofile.run(base)
+                    log_calls(data["overhead"]["calls"])
             if "memory" in sections:
                 pre.launch()
                 log("memory (fresh interpreter per client) ...")

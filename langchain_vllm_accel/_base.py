@@ -10,6 +10,7 @@ stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -174,11 +175,9 @@ class VLLMSampling(VLLMConnection):
     @property
     def _default_params(self) -> dict[str, Any]:
         """The request fields set on this instance (``None`` = server default, not sent)."""
-        params = {}
-        for name in self._param_field_names():
-            value = getattr(self, name)
-            if value is not None:
-                params[name] = value
+        own = self.__dict__  # pydantic keeps field values here: no getattr per field
+        params = {name: own[name] for name in self._param_field_names()
+                  if own.get(name) is not None}
         if not params.get("stop"):
             params.pop("stop", None)
         params.update(self.model_kwargs)
@@ -243,7 +242,9 @@ class VLLMSampling(VLLMConnection):
     def _adapter_scope(self, model: str | None) -> AbstractContextManager[None]:
         """Around a request: a 404 for this instance's adapter makes the next use reload it."""
         own = self._own_adapter(model)
-        return ADAPTERS.forget_on_404(self._client_settings().server, own and own[0])
+        if own is None:  # nothing to forget: no scope (per-request cost)
+            return contextlib.nullcontext()
+        return ADAPTERS.forget_on_404(self._client_settings().server, own[0])
 
 
 __all__ = ["VLLMConnection", "VLLMSampling"]

@@ -6,6 +6,7 @@ roles on ``/v1/chat/completions``), so each call emits exactly one set of instru
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -160,8 +161,9 @@ class VLLM(
 
     def _adapter_scope(self) -> AbstractContextManager[None]:
         """Around a request: a 404 for this object's adapter makes the next use reload it."""
-        name = self.adapter if self.adapter_path is not None else None
-        return ADAPTERS.forget_on_404(self._server, name)
+        if self.adapter is None or self.adapter_path is None:  # nothing to forget: no scope
+            return contextlib.nullcontext()
+        return ADAPTERS.forget_on_404(self._server, self.adapter)
 
     # -- request building ----------------------------------------------------------------------
 

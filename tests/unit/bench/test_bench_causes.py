@@ -116,3 +116,30 @@ def test_pip_settings_become_uv_flags_and_the_environment_wins() -> None:
                                             "PIP_INDEX_URL": "https://mirror/simple"})
     assert got[got.index("--find-links") + 1] == "/srv/wheels"
     assert got[got.index("--index-url") + 1] == "https://mirror/simple"
+
+
+def test_a_wrappers_floor_miss_names_its_extra_python_calls_by_package() -> None:
+    from bench import callprofile
+
+    assert callprofile._bucket("~") == "builtins"
+    assert callprofile._bucket("/x/site-packages/langchain_core/messages/ai.py") == "langchain_core"
+    assert callprofile._bucket("/repo/langchain_vllm_accel/_base.py") == "langchain_vllm_accel"
+    assert callprofile._bucket("/repo/core/_limits.py") == "vllm_accel"
+    assert callprofile._bucket("<frozen abc>") == "stdlib, other"
+    calls = {
+        "lc_floor": {"label": "LangChain floor", "calls": 2000.0,
+                     "by_package": {"builtins": 1000.0, "langchain_core": 80.0}},
+        "chatvllm": {"label": "ChatVLLM", "calls": 2250.0,
+                     "by_package": {"builtins": 1180.0, "langchain_core": 79.0,
+                                    "langchain_vllm_accel": 40.0, "vllm_accel": 31.0}},
+    }
+    assert list(callprofile.extra(calls["chatvllm"], calls["lc_floor"])) == [
+        "builtins", "langchain_vllm_accel", "vllm_accel", "langchain_core"]
+    data = {"overhead": {"calls": calls, "sync": {"chatvllm": {
+        "label": "ChatVLLM", "above_floor_us": 144.0, "core_above_httpx_us": 32.0,
+        "floor_us": 964.0}}}}
+    text = causes.floor_cause(data, "sync", "chatvllm")
+    assert text is not None
+    assert "2250 vs 2000 (+250" in text
+    assert "builtins +180, langchain_vllm_accel +40, vllm_accel +31" in text
+    assert "langchain_core" not in text.split("+250")[1]  # a change of 1 call is not named
