@@ -17,7 +17,7 @@ UV := $(TOOLS)/bin/python tests/support/uv_env.py $(TOOLS)/bin/uv
 
 $(TOOLS)/bin/uv:
 	@rm -rf $(TOOLS).$$$$ && $(PYTHON) -m venv $(TOOLS).$$$$ \
-	&& $(TOOLS).$$$$/bin/python -m pip install --disable-pip-version-check -q 'uv>=0.5' \
+	&& $(TOOLS).$$$$/bin/python -m pip install --disable-pip-version-check -qq 'uv>=0.5' \
 	&& { mv -T $(TOOLS).$$$$ $(TOOLS) 2>/dev/null || rm -rf $(TOOLS).$$$$; }
 
 $(VENV)/.ready: pyproject.toml | $(TOOLS)/bin/uv
