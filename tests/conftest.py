@@ -38,10 +38,12 @@ LIVE_ORDER = ("core", "cli", "docs", "reliability", "langchain", "llamaindex", "
 that at most four of the session's servers run at once: the default two and the classify
 server boot during the offline tiers; the keyed server replaces the classify one after
 its tests (it boots while the rest of ``core``, ``cli`` and ``docs`` run; ``cli serve`` adds
-one meanwhile); the two pool replicas replace the keyed one after ``reliability`` and boot
-while ``langchain``, ``llamaindex`` and ``packaging`` run; when they are released after ``pool``,
-the parent process of ``server``'s orphan test is launched (its embedding server boots while the
-tests before it run)."""
+one meanwhile); the first pool replica takes that fourth slot when the serve test ends (it boots,
+and the wheel environments of ``packaging`` are built, while ``docs`` and the mostly waiting
+``reliability`` run), the second replaces the keyed server after ``reliability`` and boots
+while ``langchain``, ``llamaindex`` and ``packaging`` run; when the replicas are released after
+``pool``, the parent process of ``server``'s orphan test is launched (its embedding server
+boots while the tests before it run)."""
 
 
 # Where a rerun could hide an intermittent bug of the client: these never rerun, even if marked.

@@ -31,7 +31,7 @@ _SECTIONS = ("global", "install", ":env:")
 
 
 def pip_settings(python: str = sys.executable) -> dict[str, str]:
-    """pip's effective options (``key -> value``) as ``pip config list`` of ``python`` shows them."""
+    """pip's effective options (``key -> value``), as ``python -m pip config list`` shows them."""
     listed = subprocess.run([python, "-m", "pip", "config", "list"], capture_output=True,
                             text=True, check=True, timeout=60).stdout
     found: dict[str, dict[str, str]] = {}

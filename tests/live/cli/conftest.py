@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import pytest
 from cli_live_helpers import Cli, Run, clean_env, run_cli
+from support.early import EARLY, Group
+
+SERVE_TEST = ("tests/live/cli/test_cli_serve.py::"
+              "test_serve_runs_the_chat_server_until_ctrl_c_then_nothing_is_left")
+
+# The serve test starts (and stops) a server of its own, the fourth of the session at that
+# point; the group launches nothing, it marks when that slot is free again: the first pool
+# replica follows it (support/early.py, tests/live/pool/conftest.py).
+EARLY.plan(Group("serve", (SERVE_TEST,), list))
 
 
 @pytest.fixture
