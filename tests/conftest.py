@@ -37,8 +37,10 @@ LIVE_ORDER = ("core", "cli", "docs", "reliability", "langchain", "llamaindex", "
 """The live folders in run order, planned with the early launches (``support/early.py``) so
 that at most four of the session's servers run at once: the default two and the classify
 server boot during the offline tiers; the keyed server replaces the classify one after
-its tests (it boots while the rest of ``core``, ``cli`` and ``docs`` run; ``cli serve`` adds
-one meanwhile); the first pool replica takes that fourth slot when the serve test ends (it boots,
+its tests (it boots while the rest of ``core``, ``cli`` and ``docs`` run), and the CLI
+serve test's process is launched with it (its server boots while the rest of ``core`` and the
+CLI commands run);
+the first pool replica takes that fourth slot when the serve test ends (it boots,
 and the wheel environments of ``packaging`` are built, while ``docs`` and the mostly waiting
 ``reliability`` run), the second replaces the keyed server after ``reliability`` and boots
 while ``langchain``, ``llamaindex`` and ``packaging`` run; when the replicas are released after

@@ -32,9 +32,10 @@ def _plan(log: list[str]) -> Early:
     early.plan(Group("classify", ("live/core/classify",), lambda: [Proc("classify", log)]))
     early.plan(Group("keyed", ("live/reliability/",), lambda: [Proc("keyed", log)],
                      after="classify"))
-    # The serve test runs a server of its own (the session's fourth): the first replica takes
-    # that slot when it ends, the second the keyed server's.
-    early.plan(Group("serve", ("live/cli/serve",), list))
+    # The CLI serve test's process (its server is the session's fourth; the test stops it): the
+    # first replica takes that slot when it ends, the second the keyed server's.
+    early.plan(Group("serve", ("live/cli/serve",), lambda: [Proc("serve", log)],
+                     after="classify"))
     early.plan(Group("replica-a", ("live/pool/",), lambda: [Proc("a", log)], after="serve"))
     early.plan(Group("replicas", ("live/pool/",), lambda: [Proc("b", log)], after="keyed"))
     return early
@@ -49,8 +50,8 @@ def _session(early: Early, log: list[str], nodeids: list[str]) -> list[tuple[str
     early.collected(nodeids)
     seen = [("collected", list(log))]
     for nodeid in nodeids:
-        if nodeid == "live/cli/serve":  # the test starts and stops its own server
-            log += ["+serve", "-serve"]
+        if nodeid == "live/cli/serve":  # the test stops the server it took (Ctrl-C)
+            early.take("serve")[0].stop()
         early.finished(nodeid)
         seen.append((nodeid, list(log)))
     early.stop_all()
@@ -71,8 +72,9 @@ def test_each_group_launches_when_its_predecessor_stops_and_never_before() -> No
     seen = dict(_session(_plan(log), log, RUN))
     assert seen["collected"] == ["+chat", "+emb", "+classify"]
     assert seen["live/core/classify::1"] == seen["collected"]  # not its last test yet
-    assert seen["live/core/classify::2"] == ["+chat", "+emb", "+classify", "-classify", "+keyed"]
-    assert seen["live/cli/serve"][-3:] == ["+serve", "-serve", "+a"]
+    assert seen["live/core/classify::2"] == ["+chat", "+emb", "+classify", "-classify", "+keyed",
+                                             "+serve"]
+    assert seen["live/cli/serve"][-2:] == ["-serve", "+a"]
     assert seen["live/reliability/soak"][-2:] == ["-keyed", "+b"]
     assert seen["live/server/embedded"] == seen["live/reliability/soak"]  # followed by none:
     # left to their fixtures (here: to the end of the session)
