@@ -30,6 +30,14 @@ from support.early import EARLY, Group
 
 from vllm_accel.server import LORA_NAME, TOOLS_LORA_NAME, EmbeddedServers, VLLMServer, prepare
 
+# Every vLLM server of the session inherits this (VLLMServer passes the environment on). By
+# default libgomp's threads spin at each barrier of torch's CPU kernels; with the session's 3-4
+# servers, its pytest and pip jobs on 2 cores the spinning threads take the cores from the ones
+# with work: measured on this machine at load 11-15, one SmolLM2 server (no LoRA) wrote 48
+# tokens in 25-85 s spinning, in 1.9-4.6 s with PASSIVE (threads sleep when they wait). An
+# explicit setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 TIERS = ("unit", "recorded", "live")
 """Also the run order: the offline tiers first, while the servers of the live tier boot."""
 LIVE_ORDER = ("core", "cli", "docs", "reliability", "langchain", "llamaindex", "packaging",
