@@ -8,9 +8,21 @@ EXTRAS := langchain,llamaindex,cli,dev
 
 .PHONY: demo test check lint typecheck generate generated setup venv prepare record bench clean
 
-$(VENV)/.ready: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -e '.[$(EXTRAS)]'
+# uv makes .venv and installs into it: the same wheels, resolved as pip would over the indexes
+# pip is configured with here (tests/support/uv_env.py reads them), in seconds instead of a
+# minute. uv itself is bootstrapped once with pip into a small environment of the cache folder
+# (next to the server's), reused by every clone; .venv still gets pip (`--seed`).
+TOOLS := $(or $(VLLM_ACCEL_HOME),$(HOME)/.cache/vllm-accel)/uv-venv
+UV := $(TOOLS)/bin/python tests/support/uv_env.py $(TOOLS)/bin/uv
+
+$(TOOLS)/bin/uv:
+	@rm -rf $(TOOLS).$$$$ && $(PYTHON) -m venv $(TOOLS).$$$$ \
+	&& $(TOOLS).$$$$/bin/python -m pip install --disable-pip-version-check -qq 'uv>=0.5' \
+	&& { mv -T $(TOOLS).$$$$ $(TOOLS) 2>/dev/null || rm -rf $(TOOLS).$$$$; }
+
+$(VENV)/.ready: pyproject.toml | $(TOOLS)/bin/uv
+	$(UV) venv -q --seed --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip install -q --python $(PY) -e '.[$(EXTRAS)]'
 	touch $@
 
 venv: $(VENV)/.ready

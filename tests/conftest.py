@@ -30,6 +30,14 @@ from support.early import EARLY, Group
 
 from vllm_accel.server import LORA_NAME, TOOLS_LORA_NAME, EmbeddedServers, VLLMServer, prepare
 
+# Every vLLM server of the session inherits this (VLLMServer passes the environment on). By
+# default libgomp's threads spin at each barrier of torch's CPU kernels; with the session's 3-4
+# servers, its pytest and pip jobs on 2 cores the spinning threads take the cores from the ones
+# with work: measured on this machine at load 11-15, one SmolLM2 server (no LoRA) wrote 48
+# tokens in 25-85 s spinning, in 1.9-4.6 s with PASSIVE (threads sleep when they wait). An
+# explicit setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 TIERS = ("unit", "recorded", "live")
 """Also the run order: the offline tiers first, while the servers of the live tier boot."""
 LIVE_ORDER = ("core", "cli", "docs", "reliability", "langchain", "llamaindex", "packaging",
@@ -37,11 +45,15 @@ LIVE_ORDER = ("core", "cli", "docs", "reliability", "langchain", "llamaindex", "
 """The live folders in run order, planned with the early launches (``support/early.py``) so
 that at most four of the session's servers run at once: the default two and the classify
 server boot during the offline tiers; the keyed server replaces the classify one after
-its tests (it boots while the rest of ``core``, ``cli`` and ``docs`` run; ``cli serve`` adds
-one meanwhile); the two pool replicas replace the keyed one after ``reliability`` and boot
-while ``langchain``, ``llamaindex`` and ``packaging`` run; when they are released after ``pool``,
-the parent process of ``server``'s orphan test is launched (its embedding server boots while the
-tests before it run)."""
+its tests (it boots while the rest of ``core``, ``cli`` and ``docs`` run), and the CLI
+serve test's process is launched with it (its server boots while the rest of ``core`` and the
+CLI commands run);
+the first pool replica takes that fourth slot when the serve test ends (it boots,
+and the wheel environments of ``packaging`` are built, while ``docs`` and the mostly waiting
+``reliability`` run), the second replaces the keyed server after ``reliability`` and boots
+while ``langchain``, ``llamaindex`` and ``packaging`` run; when the replicas are released after
+``pool``, the parent process of ``server``'s orphan test is launched (its embedding server
+boots while the tests before it run)."""
 
 
 # Where a rerun could hide an intermittent bug of the client: these never rerun, even if marked.

@@ -32,8 +32,12 @@ def _plan(log: list[str]) -> Early:
     early.plan(Group("classify", ("live/core/classify",), lambda: [Proc("classify", log)]))
     early.plan(Group("keyed", ("live/reliability/",), lambda: [Proc("keyed", log)],
                      after="classify"))
-    early.plan(Group("replicas", ("live/pool/",), lambda: [Proc("a", log), Proc("b", log)],
-                     after="keyed"))
+    # The CLI serve test's process (its server is the session's fourth; the test stops it): the
+    # first replica takes that slot when it ends, the second the keyed server's.
+    early.plan(Group("serve", ("live/cli/serve",), lambda: [Proc("serve", log)],
+                     after="classify"))
+    early.plan(Group("replica-a", ("live/pool/",), lambda: [Proc("a", log)], after="serve"))
+    early.plan(Group("replicas", ("live/pool/",), lambda: [Proc("b", log)], after="keyed"))
     return early
 
 
@@ -46,10 +50,21 @@ def _session(early: Early, log: list[str], nodeids: list[str]) -> list[tuple[str
     early.collected(nodeids)
     seen = [("collected", list(log))]
     for nodeid in nodeids:
+        if nodeid == "live/cli/serve":  # the test stops the server it took (Ctrl-C)
+            early.take("serve")[0].stop()
         early.finished(nodeid)
         seen.append((nodeid, list(log)))
     early.stop_all()
     return seen
+
+
+def _most_at_once(log: list[str]) -> tuple[int, int]:
+    """The most servers up at once over ``log``, and how many are up at its end."""
+    running, most = 0, 0
+    for event in log:
+        running += 1 if event[0] == "+" else -1
+        most = max(most, running)
+    return most, running
 
 
 def test_each_group_launches_when_its_predecessor_stops_and_never_before() -> None:
@@ -57,16 +72,13 @@ def test_each_group_launches_when_its_predecessor_stops_and_never_before() -> No
     seen = dict(_session(_plan(log), log, RUN))
     assert seen["collected"] == ["+chat", "+emb", "+classify"]
     assert seen["live/core/classify::1"] == seen["collected"]  # not its last test yet
-    assert seen["live/core/classify::2"] == ["+chat", "+emb", "+classify", "-classify", "+keyed"]
-    assert seen["live/reliability/soak"][-3:] == ["-keyed", "+a", "+b"]
+    assert seen["live/core/classify::2"] == ["+chat", "+emb", "+classify", "-classify", "+keyed",
+                                             "+serve"]
+    assert seen["live/cli/serve"][-2:] == ["-serve", "+a"]
+    assert seen["live/reliability/soak"][-2:] == ["-keyed", "+b"]
     assert seen["live/server/embedded"] == seen["live/reliability/soak"]  # followed by none:
     # left to their fixtures (here: to the end of the session)
-    running, most = 0, 0
-    for event in log:
-        running += 1 if event[0] == "+" else -1
-        most = max(most, running)
-    assert most == 4
-    assert running == 0  # the end of the session stops everything
+    assert _most_at_once(log) == (4, 0)  # the end of the session stops everything
     assert log[-4:] == ["-chat", "-emb", "-a", "-b"]
 
 
@@ -74,9 +86,10 @@ def test_a_group_whose_predecessor_is_not_selected_launches_when_collection_ends
     log: list[str] = []
     early = _plan(log)
     early.collected(["live/reliability/fault::1", "live/pool/p2000"])
-    assert log == ["+chat", "+emb", "+keyed"]  # no classify test: keyed at once, replicas later
+    # no classify test: keyed at once; no serve test: the first replica at once too
+    assert log == ["+chat", "+emb", "+keyed", "+a"]
     early.finished("live/reliability/fault::1")
-    assert log[-3:] == ["-keyed", "+a", "+b"]
+    assert log[-2:] == ["-keyed", "+b"]
 
 
 def test_nothing_is_launched_for_unselected_groups_and_take_builds_new_ones() -> None:
@@ -109,18 +122,28 @@ def test_a_failed_launch_leaves_the_start_and_its_error_to_the_fixture() -> None
 
 
 def test_jobs_that_are_not_servers_follow_the_same_plan() -> None:
-    """The packaging build follows the keyed server (it runs while langchain and llamaindex
-    do); the orphan test's parent follows the pool replicas (it boots while the launcher tests
-    before it run)."""
+    """The packaging build follows the serve test (it runs while the docs and reliability tests
+    do, not beside a replica's boot at the start of langchain); the orphan test's parent
+    follows the pool replicas (it boots while the launcher tests before it run)."""
     log: list[str] = []
     early = _plan(log)
-    early.plan(Group("wheel", ("live/packaging/",), lambda: [Proc("wheel", log)], after="keyed"))
+    early.plan(Group("wheel", ("live/packaging/",), lambda: [Proc("wheel", log)], after="serve"))
     early.plan(Group("orphan", ("live/server/orphan",), lambda: [Proc("orphan", log)],
                      after="replicas"))
     run = [*RUN[:-1], "live/pool/p200", "live/server/embedded", "live/server/orphan"]
+    real_finished = early.finished
+
+    def finished(nodeid: str) -> None:  # the pool fixture stops both replicas after its module
+        if nodeid == "live/pool/p200":
+            early.take("replica-a")[0].stop()
+        real_finished(nodeid)
+
+    early.finished = finished  # type: ignore[method-assign]
     seen = dict(_session(early, log, run))
-    assert "+wheel" not in seen["live/reliability/fault::1"]
-    assert seen["live/reliability/soak"][-4:] == ["-keyed", "+a", "+b", "+wheel"]
+    assert "+wheel" not in seen["live/core/classify::2"]
+    assert seen["live/cli/serve"][-3:] == ["-serve", "+a", "+wheel"]
+    assert seen["live/reliability/soak"][-2:] == ["-keyed", "+b"]
     assert "+orphan" not in seen["live/pool/p2000"]  # not the last pool test
     assert seen["live/pool/p200"][-3:] == ["-a", "-b", "+orphan"]
     assert seen["live/server/embedded"] == seen["live/pool/p200"]  # booting meanwhile
+    assert _most_at_once([e for e in log if "wheel" not in e])[0] == 4

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,3 +55,39 @@ def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = N
 
 
 Cli = Callable[..., Run]
+
+
+class Serve:
+    """``vllm-accel serve --no-embeddings --json --api-key KEY``, as a user starts it: the serve
+    test reads its first line and stops it with Ctrl-C. Started by the test, its server's boot
+    (~30 s) was waited for while nothing else ran; launched early, it boots while the rest of
+    the core and the CLI command tests run."""
+
+    def __init__(self) -> None:
+        self.key = f"sk-serve-{uuid.uuid4().hex[:8]}"
+        self.folder = Path(tempfile.mkdtemp(prefix="vllm-accel-serve-"))
+        self.stderr = self.folder / "serve.stderr"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def launch(self) -> Serve:
+        if self.proc is None:
+            assert SCRIPT is not None
+            with self.stderr.open("w") as err:
+                self.proc = subprocess.Popen(
+                    [SCRIPT, "serve", "--no-embeddings", "--json", "--api-key", self.key],
+                    stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env(),
+                    # A run started in the background by a non-interactive shell inherits
+                    # SIGINT ignored (POSIX); give the child a terminal foreground job's.
+                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        return self
+
+    def stop(self) -> None:
+        """Ctrl-C it if the test did not (it stops its server), then remove its files."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)

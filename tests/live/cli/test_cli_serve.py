@@ -10,13 +10,11 @@ import selectors
 import signal
 import subprocess
 import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
-from cli_live_helpers import SCRIPT, clean_env, run_cli
+from cli_live_helpers import Serve, clean_env, run_cli
 
 START_TIMEOUT = 420.0
 
@@ -38,17 +36,10 @@ def _models(base_url: str, **env: str) -> Any:
     return run_cli("models", "--json", env=clean_env(VLLM_BASE_URL=base_url, **env))
 
 
-def test_serve_runs_the_chat_server_until_ctrl_c_then_nothing_is_left(tmp_path: Path) -> None:
-    key = f"sk-serve-{uuid.uuid4().hex[:8]}"
-    stderr = tmp_path / "serve.stderr"
-    assert SCRIPT is not None
-    with stderr.open("w") as err:
-        proc = subprocess.Popen(
-            [SCRIPT, "serve", "--no-embeddings", "--json", "--api-key", key],
-            stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env(),
-            # A run started in the background by a non-interactive shell inherits SIGINT
-            # ignored (POSIX); give the child the disposition of a terminal's foreground job.
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+def test_serve_runs_the_chat_server_until_ctrl_c_then_nothing_is_left(serve: Serve) -> None:
+    # `vllm-accel serve --no-embeddings --json --api-key KEY`, launched early (conftest.py)
+    key, stderr, proc = serve.key, serve.stderr, serve.proc
+    assert proc is not None
     children: list[psutil.Process] = []
     try:
         line = _first_line(proc, START_TIMEOUT)

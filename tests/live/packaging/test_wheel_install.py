@@ -1,7 +1,9 @@
 """The package installs the way users install it: a wheel, into fresh virtual environments.
 
-The wheel is built once from the repository (``pip wheel --no-deps``); each environment installs
-it with no extra or with one extra alone, from the registry through the local pip cache. With
+The wheel is built once from the repository (``uv build --wheel``: the project's setuptools
+backend, as ``pip wheel`` runs it); each environment installs it with no extra or with one extra
+alone, from the registry (``uv pip install``, with pip's index settings: it resolves the wheel's
+``Requires-Dist`` metadata and extras as pip does, in a fraction of the time). With
 its extra, an integration imports and builds its objects and the ``vllm-accel`` command runs;
 without it, each says in one line which extra to install (no traceback from the command).
 No server is needed. The wheel and environments are built by ``wheel_envs.py``, launched early

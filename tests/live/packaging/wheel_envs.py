@@ -3,6 +3,7 @@ background (``conftest.py`` launches the build early; ``test_wheel_install.py`` 
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import sys
@@ -10,32 +11,43 @@ import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from support.uv_env import pip_settings, uv_environ
+from uv import find_uv_bin
+
 ROOT = Path(__file__).resolve().parents[3]
 EXTRAS = (None, "langchain", "llamaindex", "cli")
 
 
-def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600)
+def run(args: list[str], cwd: Path,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+
+
+@functools.cache
+def _uv_environ() -> dict[str, str]:
+    return uv_environ(pip_settings())
+
+
+def _uv(*args: str, cwd: Path) -> None:
+    """``uv ARGS`` with pip's index settings (``support/uv_env.py``); a failure fails the build."""
+    done = run([find_uv_bin(), *args], cwd, _uv_environ())
+    assert done.returncode == 0, done.stderr
 
 
 def _venv(tmp: Path, wheel: Path, extra: str | None) -> Path:
-    """A fresh environment with the wheel (and ``extra``) installed by this pip (no ensurepip,
-    no byte-compiling: the slow parts of making a venv)."""
+    """A fresh environment with the wheel (and ``extra``) installed from the registry: uv
+    resolves the wheel's own ``Requires-Dist`` metadata as pip would."""
     env = tmp / (extra or "plain")
-    made = run([sys.executable, "-m", "venv", "--without-pip", str(env)], tmp)
-    assert made.returncode == 0, made.stderr
+    _uv("venv", "-q", "--python", sys.executable, str(env), cwd=tmp)
     target = f"{wheel}[{extra}]" if extra else str(wheel)
-    pip = run([sys.executable, "-m", "pip", "--python", str(env / "bin" / "python"), "install",
-               "-q", "--no-compile", "--disable-pip-version-check", target], tmp)
-    assert pip.returncode == 0, pip.stderr
+    _uv("pip", "install", "-q", "--python", str(env / "bin" / "python"), target, cwd=tmp)
     return env
 
 
 def build(out: Path) -> dict[str | None, Path]:
-    """The wheel, built once, installed into one fresh venv per case, all at once."""
-    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
-                 str(ROOT)], out)
-    assert built.returncode == 0, built.stderr
+    """The wheel, built once (by the project's setuptools backend, isolated), installed into one
+    fresh venv per case, all at once."""
+    _uv("build", "--wheel", "-q", "-o", str(out), str(ROOT), cwd=out)
     (wheel,) = out.glob("vllm_accel-*.whl")
     with ThreadPoolExecutor(len(EXTRAS)) as pool:
         return dict(zip(EXTRAS, pool.map(lambda e: _venv(out, wheel, e), EXTRAS), strict=True))

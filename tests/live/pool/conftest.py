@@ -28,10 +28,12 @@ from vllm_accel.server import VLLMServer, chat_spec, free_port, paths, prepare
 def replicas() -> Iterator[Replicas]:
     """Two real SmolLM2 replicas, launched in parallel; stopped (by pid) after the module.
 
-    In a whole run they are launched when the reliability tests end (their keyed server is
-    stopped first), so they boot while the packaging tests run (``support/early.py``)."""
+    In a whole run the first is launched when the CLI serve test has stopped its server, so it
+    boots while the docs and the (mostly waiting) reliability tests run; the second when the
+    reliability tests end (their keyed server is stopped first), so it boots while the
+    LangChain, LlamaIndex and packaging tests run (``support/early.py``)."""
     models = prepare()
-    servers = EARLY.take("replicas")  # launched after the reliability tests, or built now
+    servers = [*EARLY.take("replica-a"), *EARLY.take("replicas")]  # launched early, or built now
     started = time.monotonic()
     try:
         for server in servers:
@@ -50,11 +52,14 @@ def replicas() -> Iterator[Replicas]:
     wait_gone(groups, "replica")
 
 
-def _replicas() -> list[VLLMServer]:
-    return [VLLMServer(chat_spec(prepare())) for _ in range(2)]
+def _replica() -> list[VLLMServer]:
+    return [VLLMServer(chat_spec(prepare()))]
 
 
-EARLY.plan(Group("replicas", ("tests/live/pool/",), _replicas, after="keyed"))
+# Two groups of one, so that each boots as soon as a fourth server fits: the first in the slot
+# the CLI serve test's server frees, the second in the keyed server's (tests/conftest.py).
+EARLY.plan(Group("replica-a", ("tests/live/pool/",), _replica, after="serve"))
+EARLY.plan(Group("replicas", ("tests/live/pool/",), _replica, after="keyed"))
 
 
 @pytest.fixture(scope="module")
