@@ -6,9 +6,9 @@ creates or refreshes ``bench/.venv`` (``-e '.[langchain,llamaindex,bench]'``, ag
 ``pyproject.toml`` changed) and re-executes itself there. No Makefile step is needed.
 
 The set-up counts toward ``make bench``'s 20 minutes, so it installs with uv (bootstrapped into
-``bench/.venv`` by pip, then ``uv pip install`` with this machine's pip settings: its indexes,
-find-links and constraints from ``pip config list`` and ``PIP_*``), and falls back to pip if uv
-fails. Its seconds are logged (``VLLM_ACCEL_BENCH_SETUP_S``).
+``bench/.venv`` by pip, then ``uv pip install`` run through ``tests/support/uv_env.py``, the
+script that hands uv this machine's pip settings for ``make venv`` too), and falls back to pip
+if uv fails. Its seconds are logged (``VLLM_ACCEL_BENCH_SETUP_S``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ VENV = ROOT / "bench" / ".venv"
 EXTRAS = "langchain,llamaindex,bench"
 STARTED_ENV = "VLLM_ACCEL_BENCH_STARTED"
 SETUP_ENV = "VLLM_ACCEL_BENCH_SETUP_S"
-_PIP_FLAGS = {"index-url": "--index-url", "extra-index-url": "--extra-index-url",
-              "find-links": "--find-links", "constraint": "--constraint"}
+UV_ENV = ROOT / "tests" / "support" / "uv_env.py"
+"""The one translation of this machine's pip settings for uv (``make venv`` uses it too)."""
 
 
 def _in_bench_env() -> bool:
@@ -39,40 +39,14 @@ def _fingerprint() -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def pip_settings_as_uv_flags(config: str, env: dict[str, str]) -> list[str]:
-    """uv flags for pip's index settings: ``pip config list`` output, then ``PIP_*`` variables.
-
-    Example:
-        >>> pip_settings_as_uv_flags("global.find-links='/opt/wheels'", {})
-        ['--find-links', '/opt/wheels']
-    """
-    values: dict[str, str] = {}
-    for line in config.splitlines():
-        key, _, value = line.partition("=")
-        name = key.rsplit(".", 1)[-1]
-        if name in _PIP_FLAGS:
-            values[name] = value.strip().strip("'\"")
-    for name in _PIP_FLAGS:
-        if env.get("PIP_" + name.upper().replace("-", "_")):
-            values[name] = env["PIP_" + name.upper().replace("-", "_")]
-    flags = []
-    for name, value in values.items():
-        for item in value.split():
-            flags += [_PIP_FLAGS[name], item]
-    return flags
-
-
 def _install(python: Path, out: IO[str]) -> bool:
     """``-e .[extras]`` into ``python``'s venv with uv (pip bootstraps it); pip if uv fails."""
     pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
     target = ["-e", f"{ROOT}[{EXTRAS}]"]
     if subprocess.run([*pip, "install", "-q", "uv"], stdout=out, stderr=subprocess.STDOUT,
                       check=False).returncode == 0:
-        config = subprocess.run([*pip, "config", "list"], capture_output=True, text=True,
-                                check=False).stdout
-        uv = [str(python.parent / "uv"), "pip", "install", "--python", str(python),
-              "--index-strategy", "unsafe-best-match",
-              *pip_settings_as_uv_flags(config, dict(os.environ)), *target]
+        uv = [str(python), str(UV_ENV), str(python.parent / "uv"), "pip", "install",
+              "--python", str(python), *target]
         if subprocess.run(uv, stdout=out, stderr=subprocess.STDOUT, check=False).returncode == 0:
             return True
         out.write("bench: uv failed, installing with pip\n")

@@ -102,22 +102,6 @@ def test_the_later_turns_hit_rate_takes_the_first_turns_out_of_the_queries() -> 
     assert affinity.later_hit_rate(result, 1000) is None  # nothing but first turns
 
 
-def test_pip_settings_become_uv_flags_and_the_environment_wins() -> None:
-    from bench.__main__ import pip_settings_as_uv_flags
-
-    config = ("global.cert='/etc/ssl/certs/ca.crt'\n"
-              "global.extra-index-url='file:///opt/a/simple file:///opt/b/simple'\n"
-              "global.find-links='/opt/wheels'\n"
-              "global.constraint='/etc/pip/constraints.txt'\n")
-    assert pip_settings_as_uv_flags(config, {}) == [
-        "--extra-index-url", "file:///opt/a/simple", "--extra-index-url", "file:///opt/b/simple",
-        "--find-links", "/opt/wheels", "--constraint", "/etc/pip/constraints.txt"]
-    got = pip_settings_as_uv_flags(config, {"PIP_FIND_LINKS": "/srv/wheels",
-                                            "PIP_INDEX_URL": "https://mirror/simple"})
-    assert got[got.index("--find-links") + 1] == "/srv/wheels"
-    assert got[got.index("--index-url") + 1] == "https://mirror/simple"
-
-
 def test_a_wrappers_floor_miss_names_its_extra_python_calls_by_package() -> None:
     from bench import callprofile
 
