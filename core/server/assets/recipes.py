@@ -22,20 +22,21 @@ import os
 from typing import Any
 
 from copy_data import MIX_V2
-from react_data import react_groups
+from react_data import STYLE_V4, Style, react_groups
 from tools_data import Mix, groups
 
-RECIPES: dict[int, tuple[int, int, Mix]] = {  # hermes groups, ReAct groups, their mix
-    1: (8, 0, Mix()),
-    2: (9, 3, MIX_V2),
-    3: (8, 3, Mix()),
+RECIPES: dict[int, tuple[int, int, Mix, Style]] = {  # hermes, ReAct groups, mix, ReAct style
+    1: (8, 0, Mix(), Style()),
+    2: (9, 3, MIX_V2, Style()),
+    3: (8, 3, Mix(), Style()),
+    4: (8, 8, Mix(), STYLE_V4),
 }
 
 
 def training_set(recipe: int) -> list[dict[str, Any]]:
     """The conversation groups of one recipe (env overrides applied)."""
-    count, react, mix = RECIPES[recipe]
+    count, react, mix, style = RECIPES[recipe]
     count = int(os.environ.get("TOOLS_LORA_GROUPS", count))
     react = int(os.environ.get("TOOLS_LORA_REACT_GROUPS", react))
     return (groups(seed=0, count=count, mix=mix)
-            + react_groups(seed=1, count=react, domains=mix.domains))
+            + react_groups(seed=1, count=react, domains=mix.domains, style=style))
