@@ -11,6 +11,21 @@ Pure Python (no torch), imported by ``train_tools_lora.py`` and by the unit test
   Rome." (0/5 round trips): its ReAct data has 11 Action steps and 13 Answer steps, so the
   first step after ``Thought:`` leans to the answer. A next recipe should make the first step
   mostly an Action (no prose in the ReAct groups, or more groups).
+* 4: recipe 1's hermes groups unchanged and 8 ReAct groups in ``react_data.STYLE_V4``: both
+  thoughts open with "The current language of the user is: English. I" and diverge at
+  "need" / "can", after the model has read whether an Observation came back; no direct prose
+  answers (32 Action steps, 32 Answer steps). 17 steps, 1735 s on a shared machine (load
+  average 6-13 throughout; recipe 3's 11 steps took 643 s on a quieter one). Measured
+  2026-12-01 on its own server (not shipped): the first step is now right, ``Thought: The
+  current language of the user is: English. I need to use a tool ...`` / ``Action:
+  get_weather``, but its Action Input is ``{"city": "Rome", "type": "string"}`` (the schema's
+  ``"type"`` copied from the header's ``Tool Args``), so the Python tool raises on the
+  unexpected argument, and after that error Observation the model repeats its thought as the
+  Answer (ReActAgent round trip 0/5, the same greedy text each run). Given a correct
+  Observation (LlamaIndex's formatter, the same step re-rendered) its Answer step is right:
+  "The weather in Rome is sunny and 23 degrees.". A next recipe should teach the Action
+  Input to close after the tool's own arguments (more one-argument ReAct tools, Action Inputs
+  whose header lists "type"/"title" keys, or a second epoch over the ReAct groups).
 
 ``TOOLS_LORA_GROUPS`` / ``TOOLS_LORA_REACT_GROUPS`` override a recipe's group counts (one
 optimizer step per group).
