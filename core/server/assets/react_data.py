@@ -143,8 +143,9 @@ def react_group(rng: random.Random, size: int, domains: tuple[Domain, ...] = tup
     while len(convs) < size:
         if rng.random() < style.prose_rate:
             question, answer = rng.choice(PROSE)
-            convs.append([{"role": "user", "content": question}, {
-                "role": "assistant", "content": f"Thought: {style.last_thought}\nAnswer: {answer}"}])
+            step = f"Thought: {style.last_thought}\nAnswer: {answer}"
+            convs.append([{"role": "user", "content": question},
+                          {"role": "assistant", "content": step}])
         else:
             convs.extend(_round_trip(rng, *rng.choice(specs), style))
     return {"tools": [], "convs": [[system, *c] for c in convs[:size]]}

@@ -23,9 +23,15 @@ Pure Python (no torch), imported by ``train_tools_lora.py`` and by the unit test
   unexpected argument, and after that error Observation the model repeats its thought as the
   Answer (ReActAgent round trip 0/5, the same greedy text each run). Given a correct
   Observation (LlamaIndex's formatter, the same step re-rendered) its Answer step is right:
-  "The weather in Rome is sunny and 23 degrees.". A next recipe should teach the Action
-  Input to close after the tool's own arguments (more one-argument ReAct tools, Action Inputs
-  whose header lists "type"/"title" keys, or a second epoch over the ReAct groups).
+  "The weather in Rome is sunny and 23 degrees.". It is also worse than v1 on the held-out
+  hermes measures (``test_tools_adapter_live.py``, the same server, v1 then v4 loaded as
+  ``tools``): fitting tool called 8/16 (v1 11/16), exact arguments 4/16 (v1 4/16), prose when
+  no tool fits 9/12 (v1 10/12), a short answer from the tool's result 1/4 (v1 4/4: v4 mostly
+  returns empty content there), so the 8 ReAct steps pull the hermes behaviour away even with
+  the hermes groups unchanged. A next recipe should teach the Action Input to close after the
+  tool's own arguments (more one-argument ReAct tools, a second epoch over the ReAct groups)
+  without outweighing the hermes steps (fewer, larger ReAct groups; or a separate ``react``
+  adapter, so the hermes one stays v1).
 
 ``TOOLS_LORA_GROUPS`` / ``TOOLS_LORA_REACT_GROUPS`` override a recipe's group counts (one
 optimizer step per group).
