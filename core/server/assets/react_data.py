@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
 from typing import Any
 
 from tools_data import CONDITIONS, DOMAINS, PROSE, Domain, _schema
@@ -70,6 +71,22 @@ Below is the current conversation consisting of interleaving human and assistant
 FIRST_THOUGHT = ("The current language of the user is: English. I need to use a tool to help me "
                  "answer the question.")
 LAST_THOUGHT = "I can answer without using any more tools. I'll use the user's language to answer"
+LANGUAGE = "The current language of the user is: English. "
+
+
+@dataclass(frozen=True)
+class Style:
+    """How the learned steps read; the defaults are recipes 2 and 3's."""
+
+    first_thought: str = FIRST_THOUGHT  # before the Action step
+    last_thought: str = LAST_THOUGHT  # before the Answer step
+    prose_rate: float = 0.15  # the share of questions answered directly, without a tool
+
+
+STYLE_V4 = Style(last_thought=LANGUAGE + LAST_THOUGHT, prose_rate=0.0)
+"""Recipe 4: both thoughts open with the same words (LlamaIndex's own example thought), so the
+step diverges only at ``I need`` / ``I can``, after the model has read whether an Observation
+came back; every question is a tool round trip (one Action step, one Answer step)."""
 
 
 def tool_desc(name: str, about: str, args: dict[str, str], quoted: bool = False) -> str:
@@ -92,24 +109,24 @@ def header(tools: list[tuple[str, str, dict[str, str]]], quoted: bool = False) -
                                tool_names=", ".join(t[0] for t in tools))
 
 
-def _round_trip(rng: random.Random, domain: Domain, name: str,
-                arg_names: list[str]) -> list[list[dict[str, Any]]]:
+def _round_trip(rng: random.Random, domain: Domain, name: str, arg_names: list[str],
+                style: Style = Style()) -> list[list[dict[str, Any]]]:
     """Two conversations: the question and the Action step; and the whole round trip up to the
     Answer step (the Action step in it, re-rendered by LlamaIndex, is context only)."""
     values = [rng.choice(a.pool) for a in domain.args]
     question = rng.choice(domain.questions).format(*values)
     kwargs = dict(zip(arg_names, values, strict=True))
-    step = f"Thought: {FIRST_THOUGHT}\nAction: {name}\nAction Input: "
+    step = f"Thought: {style.first_thought}\nAction: {name}\nAction Input: "
     result = domain.result.format(*values, n=rng.randrange(2, 40), c=rng.choice(CONDITIONS))
     user = {"role": "user", "content": question}
     return [[user, {"role": "assistant", "content": step + json.dumps(kwargs)}],
             [user, {"role": "assistant", "content": step + repr(kwargs), "learn": False},
              {"role": "user", "content": f"Observation: {result}"},
-             {"role": "assistant", "content": f"Thought: {LAST_THOUGHT}\nAnswer: {result}"}]]
+             {"role": "assistant", "content": f"Thought: {style.last_thought}\nAnswer: {result}"}]]
 
 
-def react_group(rng: random.Random, size: int,
-                domains: tuple[Domain, ...] = tuple(DOMAINS)) -> dict[str, Any]:
+def react_group(rng: random.Random, size: int, domains: tuple[Domain, ...] = tuple(DOMAINS),
+                style: Style = Style()) -> dict[str, Any]:
     """One or two tools in the ReAct header and ``size`` conversations under it (mostly tool
     round trips, a few questions answered directly)."""
     chosen = rng.sample(list(domains), rng.choice([1, 2]))
@@ -124,17 +141,19 @@ def react_group(rng: random.Random, size: int,
     system = {"role": "system", "content": header(described, quoted=rng.random() < 0.5)}
     convs: list[list[dict[str, Any]]] = []
     while len(convs) < size:
-        if rng.random() < 0.15:
+        if rng.random() < style.prose_rate:
             question, answer = rng.choice(PROSE)
-            convs.append([{"role": "user", "content": question}, {
-                "role": "assistant", "content": f"Thought: {LAST_THOUGHT}\nAnswer: {answer}"}])
+            step = f"Thought: {style.last_thought}\nAnswer: {answer}"
+            convs.append([{"role": "user", "content": question},
+                          {"role": "assistant", "content": step}])
         else:
-            convs.extend(_round_trip(rng, *rng.choice(specs)))
+            convs.extend(_round_trip(rng, *rng.choice(specs), style))
     return {"tools": [], "convs": [[system, *c] for c in convs[:size]]}
 
 
 def react_groups(seed: int = 0, count: int = 4, size: int = 8,
-                 domains: tuple[Domain, ...] = tuple(DOMAINS)) -> list[dict[str, Any]]:
+                 domains: tuple[Domain, ...] = tuple(DOMAINS),
+                 style: Style = Style()) -> list[dict[str, Any]]:
     """The ReAct part of the training set."""
     rng = random.Random(seed)
-    return [react_group(rng, size, domains) for _ in range(count)]
+    return [react_group(rng, size, domains, style) for _ in range(count)]

@@ -11,6 +11,27 @@ Pure Python (no torch), imported by ``train_tools_lora.py`` and by the unit test
   Rome." (0/5 round trips): its ReAct data has 11 Action steps and 13 Answer steps, so the
   first step after ``Thought:`` leans to the answer. A next recipe should make the first step
   mostly an Action (no prose in the ReAct groups, or more groups).
+* 4: recipe 1's hermes groups unchanged and 8 ReAct groups in ``react_data.STYLE_V4``: both
+  thoughts open with "The current language of the user is: English. I" and diverge at
+  "need" / "can", after the model has read whether an Observation came back; no direct prose
+  answers (32 Action steps, 32 Answer steps). 17 steps, 1735 s on a shared machine (load
+  average 6-13 throughout; recipe 3's 11 steps took 643 s on a quieter one). Measured
+  2026-12-01 on its own server (not shipped): the first step is now right, ``Thought: The
+  current language of the user is: English. I need to use a tool ...`` / ``Action:
+  get_weather``, but its Action Input is ``{"city": "Rome", "type": "string"}`` (the schema's
+  ``"type"`` copied from the header's ``Tool Args``), so the Python tool raises on the
+  unexpected argument, and after that error Observation the model repeats its thought as the
+  Answer (ReActAgent round trip 0/5, the same greedy text each run). Given a correct
+  Observation (LlamaIndex's formatter, the same step re-rendered) its Answer step is right:
+  "The weather in Rome is sunny and 23 degrees.". It is also worse than v1 on the held-out
+  hermes measures (``test_tools_adapter_live.py``, the same server, v1 then v4 loaded as
+  ``tools``): fitting tool called 8/16 (v1 11/16), exact arguments 4/16 (v1 4/16), prose when
+  no tool fits 9/12 (v1 10/12), a short answer from the tool's result 1/4 (v1 4/4: v4 mostly
+  returns empty content there), so the 8 ReAct steps pull the hermes behaviour away even with
+  the hermes groups unchanged. A next recipe should teach the Action Input to close after the
+  tool's own arguments (more one-argument ReAct tools, a second epoch over the ReAct groups)
+  without outweighing the hermes steps (fewer, larger ReAct groups; or a separate ``react``
+  adapter, so the hermes one stays v1).
 
 ``TOOLS_LORA_GROUPS`` / ``TOOLS_LORA_REACT_GROUPS`` override a recipe's group counts (one
 optimizer step per group).
@@ -22,20 +43,21 @@ import os
 from typing import Any
 
 from copy_data import MIX_V2
-from react_data import react_groups
+from react_data import STYLE_V4, Style, react_groups
 from tools_data import Mix, groups
 
-RECIPES: dict[int, tuple[int, int, Mix]] = {  # hermes groups, ReAct groups, their mix
-    1: (8, 0, Mix()),
-    2: (9, 3, MIX_V2),
-    3: (8, 3, Mix()),
+RECIPES: dict[int, tuple[int, int, Mix, Style]] = {  # hermes, ReAct groups, mix, ReAct style
+    1: (8, 0, Mix(), Style()),
+    2: (9, 3, MIX_V2, Style()),
+    3: (8, 3, Mix(), Style()),
+    4: (8, 8, Mix(), STYLE_V4),
 }
 
 
 def training_set(recipe: int) -> list[dict[str, Any]]:
     """The conversation groups of one recipe (env overrides applied)."""
-    count, react, mix = RECIPES[recipe]
+    count, react, mix, style = RECIPES[recipe]
     count = int(os.environ.get("TOOLS_LORA_GROUPS", count))
     react = int(os.environ.get("TOOLS_LORA_REACT_GROUPS", react))
     return (groups(seed=0, count=count, mix=mix)
-            + react_groups(seed=1, count=react, domains=mix.domains))
+            + react_groups(seed=1, count=react, domains=mix.domains, style=style))

@@ -97,7 +97,8 @@ async def test_function_agent_chooses_the_tool_on_its_own(tools_llm: VLLM) -> No
 @pytest.mark.xfail(
     reason="tools adapter v1 is trained on hermes <tool_call> turns only; under LlamaIndex's "
     "ReAct text prompt it never writes an Action line, so the tool is not called (recipe 3, "
-    "v1 plus 3 ReAct groups, keeps the format but answers without the tool: "
+    "v1 plus 3 ReAct groups, keeps the format but answers without the tool; recipe 4 writes "
+    "the Action but adds a 'type' key to its input, so the tool raises: "
     "core/server/assets/recipes.py). Not strict.",
     raises=AssertionError, strict=False)
 async def test_react_agent_round_trip(tools_llm: VLLM) -> None:

@@ -74,13 +74,14 @@ def test_the_header_is_llamaindex_s_own(quoted: bool) -> None:
     assert user.content == "What is the weather in Rome?"
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_llamaindex_parses_every_learned_step(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "v4"), [(0, False), (1, False), (1, True)])
+def test_llamaindex_parses_every_learned_step(seed: int, v4: bool) -> None:
     _asset("tools_data")
     react = _asset("react_data")
     parser = ReActOutputParser()
     actions = answers = 0
-    for group in react.react_groups(seed=seed, count=6):
+    style = react.STYLE_V4 if v4 else react.Style()
+    for group in react.react_groups(seed=seed, count=6, style=style):
         system: str = group["convs"][0][0]["content"]
         for messages in group["convs"]:
             assert messages[0] == {"role": "system", "content": system}
@@ -97,3 +98,21 @@ def test_llamaindex_parses_every_learned_step(seed: int) -> None:
                 answers += 1
     assert actions > 10
     assert answers > 10
+
+
+def test_recipe_4_s_steps_diverge_only_after_the_shared_opening() -> None:
+    # the Action / Answer choice comes after the words both thoughts share, so the model has
+    # read whether an Observation came back; and every question is a tool round trip
+    _asset("tools_data")
+    react = _asset("react_data")
+    opening = "Thought: The current language of the user is: English. I "
+    steps: dict[str, list[dict[str, Any]]] = {"need": [], "can": []}
+    for group in react.react_groups(seed=1, count=8, style=react.STYLE_V4):
+        for messages in group["convs"]:
+            step = messages[-1]["content"]
+            assert step.startswith(opening)
+            steps[step[len(opening):].split()[0]].append(messages)
+    assert len(steps["need"]) == len(steps["can"]) > 20  # one Action step per Answer step
+    assert all(m[-2]["role"] == "user" and not m[-2]["content"].startswith("Observation:")
+               for m in steps["need"])
+    assert all(m[-2]["content"].startswith("Observation: ") for m in steps["can"])

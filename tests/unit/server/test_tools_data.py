@@ -102,3 +102,16 @@ def test_recipe_3_is_recipe_1_plus_react_groups() -> None:
     assert added == react.react_groups(seed=1, count=3)
     assert added
     assert all(not g["tools"] for g in added)  # ReAct lists its tools as text
+
+
+def test_recipe_4_is_recipe_1_plus_react_groups_in_the_v4_style() -> None:
+    data = _tools_data()
+    _tools_data("copy_data")
+    react = _tools_data("react_data")
+    recipes = _tools_data("recipes")
+    first, fourth = recipes.training_set(1), recipes.training_set(4)
+    assert fourth[: len(first)] == first  # v1's hermes data unchanged
+    added = fourth[len(first):]
+    assert added == react.react_groups(seed=1, count=8, style=react.STYLE_V4)
+    assert added != react.react_groups(seed=1, count=8)
+    assert first == data.groups(seed=0, count=8)
