@@ -15,7 +15,7 @@ def test_each_pip_setting_becomes_its_uv_variable() -> None:
                       "find-links": "/w1 /w2", "constraint": "/c.txt", "no-index": "true",
                       "cert": "/ca.pem", "default-timeout": "180",
                       "disable-pip-version-check": "1"}, base={})
-    assert env == {"UV_INDEX_STRATEGY": "unsafe-best-match",
+    assert env == {"UV_INDEX_STRATEGY": "unsafe-best-match", "UV_COMPILE_BYTECODE": "1",
                    "UV_INDEX_URL": "https://mirror/simple",
                    "UV_EXTRA_INDEX_URL": "file:///a/simple file:///b/simple",
                    "UV_FIND_LINKS": "/w1,/w2", "UV_CONSTRAINT": "/c.txt", "UV_NO_INDEX": "1",
