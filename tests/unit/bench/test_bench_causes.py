@@ -127,3 +127,19 @@ def test_a_wrappers_floor_miss_names_its_extra_python_calls_by_package() -> None
     assert "2250 vs 2000 (+250" in text
     assert "builtins +180, langchain_vllm_accel +40, vllm_accel +31" in text
     assert "langchain_core" not in text.split("+250")[1]  # a change of 1 call is not named
+
+
+def test_a_floor_target_is_missed_when_the_core_adds_nothing_but_the_wrapper_does() -> None:
+    from bench import report, report16
+
+    def entry(own: float, core: float) -> dict:
+        return {"label": "ChatVLLM", "above_floor_us": own, "core_above_httpx_us": core,
+                "overhead_above_floor_vs_core": None, "floor_us": 1000.0}
+
+    data = {"overhead": {"sync": {"chatvllm": entry(32.0, -150.0)},
+                         "async": {"chatvllm": entry(-5.0, -150.0)}}}
+    sync, asyn = report16._floor_targets(data, report._target)
+    assert sync["met"] is False
+    assert asyn["met"] is True
+    causes.attach(data, [sync])
+    assert "32 µs per request above its floor" in sync["cause"]
