@@ -27,6 +27,7 @@ import psutil
 import pytest
 import pytest_socket
 from support.early import EARLY, Group
+from support.timeline import TIMELINE
 
 from vllm_accel.server import LORA_NAME, TOOLS_LORA_NAME, EmbeddedServers, VLLMServer, prepare
 
@@ -127,8 +128,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     EARLY.stop_all()
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    TIMELINE.add(report.nodeid, report.duration)
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    """List every rerun of the run (also when there was none)."""
+    """Where the time went, and every rerun of the run (also when there was none)."""
+    TIMELINE.write(terminalreporter)
     reruns = terminalreporter.stats.get("rerun", [])
     terminalreporter.section(f"reruns: {len(reruns)}")
     for report in reruns:
