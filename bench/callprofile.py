@@ -82,13 +82,21 @@ def extra(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
     return dict(sorted(diff.items(), key=lambda kv: -kv[1]))
 
 
-def excess_text(calls: dict[str, Any], name: str) -> str | None:
-    """``name``'s Python calls per request over its pair's, and the packages they are in."""
+def excess_parts(calls: dict[str, Any], name: str) -> str | None:
+    """``name``'s extra calls over its pair's by package (``builtins +136, ...``), or None."""
     floor = dict(PAIRS).get(name)
     if floor is None or name not in calls or floor not in calls:
         return None
-    a, b = calls[name], calls[floor]
-    parts = ", ".join(f"{k} {v:+.0f}" for k, v in extra(a, b).items() if abs(v) >= 2)
+    return ", ".join(f"{k} {v:+.0f}" for k, v in extra(calls[name], calls[floor]).items()
+                     if abs(v) >= 2)
+
+
+def excess_text(calls: dict[str, Any], name: str) -> str | None:
+    """``name``'s Python calls per request over its pair's, and the packages they are in."""
+    parts = excess_parts(calls, name)
+    if parts is None:
+        return None
+    a, b = calls[name], calls[dict(PAIRS)[name]]
     return (f"Python calls per request (cProfile, sync): {a['calls']:.0f} vs {b['calls']:.0f}"
             f" ({a['calls'] - b['calls']:+.0f}; by the package of the function called: {parts})")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import causes, report16
+from . import callprofile, causes, report16
 from ._lookup import get as _get
 from .throughput import PATHS
 
@@ -135,6 +135,21 @@ def _overhead_rows(data: dict[str, Any]) -> list[str]:
                 f" | {'n/a' if cpu is None else f'{cpu:.2f}'} | {e['chunk_us']:.1f} µs"
                 f" | {e['chunk_ratio']:.2f}x |")
     return rows
+
+
+def _calls_rows(data: dict[str, Any]) -> list[str]:
+    """Python calls per request (bench/callprofile.py), and what the wrappers add by package."""
+    calls = _get(data, "overhead", "calls") or {}
+    if not calls:
+        return []
+    rows = ["Python calls per non-streamed request (cProfile, sync, on the responder; exact, so"
+            " the machine's load does not move them), and what each wrapper makes over its"
+            " floor, by the package of the function called (bench/callprofile.py):", "",
+            "| client | calls per request | over its floor, by package |", "|---|---:|---|"]
+    for name, c in calls.items():
+        rows.append(f"| {c['label']} | {c['calls']:.0f} |"
+                    f" {callprofile.excess_parts(calls, name) or ''} |")
+    return [*rows, ""]
 
 
 def _throughput_rows(data: dict[str, Any]) -> list[str]:
@@ -311,6 +326,7 @@ def markdown(data: dict[str, Any]) -> str:
             "",
             *_overhead_rows(data),
             "",
+            *_calls_rows(data),
         ]
     if _get(data, "throughput", "sizes"):
         tp = data["throughput"]

@@ -68,6 +68,7 @@ def test_a_complete_run_writes_every_section_with_verdicts(data: dict[str, Any],
     for size in data["throughput"]["sizes"]:
         assert f"| {size} |" in md or f"{size} prompts" in md, size
     assert "Seconds per section: imports 50 s (load 0.3)." in md
+    assert "| ChatVLLM | 2266 | builtins +136, vllm_accel +45, langchain_vllm_accel +42," in md
     assert report._drawn == [root / "docs" / "benchmarks.png"]  # type: ignore[attr-defined]
     assert (root / "docs" / "benchmarks.png").read_bytes() == b"png"
 
