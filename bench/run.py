@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import affinity, callprofile, embeddings, imports, memory, overhead, report, throughput
+from .__main__ import SETUP_ENV, STARTED_ENV
 from .servers import Servers, affinity_replicas, vllm_servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +70,7 @@ _T0 = time.perf_counter()
 
 def _elapsed() -> float:
     """Seconds since ``python -m bench`` started (its environment's set-up included)."""
-    started = os.environ.get("VLLM_ACCEL_BENCH_STARTED")
+    started = os.environ.get(STARTED_ENV)
     return time.time() - float(started) if started else time.perf_counter() - _T0
 
 
@@ -340,7 +341,7 @@ def main(argv: list[str]) -> int:
                  "machine": machine() | {"other_vllm_servers_at_start": other_vllm_servers()},
                  "versions": versions(), "git": _git(), "quick": args.quick,
                  "note": args.note, "command": "python -m bench " + " ".join(argv)})
-    setup = os.environ.get("VLLM_ACCEL_BENCH_SETUP_S")
+    setup = os.environ.get(SETUP_ENV)
     if setup:
         data.setdefault("timings", {})["bench venv"] = {"seconds": float(setup)}
         log(f"section bench venv: {float(setup):.0f} s (before this process)")
