@@ -29,7 +29,14 @@ import pytest_socket
 from support.early import EARLY, Group
 from support.timeline import TIMELINE
 
-from vllm_accel.server import LORA_NAME, TOOLS_LORA_NAME, EmbeddedServers, VLLMServer, prepare
+from vllm_accel.server import (
+    LORA_NAME,
+    REACT_LORA_NAME,
+    TOOLS_LORA_NAME,
+    EmbeddedServers,
+    VLLMServer,
+    prepare,
+)
 
 # Every vLLM server of the session inherits this (VLLMServer passes the environment on). By
 # default libgomp's threads spin at each barrier of torch's CPU kernels; with the session's 3-4
@@ -283,3 +290,10 @@ def tools_adapter(chat_server_url: str) -> str:
     """The "tools" adapter's name (SmolLM2 that calls fitting tools on its own), loaded on the
     chat server with plain httpx like the pirate one."""
     return _load_adapter(chat_server_url, TOOLS_LORA_NAME, str(prepare().tools_adapter))
+
+
+@pytest.fixture(scope="session")
+def react_adapter(chat_server_url: str) -> str:
+    """The "react" adapter's name (SmolLM2 that follows LlamaIndex's ReAct text prompt), loaded
+    on the chat server like the others."""
+    return _load_adapter(chat_server_url, REACT_LORA_NAME, str(prepare().react_adapter))

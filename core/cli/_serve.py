@@ -220,12 +220,21 @@ def check_exposure(host: str, api_key: str | None, allow_insecure: bool) -> None
 def _default_servers(overrides: dict[str, Any], adapters: tuple[tuple[str, Path], ...],
                      enable_lora: bool | None, embeddings: bool, embeddings_port: int | None,
                      start_timeout: float) -> list[VLLMServer]:
-    from ..server import LORA_NAME, TOOLS_LORA_NAME, VLLMServer, chat_spec, embedding_spec, prepare
+    from ..server import (
+        LORA_NAME,
+        REACT_LORA_NAME,
+        TOOLS_LORA_NAME,
+        VLLMServer,
+        chat_spec,
+        embedding_spec,
+        prepare,
+    )
 
     with Steps(err) as steps:
         models = prepare(steps)
     overrides["lora_modules"] = ((LORA_NAME, models.lora_adapter),
-                                 (TOOLS_LORA_NAME, models.tools_adapter), *adapters)
+                                 (TOOLS_LORA_NAME, models.tools_adapter),
+                                 (REACT_LORA_NAME, models.react_adapter), *adapters)
     overrides["enable_lora"] = enable_lora is not False
     servers = [VLLMServer(chat_spec(models, **overrides), start_timeout=start_timeout)]
     if embeddings:

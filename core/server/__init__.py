@@ -18,7 +18,14 @@ from dataclasses import replace
 from types import TracebackType
 
 from ._errors import ServerSetupError, ServerStartError
-from ._paths import CHAT_MODEL_NAME, EMBEDDING_MODEL_NAME, LORA_NAME, TOOLS_LORA_NAME, paths
+from ._paths import (
+    CHAT_MODEL_NAME,
+    EMBEDDING_MODEL_NAME,
+    LORA_NAME,
+    REACT_LORA_NAME,
+    TOOLS_LORA_NAME,
+    paths,
+)
 from ._prepare import ASSETS, PreparedModels, prepare
 from ._process import ServerSpec, VLLMServer, free_port, managed_server, port_is_free
 from ._venv import Progress, _say
@@ -37,6 +44,7 @@ __all__ = [
     "ServerSetupError",
     "ServerSpec",
     "ServerStartError",
+    "REACT_LORA_NAME",
     "TOOLS_LORA_NAME",
     "VLLMServer",
     "chat_spec",
@@ -123,7 +131,7 @@ class EmbeddedServers:
 
     Attributes:
         models: the prepared model folders (``models.lora_adapter`` is the pirate adapter,
-            ``models.tools_adapter`` the tools one).
+            ``models.tools_adapter`` the tools one, ``models.react_adapter`` the ReAct one).
         chat: the SmolLM2 server.
         embeddings: the MiniLM server.
     """

@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"chat model:      {models.chat_model}\nembedding model: {models.embedding_model}"
                   f"\nLoRA adapter:    {models.lora_adapter}"
                   f"\ntools adapter:   {models.tools_adapter}"
+                  f"\nreact adapter:   {models.react_adapter}"
                   f"\nserver python:   {models.python}")
             return 0
         stop = threading.Event()
@@ -39,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
             if servers.embeddings:
                 print(f"embeddings: {servers.embeddings.base_url}/v1  (model minilm)", flush=True)
             print(f"LoRA:       load {servers.models.lora_adapter} as 'pirate', "
-                  f"{servers.models.tools_adapter} as 'tools'. Ctrl-C stops.", flush=True)
+                  f"{servers.models.tools_adapter} as 'tools', {servers.models.react_adapter} "
+                  "as 'react'. Ctrl-C stops.", flush=True)
             with contextlib.suppress(KeyboardInterrupt):
                 stop.wait()
         return 0

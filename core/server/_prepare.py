@@ -8,6 +8,10 @@
 * A real "tools" LoRA adapter trained here the same way on synthetic hermes-format
   conversations, with which the model calls a fitting tool on its own (``tool_choice="auto"``)
   and answers from the tool's result.
+* A real "react" LoRA adapter trained the same way on synthetic ReAct conversations rendered as
+  LlamaIndex's ``ReActAgent`` sends them (its tools listed as text), with which the model writes
+  the ``Action`` step for a fitting tool and answers from the ``Observation``. A separate adapter:
+  ReAct steps mixed into the tools adapter's data weakened its hermes calls (``recipes.py``).
 
 Each step writes to a temporary folder and renames it, so an interrupted run leaves nothing half
 made, and a finished step is skipped next time.
@@ -24,7 +28,15 @@ from pathlib import Path
 
 from ._errors import ServerSetupError
 from ._lock import file_lock
-from ._paths import MINILM_WHEEL, SMOLLM2_GGUF, SMOLLM2_WHEEL, TOOLS_LORA_VERSION, Paths, paths
+from ._paths import (
+    MINILM_WHEEL,
+    REACT_LORA_VERSION,
+    SMOLLM2_GGUF,
+    SMOLLM2_WHEEL,
+    TOOLS_LORA_VERSION,
+    Paths,
+    paths,
+)
 from ._venv import Progress, _say, server_python
 
 ASSETS = Path(__file__).parent / "assets"
@@ -42,6 +54,7 @@ class PreparedModels:
         lora_adapter: the pirate adapter folder.
         chat_template: the tool-calling (hermes) chat template for SmolLM2.
         tools_adapter: the "tools" adapter folder (serve it as ``TOOLS_LORA_NAME``).
+        react_adapter: the "react" adapter folder (serve it as ``REACT_LORA_NAME``).
     """
 
     python: Path
@@ -50,6 +63,7 @@ class PreparedModels:
     lora_adapter: Path
     chat_template: Path
     tools_adapter: Path
+    react_adapter: Path
 
 
 def prepare(progress: Progress = _say) -> PreparedModels:
@@ -64,15 +78,24 @@ def prepare(progress: Progress = _say) -> PreparedModels:
             _clean_tmp(layout.lora_adapter)
             _script(python, "train_lora.py", [str(layout.chat_model), str(layout.lora_adapter)],
                     layout, "train-lora")
-        if not (layout.tools_adapter / "adapter_config.json").exists():
-            progress("training the 'tools' LoRA adapter for SmolLM2 (about 4 minutes, fixed seed)")
-            _clean_tmp(layout.tools_adapter)
-            _script(python, "train_tools_lora.py",
-                    [str(layout.chat_model), str(TOOL_CHAT_TEMPLATE), str(layout.tools_adapter),
-                     str(TOOLS_LORA_VERSION)],  # the version picks the recipe
-                    layout, "train-tools-lora")
+        _tools_lora(python, layout, layout.tools_adapter, TOOLS_LORA_VERSION,
+                    "the 'tools' LoRA adapter for SmolLM2 (about 2 minutes, fixed seed)", progress)
+        _tools_lora(python, layout, layout.react_adapter, REACT_LORA_VERSION,
+                    "the 'react' LoRA adapter for SmolLM2 (about 2 minutes, fixed seed)", progress)
     return PreparedModels(python, layout.chat_model, layout.embedding_model, layout.lora_adapter,
-                          TOOL_CHAT_TEMPLATE, layout.tools_adapter)
+                          TOOL_CHAT_TEMPLATE, layout.tools_adapter, layout.react_adapter)
+
+
+def _tools_lora(python: Path, layout: Paths, target: Path, recipe: int, what: str,
+                progress: Progress) -> None:
+    """Train one adapter of ``train_tools_lora.py`` (the recipe picks its data) unless cached."""
+    if (target / "adapter_config.json").exists():
+        return
+    progress(f"training {what}")
+    _clean_tmp(target)
+    _script(python, "train_tools_lora.py",
+            [str(layout.chat_model), str(TOOL_CHAT_TEMPLATE), str(target), str(recipe)],
+            layout, f"train-{target.name}")
 
 
 def _chat_model(python: Path, layout: Paths, progress: Progress) -> None:

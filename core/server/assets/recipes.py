@@ -32,6 +32,24 @@ Pure Python (no torch), imported by ``train_tools_lora.py`` and by the unit test
   tool's own arguments (more one-argument ReAct tools, a second epoch over the ReAct groups)
   without outweighing the hermes steps (fewer, larger ReAct groups; or a separate ``react``
   adapter, so the hermes one stays v1).
+* 5: the separate "react" adapter (``REACT_LORA_VERSION``): 12 ReAct groups in
+  ``STYLE_V4`` and the one prose group without tools, no hermes tool groups. 13 steps, 116 s on
+  a quiet machine. Measured 2026-12-01 under LlamaIndex's ``ReActAgent`` (greedy, its own
+  server): 5 of 6 round trips right, with the exact Action Input (weather in Rome, Paris and
+  Tokyo; a stock price by ticker; a population with a weather tool also offered); the sixth,
+  ``multiply(a, b)`` for "12 times 7", answered "multiply" without an Action. On one-argument
+  tools it never saw (``test_llamaindex_live_agents.py``, batched) 4 of 6: made-up codes
+  (``LH123``, ``XY778``) were not copied. Its limit: offered two tools, it calls the first one
+  listed (a stock price question went to ``get_population`` three times out of three). The
+  hermes adapter stays v1, so its measures are unchanged.
+* 6: recipe 2's hermes groups (``MIX_V2``) without its ReAct groups. 10 steps, 86 s on a quiet
+  machine. Measured 2026-12-01 (not shipped): under ``create_agent(...,
+  response_format=ToolStrategy(WeatherReport))`` it calls ``get_weather`` and then the schema
+  tool with the tool's sentence as the summary (v1 calls the schema tool first and invents the
+  summary); but on the held-out hermes measures it calls the fitting tool 5/16 (v1 11/16) and
+  answers from a tool's result 0/4 (v1 4/4).
+* 7: recipe 1's groups unchanged and 4 ``MIX_V2`` groups after them (seed 2, no prose group):
+  v1's behaviour plus ToolStrategy-like endings. Not measured yet.
 
 ``TOOLS_LORA_GROUPS`` / ``TOOLS_LORA_REACT_GROUPS`` override a recipe's group counts (one
 optimizer step per group).
@@ -51,7 +69,12 @@ RECIPES: dict[int, tuple[int, int, Mix, Style]] = {  # hermes, ReAct groups, mix
     2: (9, 3, MIX_V2, Style()),
     3: (8, 3, Mix(), Style()),
     4: (8, 8, Mix(), STYLE_V4),
+    5: (0, 12, Mix(), STYLE_V4),
+    6: (9, 0, MIX_V2, Style()),
+    7: (8, 0, Mix(), Style()),
 }
+EXTRA: dict[int, tuple[int, Mix]] = {7: (4, MIX_V2)}
+"""Hermes groups of a second mix added after a recipe's own (count, mix; seed 2, no prose)."""
 
 
 def training_set(recipe: int) -> list[dict[str, Any]]:
@@ -59,5 +82,7 @@ def training_set(recipe: int) -> list[dict[str, Any]]:
     count, react, mix, style = RECIPES[recipe]
     count = int(os.environ.get("TOOLS_LORA_GROUPS", count))
     react = int(os.environ.get("TOOLS_LORA_REACT_GROUPS", react))
+    extra, extra_mix = EXTRA.get(recipe, (0, mix))
     return (groups(seed=0, count=count, mix=mix)
-            + react_groups(seed=1, count=react, domains=mix.domains, style=style))
+            + react_groups(seed=1, count=react, domains=mix.domains, style=style)
+            + (groups(seed=2, count=extra, plain=0, mix=extra_mix) if extra else []))

@@ -47,7 +47,7 @@ def test_serve_runs_the_chat_server_until_ctrl_c_then_nothing_is_left(serve: Ser
         assert len(servers) == 1
         chat = servers[0]
         assert (chat["model"], chat["runner"], chat["lora"], chat["tool_call_parser"]) == (
-            "smollm2", "generate", ["pirate", "tools"], "hermes")
+            "smollm2", "generate", ["pirate", "tools", "react"], "hermes")
         base = chat["base_url"]
         assert chat["openai_base_url"] == f"{base}/v1"
         children = psutil.Process(proc.pid).children(recursive=True)
@@ -62,7 +62,7 @@ def test_serve_runs_the_chat_server_until_ctrl_c_then_nothing_is_left(serve: Ser
         assert "rejected the API key" in wrong.err
         served = _models(base, VLLM_API_KEY=key)
         assert served.code == 0, served
-        assert {m["id"] for m in served.json()} == {"smollm2", "pirate", "tools"}
+        assert {m["id"] for m in served.json()} == {"smollm2", "pirate", "tools", "react"}
 
         proc.send_signal(signal.SIGINT)  # what Ctrl-C does
         assert proc.wait(timeout=90) == 0

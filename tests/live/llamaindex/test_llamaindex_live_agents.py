@@ -1,10 +1,12 @@
 """Agents on the real SmolLM2 server: ``FunctionAgent`` calls a Python tool with the right
 arguments (strict schemas) and uses its result; ``ReActAgent`` runs a step; ``AgentWorkflow``
-picks the function-calling agent. With the "tools" adapter, ``FunctionAgent`` and ``ReActAgent``
-choose the tool themselves (no forced first call) and answer from its result; those depend on
-sampled text, hence one rerun."""
+picks the function-calling agent. With the "tools" adapter ``FunctionAgent``, and with the "react"
+adapter ``ReActAgent``, choose the tool themselves (no forced first call) and answer from its
+result; those depend on sampled text, hence one rerun."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from llama_index.core.agent.workflow import (
@@ -94,16 +96,62 @@ async def test_function_agent_chooses_the_tool_on_its_own(tools_llm: VLLM) -> No
     assert "<tool_" not in answer
 
 
-@pytest.mark.xfail(
-    reason="tools adapter v1 is trained on hermes <tool_call> turns only; under LlamaIndex's "
-    "ReAct text prompt it never writes an Action line, so the tool is not called (recipe 3, "
-    "v1 plus 3 ReAct groups, keeps the format but answers without the tool; recipe 4 writes "
-    "the Action but adds a 'type' key to its input, so the tool raises: "
-    "core/server/assets/recipes.py). Not strict.",
-    raises=AssertionError, strict=False)
-async def test_react_agent_round_trip(tools_llm: VLLM) -> None:
-    weather = Weather()
-    agent = ReActAgent(tools=[weather.get_weather], llm=tools_llm)
-    answer = str(await agent.run("What is the weather in Rome?"))
-    assert weather.calls == ["Rome"]
-    assert "23" in answer
+@pytest.fixture(scope="module")
+def react_llm(chat_server_url: str, react_adapter: str) -> VLLM:
+    return VLLM(base_url=chat_server_url, adapter=react_adapter, temperature=0.0, max_tokens=80)
+
+
+class HeldOut:
+    """One-argument tools whose names, arguments and wordings the "react" adapter never saw in
+    training (``core/server/assets/tools_data.py`` has no sunrise, flight, movie or parcel)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def get_sunrise(self, town: str) -> str:
+        """Get the sunrise time in a town."""
+        self.calls.append(town)
+        return f"The sun rises at 06:12 in {town}."
+
+    def flight_status(self, flight_number: str) -> str:
+        """Get the status of a flight."""
+        self.calls.append(flight_number)
+        return f"Flight {flight_number} is on time."
+
+    def get_movie_rating(self, movie: str) -> str:
+        """Get the rating of a movie."""
+        self.calls.append(movie)
+        return f"{movie} is rated 8.1 out of 10."
+
+    def check_parcel(self, tracking_code: str) -> str:
+        """Track a parcel by its tracking code."""
+        self.calls.append(tracking_code)
+        return f"Parcel {tracking_code} arrives tomorrow."
+
+
+HELD_OUT_REACT = [
+    ("get_sunrise", "When does the sun rise in Bergen?", "Bergen", "06:12"),
+    ("get_sunrise", "What time is sunrise in Porto?", "Porto", "06:12"),
+    ("flight_status", "Is flight LH123 on time?", "LH123", "on time"),
+    ("get_movie_rating", "How good is the movie Inception?", "Inception", "8.1"),
+    ("get_movie_rating", "What is the rating of Titanic?", "Titanic", "8.1"),
+    ("check_parcel", "Where is my parcel XY778?", "XY778", "tomorrow"),
+]
+
+
+async def _held_out_round_trip(llm: VLLM, tool: str, question: str, arg: str,
+                               needle: str) -> bool:
+    tools = HeldOut()
+    answer = str(await ReActAgent(tools=[getattr(tools, tool)], llm=llm).run(question))
+    return tools.calls == [arg] and needle in answer
+
+
+@pytest.mark.sampled
+async def test_react_agent_round_trips_on_held_out_tools(react_llm: VLLM) -> None:
+    # a rate over six greedy round trips, all in flight at once (vLLM batches them); measured
+    # 2026-12-01: 4 of 6 (the flight number and the parcel code were not copied into the
+    # Action Input), so the bar is half. Not measured here: picking between two offered tools,
+    # where the adapter takes the first one listed (core/server/assets/recipes.py, recipe 5).
+    done = await asyncio.gather(*(_held_out_round_trip(react_llm, *case)
+                                  for case in HELD_OUT_REACT))
+    assert sum(done) >= 3, list(zip([c[1] for c in HELD_OUT_REACT], done, strict=True))

@@ -115,3 +115,23 @@ def test_recipe_4_is_recipe_1_plus_react_groups_in_the_v4_style() -> None:
     assert added == react.react_groups(seed=1, count=8, style=react.STYLE_V4)
     assert added != react.react_groups(seed=1, count=8)
     assert first == data.groups(seed=0, count=8)
+
+
+def test_recipe_5_is_the_react_adapter_s_react_only_data() -> None:
+    # the "react" adapter: only ReAct groups in the v4 style (and the one prose group without
+    # tools that every recipe has); no hermes tool groups, which ReAct steps pulled away from
+    # their calls when mixed (recipes 2 and 4). lora-react-v5 folders in users' caches were
+    # trained on exactly this: a change needs a new REACT_LORA_VERSION and a recipe of its own.
+    _tools_data()
+    _tools_data("copy_data")
+    react = _tools_data("react_data")
+    recipes = _tools_data("recipes")
+    fifth = recipes.training_set(5)
+    tooled = [g for g in fifth if g["convs"][0][0]["role"] == "system"]
+    assert tooled == react.react_groups(seed=1, count=12, style=react.STYLE_V4)
+    [plain] = [g for g in fifth if g not in tooled]
+    assert not plain["tools"]
+    assert all(m["role"] in {"user", "assistant"} for c in plain["convs"] for m in c)
+    text = json.dumps(fifth, sort_keys=True)
+    assert hashlib.sha256(text.encode()).hexdigest() == (
+        "97a5b15c65788e8203df29ff802fc804f0f7f34f33750c35179d260ce08a5c6a")
