@@ -49,7 +49,11 @@ Pure Python (no torch), imported by ``train_tools_lora.py`` and by the unit test
   summary); but on the held-out hermes measures it calls the fitting tool 5/16 (v1 11/16) and
   answers from a tool's result 0/4 (v1 4/4).
 * 7: recipe 1's groups unchanged and 4 ``MIX_V2`` groups after them (seed 2, no prose group):
-  v1's behaviour plus ToolStrategy-like endings. Not measured yet.
+  v1's behaviour plus ToolStrategy-like endings. 13 steps, 527 s on a shared machine. Measured
+  2026-12-01 (not shipped): under ``ToolStrategy`` it calls tools again and again until the
+  prompt passes the 2,048-token context; held-out: fitting tool 10/16 (v1 11/16), prose when no
+  tool fits 9/12 (v1 10/12, the rest empty), an answer from a tool's result 1/4 (v1 4/4). So
+  ToolStrategy endings, as tried in recipes 2, 6 and 7, cost adapter v1 its round trips.
 
 ``TOOLS_LORA_GROUPS`` / ``TOOLS_LORA_REACT_GROUPS`` override a recipe's group counts (one
 optimizer step per group).
