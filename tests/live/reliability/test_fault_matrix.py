@@ -254,13 +254,13 @@ class Calibration:
     timeout, so a busy machine cannot turn them into timeouts. Eight times the worst of a few
     real generations, re-measured when the last measure is older than ``REFRESH`` seconds (the
     load of a shared machine drifts during the matrix), never under ``FLOOR``: a delay only has
-    to outlast a timeout, so a short one proves what a long one does. The eight-fold margin
-    over the measure is what keeps the healthy attempts in time; the floor only guards a
-    measure taken in a lull. On a quiet machine a 3-token answer takes ~0.1 s, so the floor is
-    the timeout there: the ~50 delay cells pay it once each (1.5 s before, 3 s before that).
+    to outlast a timeout, so a short one proves what a long one does and the ~50 delay cells
+    stop paying 3 s each on a quiet machine. The floor is not only for a measure taken in a
+    lull: the measure is one request at a time, a pool batch's healthy requests run three at
+    once (a 1.0 s floor failed its endless and stall cells at load 6).
     """
 
-    FLOOR = 1.0
+    FLOOR = 1.5
     CAP = 20.0
     REFRESH = 30.0
 
