@@ -21,6 +21,7 @@ from .._fanout import FanOut, fold_learned
 from .._limits import guard
 from .._pool import Endpoint, EndpointPool, EndpointState
 from .._secret import SecretLike
+from .._tls import default_tls
 from .._translate import error_from_httpx
 from ._primitives import Lock, Ticker, Wakeup, gather, sleep
 
@@ -53,7 +54,8 @@ class AsyncTransport(BaseClient):
                          endpoints=endpoints, deadline=deadline,
                          max_response_bytes=max_response_bytes)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=LIMITS)
+        self._http = http_client or httpx.AsyncClient(
+            timeout=self.timeout, limits=LIMITS, verify=default_tls())  # shared CA load
         self._freed = Wakeup()
         self._placing = Lock()
         self._health: Ticker | None = None
