@@ -25,7 +25,7 @@ import httpx
 from ._replay import replay_response
 from ._sse import aiter_sse, iter_sse
 from ._stream_state import Accumulator, Finish, StreamState
-from ._wakeup import wake_reader
+from ._wakeup import HandBack, wake_reader
 
 if TYPE_CHECKING:  # the pydantic models are imported on the first request (import cost)
     from ._models import (  # noqa: F401 (the stream classes' type arguments are strings)
@@ -114,20 +114,34 @@ class Stream(_Base[C, R]):
         super().__init__(state, finish)
         self._send = send
         self._iter: Generator[C, None, None] | None = None
-        self._released = False  # the HTTP response was closed (by _release only)
+        self._released = False  # the response's connection was given back (see _handed_back)
         # Orders starting the iteration, closing the response and waking its reader; held
         # only for steps that never block (a close or shutdown), never across a read.
-        self._io_lock = threading.Lock()
+        # Re-entrant: _release holds it while httpx's close comes back through _handed_back.
+        self._io_lock = threading.RLock()
 
     def open(self) -> Self:
         """Send the request now (retried until a 2xx arrives) and return the stream."""
         if self._response is None and not self._finished:
             try:
-                self._response = self._send()
+                response = self._send()
             except BaseException:
                 self._claim()  # the client already recorded this failure
                 raise
+            if isinstance(response.stream, httpx.SyncByteStream):  # always, on a sync client
+                response.stream = HandBack(response.stream, self._handed_back)
+            self._response = response
         return self
+
+    def _handed_back(self, inner: httpx.SyncByteStream) -> None:
+        """Close the response's stream: no wake-up may touch its connection from now on.
+
+        Called by us or by httpx at the body's end (in the reading thread); the connection
+        goes back to the pool, where another request may take it.
+        """
+        with self._io_lock:
+            self._released = True
+            inner.close()
 
     def _events(self) -> Generator[C, None, None]:
         self.open()
@@ -157,7 +171,7 @@ class Stream(_Base[C, R]):
             self._settle(error)
 
     def _release(self) -> None:
-        """Close the HTTP response once."""
+        """Close the HTTP response once (httpx may have closed it at the body's end)."""
         with self._io_lock:
             if self._released or self._response is None:
                 return

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 from support.faultproxy import Fault, FaultProxy
 
@@ -104,6 +105,31 @@ def test_sync_close_races_the_last_chunk(chat_server_url: str) -> None:
     cancelled = sum(r.cancelled for r in snapshot.recent)
     print(f"{STREAMS} streams: {cancelled} recorded as cancelled, "
           f"{STREAMS - cancelled} as complete")
+
+
+def test_a_late_wake_up_never_reaches_the_next_request_on_the_connection(
+        chat_server_url: str) -> None:
+    # httpx closes a response itself when its body ends, in the reading thread, and the
+    # connection goes back to the pool while the reader is still inside the stream's
+    # iteration; a close() from another thread then wakes that reader (Stream._wake, the step
+    # run when the iteration is busy). The wake-up must not shut down the socket, which the next
+    # request may already be reading: one stream in 200 of the race above was cut that way.
+    # One connection, so the next request surely takes the same socket.
+    http = httpx.Client(timeout=READ_TIMEOUT, limits=httpx.Limits(max_connections=1))
+    with http, VLLMClient(chat_server_url, http_client=http) as client:
+        first = client.stream_chat(MESSAGES, **PARAMS).open()
+        assert first.response is not None
+        for _ in first.response.iter_bytes():  # the body to its end, as the reader reads it
+            pass
+        second = client.stream_chat(MESSAGES, **PARAMS).open()
+        assert second.response is not None
+        assert (second.response.extensions["network_stream"]
+                is first.response.extensions["network_stream"])  # the same connection
+        first._wake()  # the closer's wake-up, late: after the body's end
+        chunks = list(second)  # would raise IncompleteStreamError: peer closed connection
+        first.close()
+    assert any(_is_last(chunk) for chunk in chunks)
+    assert second.usage is not None
 
 
 async def _arace_one(client: AsyncVLLMClient, at_last: bool) -> tuple[int, list[BaseException]]:
