@@ -134,11 +134,9 @@ class Stream(_Base[C, R]):
         return self
 
     def _handed_back(self, inner: httpx.SyncByteStream) -> None:
-        """Close the response's stream: no wake-up may touch its connection from now on.
-
-        Called by us or by httpx at the body's end (in the reading thread); the connection
-        goes back to the pool, where another request may take it.
-        """
+        """Close the response's stream, and mark the response released."""
+        # httpx calls this at the body's end too, in the reading thread: from then on the
+        # connection is the pool's (another request may take it) and no wake-up may touch it.
         with self._io_lock:
             self._released = True
             inner.close()
