@@ -13,10 +13,8 @@ from vllm_accel import AsyncVLLMClient, RetryPolicy, VLLMClient
 
 T = TypeVar("T")
 
-# Fast retries: the matrix checks what is retried and how often, not how long backoff waits
-# (the schedule itself is proven in tests/unit and test_retry_mechanics.py). 10, 20, 40 ms:
-# the ~190 retrying cells waited 50, 100, 200 ms before.
-FAST_RETRY = RetryPolicy(max_retries=3, initial_delay=0.01, max_delay=0.04, jitter=0.0)
+# Fast retries: the matrix checks what is retried and how often, not how long backoff waits.
+FAST_RETRY = RetryPolicy(max_retries=3, initial_delay=0.05, max_delay=0.2, jitter=0.0)
 
 
 def measure_latency(base_url: str, api_key: str | None = None, samples: int = 3) -> float:

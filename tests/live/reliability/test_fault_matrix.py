@@ -60,16 +60,9 @@ MAX_TOKENS = 3
 LONG_TIMEOUT = 60.0
 SLOW = -1.0  # placeholder for "past the client's read timeout" (sized by calibration)
 AHEAD = "server clock ahead"  # placeholder: a Date an hour ahead of ours, Retry-After 1 s later
-PAST = -2.0  # placeholder for "a deadline that only has to pass" (no generation to wait for)
-QUICK = 0.5
-"""The ``PAST`` deadline, seconds: the endless answer comes from the proxy, not the server, so
-nothing has to finish first, except the healthy requests of a pool batch (those cells get the
-calibrated value)."""
 DEADLINE = {"deadline": SLOW}
-"""The slow-loris cells: the calibrated short timeout (above a real generation here, so the
-trickle starts before the deadline and the healthy requests of a pool batch finish; far below
-the trickled body's minute)."""
-ENDLESS_DEADLINE = {"deadline": PAST}
+"""The slow-loris and endless cells: the calibrated short timeout (above a real generation here,
+so the healthy requests of a pool batch finish; far below the trickled body's minute)."""
 CAP = {"max_response_bytes": 1 << 20}
 
 
@@ -221,8 +214,7 @@ SCENARIOS = [
                        Expect(DeadlineExceededError, 3, second=None, failed_items=1),
                        Expect(DeadlineExceededError, 1, chunks=0))),
     Scenario("endless_stream", (Fault.endless(),), every(Expect(DeadlineExceededError, 1))
-             | {"stream": Expect(DeadlineExceededError, 1, chunks=None)},
-             client=ENDLESS_DEADLINE,
+             | {"stream": Expect(DeadlineExceededError, 1, chunks=None)}, client=DEADLINE,
              pool=pool(Expect(DeadlineExceededError, 1),
                        Expect(DeadlineExceededError, 3, second=None, failed_items=1),
                        Expect(DeadlineExceededError, 1, chunks=None))),
@@ -231,9 +223,7 @@ SCENARIOS = [
              pool=pool(Expect(ResponseTooLargeError, 1),
                        Expect(ResponseTooLargeError, 3, second=None, failed_items=1),
                        Expect(ResponseTooLargeError, 1, chunks=None))),
-    # A dropped SYN: the connect timeout, retried (single) or failed over at once (pool). The
-    # timeout is the whole client's: at 0.2 s, a pool batch's request to the healthy endpoint
-    # was once retried at load (4 attempts for 3 items), so 0.5 s.
+    # A dropped SYN: the connect timeout, retried (single) or failed over at once (pool).
     Scenario("connect_timeout_blackhole", (), every(Expect(APITimeoutError, 0, retries=3)),
              target="blackhole", connect=0.5,
              pool=every(Expect(None, 1, second=1, retries=1))
@@ -255,10 +245,8 @@ class Calibration:
     timeout, so a busy machine cannot turn them into timeouts. Eight times the worst of a few
     real generations, re-measured when the last measure is older than ``REFRESH`` seconds (the
     load of a shared machine drifts during the matrix), never under ``FLOOR``: a delay only has
-    to outlast a timeout, so a short one proves what a long one does and the ~50 delay cells
-    stop paying 3 s each on a quiet machine. The floor is not only for a measure taken in a
-    lull: the measure is one request at a time, a pool batch's healthy requests run three at
-    once (a 1.0 s floor failed its endless and stall cells at load 6).
+    to outlast a timeout, so a short one proves what a long one does and the ~64 delay cells
+    stop paying 3 s each on a quiet machine.
     """
 
     FLOOR = 1.5
@@ -366,17 +354,14 @@ async def test_fault_cell(topology: str, scenario: Scenario, op: str, kind: str,
     pooled = topology == "pool"
     faulty = (a, b) if pooled and scenario.everywhere else (a,)
     delays = any(f.seconds == SLOW for f in scenario.faults)
-    healthy = pooled and op == "batch"  # requests beside the faulty one must finish in time
-    slow_args = {k for k, v in scenario.client.items() if v == SLOW or (v == PAST and healthy)}
-    calibrated = delays or bool(slow_args)
+    calibrated = delays or SLOW in scenario.client.values()
     short_timeout = calibration.timeout() if calibrated else LONG_TIMEOUT
     read_timeout = short_timeout if delays else LONG_TIMEOUT
     slow = short_timeout + 1.5
     for proxy in faulty:
         proxy.script(*(_resolve(f, slow) for f in scenario.faults))
     extra: dict[str, Any] = {"retry": scenario.retry} if scenario.retry else {}
-    extra |= {k: short_timeout if k in slow_args else QUICK if v == PAST else v
-              for k, v in scenario.client.items()}
+    extra |= {k: short_timeout if v == SLOW else v for k, v in scenario.client.items()}
     extra["connect"] = scenario.connect
     first = listeners[scenario.target] if scenario.target else a.url
     if pooled:
