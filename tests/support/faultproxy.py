@@ -237,8 +237,10 @@ class FaultProxy:
         refused by the kernel (ECONNREFUSED), as with a server that is down."""
         self._run(self._close_listener())
         if math.isfinite(seconds):
-            self._loop.call_soon_threadsafe(
-                lambda: self._loop.call_later(seconds, self._spawn, self._open_listener()))
+            # The coroutine is made when the timer fires: one made now would never be
+            # awaited if the proxy stopped first.
+            self._loop.call_soon_threadsafe(lambda: self._loop.call_later(
+                seconds, lambda: self._spawn(self._open_listener())))
 
     def listen(self) -> None:
         """Listen again after :meth:`refuse_for`."""

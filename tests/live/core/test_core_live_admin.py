@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core_live_helpers import collect, resolve
+from core_live_helpers import collect, resolve, settled
 
 from vllm_accel import (
     AsyncVLLMClient,
@@ -101,7 +101,8 @@ async def test_model_statistics_change_after_requests(chat_client: Any) -> None:
     assert after.uptime > 0
     with pytest.raises(NotFoundError):
         await resolve(chat_client.chat(HELLO, model="nope", max_tokens=1))
-    errors = await resolve(chat_client.get_model_statistics())
+    errors = await settled(chat_client.get_model_statistics,
+                           lambda s: s.errors_4xx >= after.errors_4xx + 1)
     assert errors.errors_4xx >= after.errors_4xx + 1
 
 

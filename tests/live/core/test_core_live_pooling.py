@@ -155,6 +155,6 @@ async def test_rerank_is_routed_over_an_endpoint_pool(embed_server_url: str, twi
             answers = [await aclient.rerank(QUERY, RETRIEVED) for _ in range(4)]
             per_endpoint = aclient.pool.stats() if aclient.pool else {}
     assert all(a.indices()[0] == len(RETRIEVED) - 1 for a in answers)
-    assert {name: s.requests.by_endpoint["/rerank"].requests
+    assert {name: s.requests.by_route["/rerank"].requests
             for name, s in per_endpoint.items()} == {
         "a": 2, "b": 2}  # round robin
