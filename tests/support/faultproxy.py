@@ -174,6 +174,9 @@ class Exchange:
     """The (non-SSE) response body that was written to the client."""
     completed: bool = False
     """Whether the client was sent a complete response."""
+    broke: str | None = None
+    """What ended the exchange early, if anything did (the upstream send failed, the client
+    hung up): a failed cell's message shows it."""
 
     def text(self) -> str:
         """The generated text the client was sent (all choices, in order)."""
@@ -312,12 +315,14 @@ class FaultProxy:
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        mine: list[Exchange] = []  # this connection's exchanges
         try:
-            while await self._one_request(reader, writer):
+            while await self._one_request(reader, writer, mine):
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                httpx.HTTPError):
-            pass
+                httpx.HTTPError) as exc:
+            if mine and not mine[-1].completed:
+                mine[-1].broke = repr(exc)
         except asyncio.CancelledError:  # stop(): asyncio's stream callback must not see it
             pass
         finally:
@@ -326,8 +331,8 @@ class FaultProxy:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _one_request(self, reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter) -> bool:
+    async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                           mine: list[Exchange]) -> bool:
         """Serve one request; False when the connection must be closed."""
         try:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -350,6 +355,7 @@ class FaultProxy:
             fault = self._script.pop(0) if path in self.paths and self._script else None
             exchange = Exchange(method, path, headers, body, fault)
             self.exchanges.append(exchange)
+        mine.append(exchange)
         kind = fault.kind if fault else "pass"
         if kind == "reset":
             _reset(writer)

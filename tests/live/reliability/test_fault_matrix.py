@@ -400,7 +400,9 @@ async def test_fault_cell(topology: str, scenario: Scenario, op: str, kind: str,
 def _check(scenario: Scenario, op: str, expect: Expect, out: Outcome,
            proxies: tuple[FaultProxy, ...], client: Any) -> None:
     attempts = sorted((e for p in proxies for e in p.attempts()), key=lambda e: e.started)
-    where = [(p.url, a.fault, a.status) for p in proxies for a in p.attempts()]
+    where = [(p.url, a.fault, a.status, a.broke) for p in proxies for a in p.attempts()]
+    if len(proxies) == 2:  # what each endpoint's last failure was, for a failed cell
+        where.append({n: repr(s.last_error) for n, s in client.pool.stats().items()})
     pooled = len(proxies) == 2
     _check_attempts(expect, attempts, proxies, client, where)
     if pooled:
