@@ -1,17 +1,13 @@
-"""Shared pieces of the reliability tests: client factories, calibration, bounded runs."""
+"""Shared pieces of the reliability tests: client factories, a latency measure, closing."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from vllm_accel import AsyncVLLMClient, RetryPolicy, VLLMClient
-
-T = TypeVar("T")
 
 # Fast retries: the matrix checks what is retried and how often, not how long backoff waits.
 FAST_RETRY = RetryPolicy(max_retries=3, initial_delay=0.05, max_delay=0.2, jitter=0.0)
@@ -52,12 +48,3 @@ async def close_client(client: Any) -> None:
         await client.aclose()
     else:
         client.close()
-
-
-async def run_bounded(kind: str, sync_fn: Callable[[], T],
-                      async_fn: Callable[[], Awaitable[T]], limit: float) -> T:
-    """Run the sync scenario in a worker thread or the async one on this loop, within ``limit``
-    seconds: a hang fails the test instead of eating the CI budget."""
-    if kind == "sync":
-        return await asyncio.wait_for(asyncio.to_thread(sync_fn), limit)
-    return await asyncio.wait_for(async_fn(), limit)

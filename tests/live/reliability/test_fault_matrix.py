@@ -14,20 +14,20 @@ scripted on ``a``, the endpoint a fresh pool tries first; ``b`` passes everythin
 in the ``everywhere`` scenarios where both endpoints fail. Attempts are counted at each proxy, so
 a cell proves where the request went and that nothing was sent again once a server had started
 answering.
+
+The selected cells run a few at a time before the first check (``matrix_runner.Matrix``); each
+cell's test checks the record its own run left.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 import math
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from reliability_helpers import close_client, make_client, measure_latency, run_bounded
+from matrix_runner import AHEAD, BATCH, SLOW, Cell, Expect, Matrix, Outcome, Ran, Scenario
 from support.faultproxy import Blackhole, Fault, FaultProxy
 
 from vllm_accel import (
@@ -36,8 +36,6 @@ from vllm_accel import (
     APIError,
     APITimeoutError,
     DeadlineExceededError,
-    Endpoint,
-    EndpointPool,
     IncompleteStreamError,
     RateLimitError,
     ResponseTooLargeError,
@@ -45,7 +43,6 @@ from vllm_accel import (
     ServiceUnavailableError,
     StreamError,
     TLSError,
-    VLLMError,
 )
 
 pytestmark = pytest.mark.live
@@ -53,66 +50,10 @@ pytestmark = pytest.mark.live
 TWINS = ("sync", "async")
 OPS = ("chat", "stream", "completions", "batch")
 TOPOLOGIES = ("single", "pool")
-MESSAGES = [{"role": "user", "content": "Say hi."}]
-PROMPT = "The sky is"
-BATCH = ["Apples are", "Bananas are", "Cherries are"]
-MAX_TOKENS = 3
-LONG_TIMEOUT = 60.0
-SLOW = -1.0  # placeholder for "past the client's read timeout" (sized by calibration)
-AHEAD = "server clock ahead"  # placeholder: a Date an hour ahead of ours, Retry-After 1 s later
 DEADLINE = {"deadline": SLOW}
 """The slow-loris and endless cells: the calibrated short timeout (above a real generation here,
 so the healthy requests of a pool batch finish; far below the trickled body's minute)."""
 CAP = {"max_response_bytes": 1 << 20}
-
-
-@dataclass(frozen=True)
-class Expect:
-    """One cell: ``error`` None means the right answer; ``attempts`` reached the proxy."""
-
-    error: type[VLLMError] | None = None
-    attempts: int = 1
-    chunks: int | None = None
-    """For streams that fail: chunks the caller received before the error."""
-    second: int | None = 0
-    """Pool: how many of ``attempts`` reached endpoint ``b`` (None: not checked, the
-    ``everywhere`` cells, where each endpoint must have been tried)."""
-    causes: type[VLLMError] | None = None
-    """For ``AllEndpointsFailedError``: the class of each endpoint's cause."""
-    failed_items: int | None = None
-    """Pool batches (one request per prompt, spread over both endpoints): how many items carry
-    ``error`` (the rest are right answers); ``attempts`` None: not fixed (it depends on how many
-    prompts were routed to ``a`` first), then every prompt was answered once by ``b`` and every
-    attempt on ``a`` met the fault."""
-    retries: int | None = None
-    """The client's own count of retries (``stats().total_retries``): the attempts of faults
-    that no proxy sees (a refused or black-holed connect, a TLS handshake)."""
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    faults: tuple[Fault, ...]
-    cells: dict[str, Expect]
-    refuse: float | None = None
-    retry: RetryPolicy | None = None
-    checks: tuple[str, ...] = field(default=())
-    pool: dict[str, Expect] = field(default_factory=dict)
-    """The pool column (no entry: the cell does not exist in that column)."""
-    everywhere: bool = False
-    """Pool: the fault (or the refusal) applies to both endpoints, not only ``a``."""
-    pool_refuse: float | None = None
-    """Pool: how long ``a`` refuses (default ``refuse``)."""
-    target: str | None = None
-    """``"blackhole"`` or ``"tls"``: the single server / endpoint ``a`` is that listener
-    instead of proxy ``a`` (no proxy sees those attempts: ``Expect.retries`` counts them)."""
-    client: dict[str, Any] = field(default_factory=dict)
-    """Extra client arguments (``deadline``, ``max_response_bytes``)."""
-    connect: float = 2.0
-    """The client's connect timeout."""
-
-    def column(self, topology: str) -> dict[str, Expect]:
-        return self.cells if topology == "single" else self.pool
 
 
 def ok(attempts: int) -> Expect:
@@ -238,100 +179,6 @@ CELLS = [(t, s, op) for t in TOPOLOGIES for s in SCENARIOS for op in OPS
          if op in s.column(t)]
 
 
-class Calibration:
-    """The read timeout of the delay cells: comfortably above a real tiny generation here.
-
-    Only the delay cells use it (each one outwaits it once); every other cell gets a long
-    timeout, so a busy machine cannot turn them into timeouts. Eight times the worst of a few
-    real generations, re-measured when the last measure is older than ``REFRESH`` seconds (the
-    load of a shared machine drifts during the matrix), never under ``FLOOR``: a delay only has
-    to outlast a timeout, so a short one proves what a long one does and the ~64 delay cells
-    stop paying 3 s each on a quiet machine.
-    """
-
-    FLOOR = 1.5
-    CAP = 20.0
-    REFRESH = 30.0
-
-    def __init__(self, url: str, api_key: str) -> None:
-        self.url, self.api_key = url, api_key
-        self.value, self.measured = self.CAP, -math.inf
-
-    def timeout(self) -> float:
-        if time.monotonic() - self.measured > self.REFRESH:
-            latency = measure_latency(self.url, self.api_key)
-            self.value = min(self.CAP, max(self.FLOOR, 8 * latency))
-            self.measured = time.monotonic()
-        return self.value
-
-
-@pytest.fixture(scope="module")
-def calibration(keyed_server_url: str, api_key: str) -> Calibration:
-    return Calibration(keyed_server_url, api_key)
-
-
-@pytest.fixture
-def proxies(keyed_server_url: str) -> Iterator[tuple[FaultProxy, FaultProxy]]:
-    """Two proxies in front of the private server (no other session's requests queue ahead):
-    ``a`` is the single column's proxy and the pool's first endpoint, ``b`` the pool's second."""
-    with FaultProxy(keyed_server_url) as a, FaultProxy(keyed_server_url) as b:
-        yield a, b
-
-
-def make_pool_client(kind: str, urls: tuple[str, str], read_timeout: float,
-                     **kwargs: Any) -> Any:
-    """A sync or async client of a fresh two-endpoint pool (a fresh pool tries ``a`` first)."""
-    pool = EndpointPool([Endpoint(urls[0], name="a"), Endpoint(urls[1], name="b")])
-    return make_client(kind, None, read_timeout, endpoints=pool, **kwargs)
-
-
-@dataclass
-class Outcome:
-    value: Any = None
-    error: BaseException | None = None
-    chunks: int = 0
-    elapsed: float = 0.0
-
-
-def _call_sync(client: Any, op: str, out: Outcome) -> None:
-    if op == "chat":
-        out.value = client.chat(MESSAGES, max_tokens=MAX_TOKENS)
-    elif op == "completions":
-        out.value = client.complete(PROMPT, max_tokens=MAX_TOKENS)
-    elif op == "batch":
-        out.value = client.process_batch(BATCH, max_tokens=MAX_TOKENS, echo=True)
-    else:
-        with client.stream_chat(MESSAGES, max_tokens=MAX_TOKENS) as stream:
-            for _ in stream:
-                out.chunks += 1
-            out.value = stream.final()
-
-
-async def _call_async(client: Any, op: str, out: Outcome) -> None:
-    if op == "chat":
-        out.value = await client.chat(MESSAGES, max_tokens=MAX_TOKENS)
-    elif op == "completions":
-        out.value = await client.complete(PROMPT, max_tokens=MAX_TOKENS)
-    elif op == "batch":
-        out.value = await client.process_batch(BATCH, max_tokens=MAX_TOKENS, echo=True)
-    else:
-        async with client.stream_chat(MESSAGES, max_tokens=MAX_TOKENS) as stream:
-            async for _ in stream:
-                out.chunks += 1
-            out.value = await stream.final()
-
-
-def _resolve(fault: Fault, slow: float) -> Fault:
-    if fault.seconds == SLOW:
-        return Fault(fault.kind, after=fault.after, seconds=slow)
-    if fault.date == AHEAD:
-        ahead = time.time() + 3600
-        return Fault.status_dated(fault.status_code,
-                                  email.utils.formatdate(ahead + 1, usegmt=True),
-                                  email.utils.formatdate(ahead, usegmt=True))
-    return fault
-
-
 @pytest.fixture(scope="module")
 def listeners(self_signed_tls: int) -> Iterator[dict[str, str]]:
     """The listeners no proxy fronts: a black-holed port and a TLS server with a certificate
@@ -344,57 +191,26 @@ def listeners(self_signed_tls: int) -> Iterator[dict[str, str]]:
         yield {"blackhole": hole.url, "tls": f"https://127.0.0.1:{self_signed_tls}"}
 
 
+@pytest.fixture(scope="module")
+async def matrix(request: pytest.FixtureRequest, keyed_server_url: str, api_key: str,
+                 listeners: dict[str, str]) -> dict[tuple[str, str, str, str], Ran]:
+    """Every selected cell of this module, run (see :class:`Matrix`)."""
+    cells = [Cell(**{k: item.callspec.params[k] for k in ("topology", "scenario", "op", "kind")})
+             for item in request.session.items
+             if getattr(item, "originalname", None) == "test_fault_cell"
+             and item.module is request.module]
+    return await Matrix(keyed_server_url, api_key, listeners).run(cells)
+
+
 @pytest.mark.parametrize("kind", TWINS)
 @pytest.mark.parametrize(("topology", "scenario", "op"), CELLS,
                          ids=[f"{t}-{s.name}-{op}" for t, s, op in CELLS])
-async def test_fault_cell(topology: str, scenario: Scenario, op: str, kind: str,
-                          proxies: tuple[FaultProxy, FaultProxy], calibration: Calibration,
-                          api_key: str, listeners: dict[str, str]) -> None:
-    a, b = proxies
-    pooled = topology == "pool"
-    faulty = (a, b) if pooled and scenario.everywhere else (a,)
-    delays = any(f.seconds == SLOW for f in scenario.faults)
-    calibrated = delays or SLOW in scenario.client.values()
-    short_timeout = calibration.timeout() if calibrated else LONG_TIMEOUT
-    read_timeout = short_timeout if delays else LONG_TIMEOUT
-    slow = short_timeout + 1.5
-    for proxy in faulty:
-        proxy.script(*(_resolve(f, slow) for f in scenario.faults))
-    extra: dict[str, Any] = {"retry": scenario.retry} if scenario.retry else {}
-    extra |= {k: short_timeout if v == SLOW else v for k, v in scenario.client.items()}
-    extra["connect"] = scenario.connect
-    first = listeners[scenario.target] if scenario.target else a.url
-    if pooled:
-        client = make_pool_client(kind, (first, b.url), read_timeout, api_key=api_key, **extra)
-    else:
-        client = make_client(kind, first, read_timeout, api_key=api_key, **extra)
-    out = Outcome()
-
-    def sync_run() -> None:
-        try:
-            _call_sync(client, op, out)
-        except VLLMError as exc:
-            out.error = exc
-
-    async def async_run() -> None:
-        try:
-            await _call_async(client, op, out)
-        except VLLMError as exc:
-            out.error = exc
-
-    refuse = scenario.pool_refuse if pooled and scenario.pool_refuse else scenario.refuse
-    if refuse is not None:
-        for proxy in faulty:
-            proxy.refuse_for(refuse)
-    started = time.monotonic()
-    try:
-        # Bounded: the worst cell is 4 attempts each up to one read timeout, plus backoff.
-        await run_bounded(kind, sync_run, async_run, limit=5 * read_timeout + 30)
-    finally:
-        out.elapsed = time.monotonic() - started
-        await close_client(client)
-    expect = scenario.column(topology)[op]
-    _check(scenario, op, expect, out, (a, b) if pooled else (a,), client)
+def test_fault_cell(topology: str, scenario: Scenario, op: str, kind: str,
+                    matrix: dict[tuple[str, str, str, str], Ran]) -> None:
+    ran = matrix[(topology, scenario.name, op, kind)]
+    if ran.failure is not None:
+        raise ran.failure
+    _check(scenario, op, scenario.column(topology)[op], ran.out, ran.proxies, ran.client)
 
 
 def _check(scenario: Scenario, op: str, expect: Expect, out: Outcome,
