@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -58,7 +59,10 @@ def classify_server_url() -> Iterator[str]:
 
 
 def _classify_server() -> list[VLLMServer]:
-    return [VLLMServer(classify_spec(prepare()))]
+    # Eager: no inductor compile at boot (about 20 s of both cores, while the unit tests run);
+    # the scores are the same model's, only computed op by op.
+    spec = classify_spec(prepare())
+    return [VLLMServer(replace(spec, extra_args=(*spec.extra_args, "--enforce-eager")))]
 
 
 if not os.environ.get(CLASSIFY_URL_ENV):

