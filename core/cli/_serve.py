@@ -228,6 +228,7 @@ def _default_servers(overrides: dict[str, Any], adapters: tuple[tuple[str, Path]
         chat_spec,
         embedding_spec,
         prepare,
+        share_cores,
     )
 
     with Steps(err) as steps:
@@ -236,13 +237,12 @@ def _default_servers(overrides: dict[str, Any], adapters: tuple[tuple[str, Path]
                                  (TOOLS_LORA_NAME, models.tools_adapter),
                                  (REACT_LORA_NAME, models.react_adapter), *adapters)
     overrides["enable_lora"] = enable_lora is not False
-    servers = [VLLMServer(chat_spec(models, **overrides), start_timeout=start_timeout)]
+    specs = [chat_spec(models, **overrides)]
     if embeddings:
-        servers.append(VLLMServer(embedding_spec(
+        specs.append(embedding_spec(
             models, host=overrides["host"], port=embeddings_port,
-            api_key=overrides["api_key"], kv_cache_gib=overrides["kv_cache_gib"]),
-            start_timeout=start_timeout))
-    return servers
+            api_key=overrides["api_key"], kv_cache_gib=overrides["kv_cache_gib"]))
+    return [VLLMServer(spec, start_timeout=start_timeout) for spec in share_cores(specs)]
 
 
 def _folder_server(model: Path, name: str | None, runner: str, overrides: dict[str, Any],

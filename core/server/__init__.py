@@ -17,6 +17,7 @@ import json
 from dataclasses import replace
 from types import TracebackType
 
+from ._cores import cpu_slices, share_cores
 from ._errors import ServerSetupError, ServerStartError
 from ._paths import (
     CHAT_MODEL_NAME,
@@ -49,12 +50,14 @@ __all__ = [
     "VLLMServer",
     "chat_spec",
     "classify_spec",
+    "cpu_slices",
     "embedding_spec",
     "free_port",
     "managed_server",
     "paths",
     "port_is_free",
     "prepare",
+    "share_cores",
 ]
 
 
@@ -144,10 +147,12 @@ class EmbeddedServers:
         """
         self._progress = progress
         self.models = prepare(progress)
-        self.chat = VLLMServer(chat_spec(self.models, api_key=api_key))
-        self.embeddings = (
-            VLLMServer(embedding_spec(self.models, api_key=api_key)) if embeddings else None
-        )
+        specs = [chat_spec(self.models, api_key=api_key)]
+        if embeddings:
+            specs.append(embedding_spec(self.models, api_key=api_key))
+        specs = share_cores(specs)  # side by side: each its own cores (vllm_accel.server._cores)
+        self.chat = VLLMServer(specs[0])
+        self.embeddings = VLLMServer(specs[1]) if embeddings else None
 
     def start(self) -> EmbeddedServers:
         """Launch both servers at once, then wait for each; if either fails, stop both."""

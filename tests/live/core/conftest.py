@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from support.cores import beside_the_chat_server
 from support.early import EARLY, Group
 
 from vllm_accel import AsyncVLLMClient, VLLMClient
@@ -62,7 +63,8 @@ def _classify_server() -> list[VLLMServer]:
     # Eager: no inductor compile at boot (about 20 s of both cores, while the unit tests run);
     # the scores are the same model's, only computed op by op.
     spec = classify_spec(prepare())
-    return [VLLMServer(replace(spec, extra_args=(*spec.extra_args, "--enforce-eager")))]
+    spec = replace(spec, extra_args=(*spec.extra_args, "--enforce-eager"))
+    return [VLLMServer(beside_the_chat_server(spec))]
 
 
 if not os.environ.get(CLASSIFY_URL_ENV):

