@@ -9,7 +9,7 @@ and 199 instead of 149 tokens/s for 16 requests at once. The cost, measured the 
 embedding server on one core embeds 256 short documents in one request in 1.5 s instead of
 1.1 s (a single text: 15 ms either way), and prefill-heavy LoRA work was slower too (16
 tool-calling requests of ~275 prompt tokens at once: 91 s instead of 47-50 s in the
-clean-clone test run; see the README on prefill chunks). Chat is what the
+clean-clone test run; the README says what smaller prefill steps do). Chat is what the
 default servers mostly do, so the pair is split; a caller who wants every core for one server
 sets the variable in ``ServerSpec.extra_env``, which wins.
 """
