@@ -122,7 +122,6 @@ class Outcome:
     value: Any = None
     error: BaseException | None = None
     chunks: int = 0
-    elapsed: float = 0.0
 
 
 def _call_sync(client: Any, op: str, out: Outcome) -> None:
@@ -221,24 +220,23 @@ class Matrix:
         return await asyncio.get_running_loop().run_in_executor(self.threads, fn, *args)
 
     async def _ran(self, cell: Cell) -> Ran:
-        a = FaultProxy(self.url)
-        b = FaultProxy(self.url)
-        proxies = (a, b) if cell.topology == "pool" else (a,)
-        ran = Ran(Outcome(), proxies, None)
+        """Run ``cell`` behind its own proxy ``a`` (and ``b``, for the pool column)."""
+        count = 2 if cell.topology == "pool" else 1
+        ran = Ran(Outcome(), tuple(FaultProxy(self.url) for _ in range(count)), None)
         try:
-            await self._blocking(a.start)
-            await self._blocking(b.start)
-            await self._run(cell, a, b, ran)
+            for proxy in ran.proxies:
+                await self._blocking(proxy.start)
+            await self._run(cell, ran)
         except Exception as exc:  # the cell's own test reports it
             ran.failure = exc
         finally:
-            await self._blocking(a.stop)
-            await self._blocking(b.stop)
+            for proxy in ran.proxies:
+                await self._blocking(proxy.stop)
         return ran
 
-    async def _run(self, cell: Cell, a: FaultProxy, b: FaultProxy, ran: Ran) -> None:
-        scenario, pooled = cell.scenario, cell.topology == "pool"
-        faulty = (a, b) if pooled and scenario.everywhere else (a,)
+    async def _run(self, cell: Cell, ran: Ran) -> None:
+        scenario, pooled, a = cell.scenario, cell.topology == "pool", ran.proxies[0]
+        faulty = ran.proxies if pooled and scenario.everywhere else (a,)
         delays = any(f.seconds == SLOW for f in scenario.faults)
         calibrated = delays or SLOW in scenario.client.values()
         short = await self._blocking(self.calibration.timeout) if calibrated else LONG_TIMEOUT
@@ -250,7 +248,7 @@ class Matrix:
         extra["connect"] = scenario.connect
         first = self.listeners[scenario.target] if scenario.target else a.url
         if pooled:
-            ran.client = make_pool_client(cell.kind, (first, b.url), read_timeout,
+            ran.client = make_pool_client(cell.kind, (first, ran.proxies[1].url), read_timeout,
                                           api_key=self.api_key, **extra)
         else:
             ran.client = make_client(cell.kind, first, read_timeout, api_key=self.api_key,
@@ -258,7 +256,7 @@ class Matrix:
         refuse = scenario.pool_refuse if pooled and scenario.pool_refuse else scenario.refuse
         if refuse is not None:
             for proxy in faulty:
-                proxy.refuse_for(refuse)
+                await self._blocking(proxy.refuse_for, refuse)
         await self._call(cell, ran, limit=5 * read_timeout + 30)
 
     async def _call(self, cell: Cell, ran: Ran, limit: float) -> None:
@@ -278,14 +276,12 @@ class Matrix:
             except VLLMError as exc:
                 out.error = exc
 
-        started = time.monotonic()
         try:
             if cell.kind == "sync":
                 await asyncio.wait_for(self._blocking(sync_run), limit)
             else:
                 await asyncio.wait_for(async_run(), limit)
         finally:
-            out.elapsed = time.monotonic() - started
             if cell.kind == "sync":
                 await self._blocking(client.close)
             else:
