@@ -17,7 +17,7 @@ import json
 from dataclasses import replace
 from types import TracebackType
 
-from ._cores import cpu_slices, share_cores
+from ._cores import bind_cpus, cpu_slices, share_cores
 from ._errors import ServerSetupError, ServerStartError
 from ._paths import (
     CHAT_MODEL_NAME,
@@ -48,6 +48,7 @@ __all__ = [
     "REACT_LORA_NAME",
     "TOOLS_LORA_NAME",
     "VLLMServer",
+    "bind_cpus",
     "chat_spec",
     "classify_spec",
     "cpu_slices",

@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from ._process import ServerSpec
 
-__all__ = ["cpu_slices", "share_cores"]
+__all__ = ["bind_cpus", "cpu_slices", "share_cores"]
 
 BIND = "VLLM_CPU_OMP_THREADS_BIND"
 
@@ -43,6 +43,11 @@ def cpu_slices(parts: int) -> list[str] | None:
     return slices
 
 
+def bind_cpus(spec: ServerSpec, cpus: str) -> ServerSpec:
+    """``spec`` with its OpenMP threads bound to ``cpus`` (a :func:`cpu_slices` entry)."""
+    return replace(spec, extra_env=(*spec.extra_env, (BIND, cpus)))
+
+
 def share_cores(specs: list[ServerSpec]) -> list[ServerSpec]:
     """Give each spec its own slice of the CPUs (the first spec the first and largest).
 
@@ -52,6 +57,5 @@ def share_cores(specs: list[ServerSpec]) -> list[ServerSpec]:
     slices = cpu_slices(len(specs)) if len(specs) > 1 else None
     if slices is None:
         return specs
-    return [spec if any(name == BIND for name, _ in spec.extra_env)
-            else replace(spec, extra_env=(*spec.extra_env, (BIND, cpus)))
+    return [spec if any(name == BIND for name, _ in spec.extra_env) else bind_cpus(spec, cpus)
             for spec, cpus in zip(specs, slices, strict=True)]

@@ -8,14 +8,10 @@ slice, so they never stall the chat server's threads.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from vllm_accel.server import ServerSpec, cpu_slices
+from vllm_accel.server import ServerSpec, bind_cpus, cpu_slices
 
 
 def beside_the_chat_server(spec: ServerSpec) -> ServerSpec:
     """``spec`` bound to the second of two CPU slices (unchanged on a 1-CPU machine)."""
     slices = cpu_slices(2)
-    if slices is None:
-        return spec
-    return replace(spec, extra_env=(*spec.extra_env, ("VLLM_CPU_OMP_THREADS_BIND", slices[1])))
+    return spec if slices is None else bind_cpus(spec, slices[1])
