@@ -27,8 +27,6 @@ async def collect(stream: Stream[Any, Any] | AsyncStream[Any, Any]) -> tuple[lis
         return chunks, stream.final()
 
 
-
-
 async def settled(read: Callable[[], Any], done: Callable[[Any], bool],
                   timeout: float = 5.0) -> Any:
     """Read a server counter until ``done`` holds, for up to ``timeout`` seconds.

@@ -6,12 +6,11 @@ how many requests went where (not just what the client says it sent).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import pytest
-from core_live_helpers import resolve
+from core_live_helpers import resolve, settled
 
 from vllm_accel import (
     AsyncVLLMClient,
@@ -59,20 +58,13 @@ def _chats_per_endpoint(client: Any) -> dict[str, int]:
             for name, s in client.pool.stats().items()}
 
 
-def _assert_sent(url: str, before: dict[str, float], expected: dict[str, int],
-                 why: str = "") -> None:
-    """The server counted ``expected`` requests per route since ``before``.
-
-    ``http_requests_total`` is counted by the server's middleware after the answer has gone
-    out, so a read right after the last answer can miss it (seen once: 15 of 16): the count
-    is read again for up to 5 s until it matches; a wrong count still fails after that.
-    """
-    deadline = time.monotonic() + 5
-    while True:
-        sent = {route: n - before[route] for route, n in _received(url).items()}
-        if sent == expected or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+async def _assert_sent(url: str, before: dict[str, float], expected: dict[str, int],
+                       why: str = "") -> None:
+    """The server counted ``expected`` requests per route since ``before`` (read until it
+    settles: ``http_requests_total`` is counted after the answer has gone out, seen once:
+    15 of 16; a wrong count still fails after 5 s)."""
+    sent = await settled(lambda: {route: n - before[route] for route, n in _received(url).items()},
+                         lambda sent: sent == expected)
     assert sent == expected, why
 
 
@@ -83,7 +75,7 @@ async def test_a_chat_batch_is_one_request_and_keeps_order(chat_client: Any,
     before = _received(chat_server_url)
     items, metrics = await resolve(chat_client.process_batch_with_metrics(
         CONVERSATIONS, mode="chat", progress=lambda d, t: seen.append((d, t)), **GREEDY))
-    _assert_sent(chat_server_url, before, {BATCH: 1, CHAT: 0})
+    await _assert_sent(chat_server_url, before, {BATCH: 1, CHAT: 0})
     stats = chat_client.stats()
     assert stats.by_route[BATCH].requests == 1
     assert CHAT not in stats.by_route
@@ -110,7 +102,7 @@ async def test_one_bad_conversation_fails_alone(chat_client: Any, chat_server_ur
     items, metrics = await resolve(chat_client.process_batch_with_metrics(
         prompts, mode="chat", max_tokens=2))
     # the batch was refused (400: too long), then each conversation went on its own
-    _assert_sent(chat_server_url, before, {BATCH: 1, CHAT: 3})
+    await _assert_sent(chat_server_url, before, {BATCH: 1, CHAT: 3})
     assert [i.ok for i in items] == [True, False, True]
     assert isinstance(items[1].error, ContextLengthError)
     assert items[0].text
@@ -128,7 +120,7 @@ async def test_batches_the_route_cannot_serve_fan_out(chat_client: Any, chat_ser
     prompts = ["Weather in Paris?", "Weather in Rome?", "Weather in Oslo?"]
     before = _received(chat_server_url)
     items = await resolve(chat_client.process_batch(prompts, mode="chat", **params))
-    _assert_sent(chat_server_url, before, {BATCH: 0, CHAT: 3}, why)
+    await _assert_sent(chat_server_url, before, {BATCH: 0, CHAT: 3}, why)
     assert all(i.ok for i in items)
     assert [i.prompt for i in items] == prompts
     if params.get("n") == 2:
@@ -176,7 +168,7 @@ async def test_a_pool_of_two_fans_out(twin: str, chat_server_url: str) -> None:
         async with AsyncVLLMClient(endpoints=endpoints) as aclient:
             items = await aclient.process_batch(prompts, mode="chat", max_tokens=2)
             per_endpoint = _chats_per_endpoint(aclient)
-    _assert_sent(chat_server_url, before, {BATCH: 0, CHAT: 4})
+    await _assert_sent(chat_server_url, before, {BATCH: 0, CHAT: 4})
     assert all(i.ok for i in items)
     assert per_endpoint == {"a": 2, "b": 2}  # round robin spread the items
 
@@ -194,7 +186,7 @@ async def test_a_big_chat_batch_goes_in_chunks_in_order_with_its_own_errors(
     before = _received(chat_server_url)
     items, metrics = await resolve(chat_client.process_batch_with_metrics(
         prompts, mode="chat", progress=lambda d, t: seen.append((d, t)), **GREEDY))
-    _assert_sent(chat_server_url, before, {BATCH: 3, CHAT: chunk})
+    await _assert_sent(chat_server_url, before, {BATCH: 3, CHAT: chunk})
     stats = chat_client.stats().by_route
     assert (stats[BATCH].requests, stats[CHAT].requests) == (3, chunk)
     assert [i.index for i in items] == list(range(40))
