@@ -294,7 +294,9 @@ def test_batch_fills_continuous_batching(
     chat_server_url: str, in_flight: tuple[InFlight, httpx.Client, httpx.AsyncClient]
 ) -> None:
     counter, sync, _ = in_flight
-    llm = ChatVLLM(model="smollm2", base_url=chat_server_url, max_tokens=8, http_client=sync)
+    # 32 tokens: each answer outlasts the 16 threads' start (at 8, the chat server on a core
+    # of its own answered one before the last was sent: peak 15)
+    llm = ChatVLLM(model="smollm2", base_url=chat_server_url, max_tokens=32, http_client=sync)
     results = llm.batch(["Tell me a story."] * 16, ignore_eos=True)
     assert len(results) == 16
     # all 16 in flight at once (LangChain's default batch caps at min(32, cpus + 4) threads)
